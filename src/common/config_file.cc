@@ -1,0 +1,111 @@
+#include "common/config_file.h"
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+namespace parley {
+
+namespace {
+
+namespace json = boost::json;
+
+// Binds config keys to Options fields; one setter per key.
+using Setter = std::function<Status(const json::value&)>;
+
+template <typename T>
+Setter Bind(T* field, const std::string& key) {
+  return [field, key](const json::value& v) -> Status {
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!v.is_string()) return Status::InvalidArgument(key + " must be a string");
+      *field = std::string(v.as_string());
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (!v.is_number()) return Status::InvalidArgument(key + " must be a number");
+      *field = v.to_number<double>();
+    } else {
+      boost::system::error_code ec;
+      auto n = v.to_number<int64_t>(ec);
+      if (ec || n < 0) return Status::InvalidArgument(key + " must be a non-negative integer");
+      *field = static_cast<T>(n);
+    }
+    return Status::Ok();
+  };
+}
+
+std::map<std::string, Setter> Bindings(Options* o) {
+  std::map<std::string, Setter> b;
+  auto add = [&b](const std::string& key, auto* field) { b[key] = Bind(field, key); };
+  add("listen", &o->listen);
+  add("public_ws_url", &o->public_ws_url);
+  add("web_root", &o->web_root);
+  add("threads", &o->threads);
+  add("node_id", &o->node_id);
+  add("password_hash_cost", &o->password_hash_cost);
+  add("token_ttl_ms", &o->token_ttl_ms);
+  add("log_level", &o->log_level);
+  Limits& l = o->limits;
+  add("limits.username_min", &l.username_min);
+  add("limits.username_max", &l.username_max);
+  add("limits.password_min", &l.password_min);
+  add("limits.password_max", &l.password_max);
+  add("limits.group_name_max", &l.group_name_max);
+  add("limits.group_members_max", &l.group_members_max);
+  add("limits.body_max", &l.body_max);
+  add("limits.page_limit_max", &l.page_limit_max);
+  add("limits.page_limit_default", &l.page_limit_default);
+  add("limits.request_body_max", &l.request_body_max);
+  add("limits.ws_frame_max", &l.ws_frame_max);
+  RateLimits& r = o->rate;
+  add("rate.send_per_sec", &r.send_per_sec);
+  add("rate.send_burst", &r.send_burst);
+  add("rate.ws_violations_before_close", &r.ws_violations_before_close);
+  add("rate.auth_per_sec", &r.auth_per_sec);
+  add("rate.auth_burst", &r.auth_burst);
+  ConnectionOptions& c = o->conn;
+  add("conn.idle_timeout_ms", &c.idle_timeout_ms);
+  add("conn.outbound_queue_max_bytes", &c.outbound_queue_max_bytes);
+  add("conn.http_idle_timeout_ms", &c.http_idle_timeout_ms);
+  add("conn.drain_timeout_ms", &c.drain_timeout_ms);
+  StorageOptions& s = o->storage;
+  add("storage.data_dir", &s.data_dir);
+  add("storage.commit_batch_max", &s.commit_batch_max);
+  add("storage.idempotency_ttl_ms", &s.idempotency_ttl_ms);
+  add("storage.idempotency_cache_max", &s.idempotency_cache_max);
+  add("storage.log_redelivery_ms", &s.log_redelivery_ms);
+  return b;
+}
+
+Status Apply(const json::object& obj, const std::string& prefix,
+             const std::map<std::string, Setter>& bindings) {
+  for (const auto& [k, v] : obj) {
+    std::string key = prefix + std::string(k);
+    if (v.is_object()) {
+      if (Status s = Apply(v.as_object(), key + ".", bindings); !s.ok()) return s;
+      continue;
+    }
+    auto it = bindings.find(key);
+    if (it == bindings.end()) return Status::InvalidArgument("unknown config key " + key);
+    if (Status s = it->second(v); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadConfigFile(const std::string& path, Options* options) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read config file " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  json::value root = json::parse(text.str(), ec);
+  if (ec) return Status::InvalidArgument("config file " + path + ": " + ec.message());
+  if (!root.is_object()) return Status::InvalidArgument("config file must hold a JSON object");
+  return Apply(root.as_object(), "", Bindings(options));
+}
+
+}  // namespace parley

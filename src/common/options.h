@@ -1,0 +1,80 @@
+// Every tunable of a Parley process, with its default. Filled from the
+// command line and an optional config file (see config_file.h); the names in
+// the config file are the field names below.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace parley {
+
+// Validation limits of PROTOCOL.md.
+struct Limits {
+  uint32_t username_min = 3;
+  uint32_t username_max = 32;
+  uint32_t password_min = 8;
+  uint32_t password_max = 128;
+  uint32_t group_name_max = 64;
+  uint32_t group_members_max = 1000;  // members given at creation, and size cap
+  uint32_t body_max = 4096;           // bytes of UTF-8
+  uint32_t page_limit_max = 200;
+  uint32_t page_limit_default = 50;
+  uint32_t request_body_max = 64 * 1024;  // HTTP body, bytes
+  uint32_t ws_frame_max = 64 * 1024;      // WebSocket message, bytes
+};
+
+struct RateLimits {
+  // Per-user token bucket on sends (WebSocket and HTTP together).
+  double send_per_sec = 1000;
+  double send_burst = 2000;
+  // A WebSocket that gets this many rate_limited errors in a row (without an
+  // accepted send in between) is closed with 4008.
+  uint32_t ws_violations_before_close = 200;
+  // Per-IP token bucket on register and login.
+  double auth_per_sec = 20;
+  double auth_burst = 100;
+};
+
+struct ConnectionOptions {
+  // A WebSocket with no frame (data, ping or pong) from the client for this
+  // long is closed; the server pings at a third of it.
+  uint32_t idle_timeout_ms = 60'000;
+  // Bytes queued for one connection beyond which it is a slow consumer and
+  // is closed (1008 policy) rather than letting memory grow.
+  uint32_t outbound_queue_max_bytes = 4 * 1024 * 1024;
+  // HTTP: an idle keep-alive connection is closed after this long.
+  uint32_t http_idle_timeout_ms = 30'000;
+  // Graceful shutdown waits at most this long for queues to drain.
+  uint32_t drain_timeout_ms = 5'000;
+};
+
+struct StorageOptions {
+  std::string data_dir = "./parley-data";
+  // Group commit: a batch is committed when it reaches this many entries or
+  // when the writer finds nothing more queued, whichever is first.
+  uint32_t commit_batch_max = 2048;
+  // Idempotency keys are remembered at least this long.
+  int64_t idempotency_ttl_ms = 24LL * 3600 * 1000;
+  // Keys kept in memory; beyond it misses are checked against the store.
+  uint32_t idempotency_cache_max = 2'000'000;
+  // Unacked log entries are redelivered to another consumer after this long.
+  uint32_t log_redelivery_ms = 30'000;
+};
+
+struct Options {
+  std::string listen = "127.0.0.1:8080";
+  // Public URL base for /api/v1/endpoints; derived from `listen` when empty.
+  std::string public_ws_url;
+  std::string web_root;  // web client assets; found next to the binary when empty
+  uint32_t threads = 1;  // network threads (io_context runners)
+  uint32_t node_id = 1;  // snowflake node id, 0-1023
+  std::string password_hash_cost = "interactive";  // min | interactive | moderate
+  int64_t token_ttl_ms = 30LL * 24 * 3600 * 1000;
+  std::string log_level = "info";  // trace | debug | info | warn | error | off
+  Limits limits;
+  RateLimits rate;
+  ConnectionOptions conn;
+  StorageOptions storage;
+};
+
+}  // namespace parley

@@ -1,0 +1,35 @@
+// ConnectService: the ConnectRPC service (proto/parley/connect.proto) as a
+// C++ interface, what the task and logic tiers ask of one connect node. In
+// embedded mode the node itself; in cluster mode a gRPC client. Thread-safe;
+// `done` runs on a thread of the implementation.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/callback.h"
+#include "parley/connect.pb.h"
+
+namespace parley::connect {
+
+class ConnectService {
+ public:
+  virtual ~ConnectService() = default;
+  // Queues each event on every live connection of its users on this node
+  // (except the event's origin connection). A pushed message is serialized
+  // once per event and its bytes shared by every connection.
+  virtual void Push(rpc::PushRequest req, Callback<rpc::PushReply> done) = 0;
+  virtual void Kick(rpc::KickRequest req, Callback<rpc::KickReply> done) = 0;
+};
+
+// Finds the ConnectService of a node by id; nullptr when unknown. Embedded:
+// the one local node; cluster: gRPC stubs from discovery.
+class ConnectDirectory {
+ public:
+  virtual ~ConnectDirectory() = default;
+  virtual ConnectService* Find(const std::string& node_id) = 0;
+  // Every known connect node (for kicks that must reach all of them).
+  virtual std::vector<std::string> AllNodes() = 0;
+};
+
+}  // namespace parley::connect
