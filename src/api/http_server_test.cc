@@ -1,0 +1,759 @@
+// HttpServer over a real loopback socket, against a test double of the
+// LogicService that lives only here: checks the HTTP <-> protobuf
+// translation, status codes and error bodies.
+#include "api/http_server.h"
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "support/test_util.h"
+
+namespace parley::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+
+rpc::Error Err(rpc::Code code, const std::string& message, int64_t retry_after_ms = 0) {
+  rpc::Error e;
+  e.set_code(code);
+  e.set_message(message);
+  e.set_retry_after_ms(retry_after_ms);
+  return e;
+}
+
+// A LogicService double with canned answers; records what it was asked.
+class FakeLogic final : public logic::LogicService {
+ public:
+  void Register(rpc::RegisterRequest req, Callback<rpc::RegisterReply> done) override {
+    Record(req);
+    rpc::RegisterReply reply;
+    if (req.username() == "taken") {
+      *reply.mutable_error() = Err(rpc::ALREADY_EXISTS, "username taken");
+    } else {
+      reply.mutable_user()->set_user_id(42);
+      reply.mutable_user()->set_username(req.username());
+    }
+    done(reply);
+  }
+  void Login(rpc::LoginRequest req, Callback<rpc::LoginReply> done) override {
+    Record(req);
+    rpc::LoginReply reply;
+    reply.set_token("good");
+    reply.set_user_id(7);
+    reply.set_expires_at(1'800'000'000'000);
+    done(reply);
+  }
+  void Logout(rpc::LogoutRequest req, Callback<rpc::LogoutReply> done) override {
+    Record(req);
+    done({});
+  }
+  void Auth(rpc::AuthRequest req, Callback<rpc::AuthReply> done) override {
+    rpc::AuthReply reply;
+    if (req.token() == "good") {
+      reply.set_user_id(7);
+    } else {
+      *reply.mutable_error() = Err(rpc::UNAUTHENTICATED, "unknown token");
+    }
+    done(reply);
+  }
+  void GetUser(rpc::GetUserRequest req, Callback<rpc::GetUserReply> done) override {
+    Record(req);
+    rpc::GetUserReply reply;
+    reply.mutable_user()->set_user_id(req.user_id() != 0 ? req.user_id() : 9);
+    reply.mutable_user()->set_username(req.username().empty() ? "me" : req.username());
+    reply.mutable_user()->set_online(true);
+    done(reply);
+  }
+  void CreateGroup(rpc::CreateGroupRequest req, Callback<rpc::GroupReply> done) override {
+    Record(req);
+    rpc::GroupReply reply;
+    reply.mutable_group()->set_group_id(5);
+    reply.mutable_group()->set_name(req.name());
+    reply.mutable_group()->set_owner(req.caller());
+    reply.mutable_group()->add_members(req.caller());
+    for (uint64_t m : req.members()) reply.mutable_group()->add_members(m);
+    done(reply);
+  }
+  void GetGroup(rpc::GetGroupRequest req, Callback<rpc::GroupReply> done) override {
+    Record(req);
+    rpc::GroupReply reply;
+    *reply.mutable_error() = Err(rpc::INTERNAL, "sqlite: disk I/O error at /secret/path");
+    done(reply);
+  }
+  void AddMember(rpc::AddMemberRequest req, Callback<rpc::MembershipReply> done) override {
+    Record(req);
+    rpc::MembershipReply reply;
+    if (req.group_id() == 404) *reply.mutable_error() = Err(rpc::NOT_FOUND, "no such group");
+    done(reply);
+  }
+  void RemoveMember(rpc::RemoveMemberRequest req, Callback<rpc::MembershipReply> done) override {
+    Record(req);
+    rpc::MembershipReply reply;
+    *reply.mutable_error() = Err(rpc::PERMISSION_DENIED, "only the owner removes others");
+    done(reply);
+  }
+  void ListConversations(rpc::ListConversationsRequest req,
+                         Callback<rpc::ListConversationsReply> done) override {
+    Record(req);
+    rpc::ListConversationsReply reply;
+    rpc::ConvState* older = reply.add_convs();
+    older->set_conv("p:7:9");
+    older->set_last_seq(10);
+    older->set_read_seq(4);
+    older->set_peer(9);
+    older->set_last_ts(100);
+    rpc::ConvState* newer = reply.add_convs();
+    newer->set_conv("g:5");
+    newer->set_last_seq(3);
+    newer->set_read_seq(3);
+    newer->set_group_id(5);
+    newer->set_last_ts(200);
+    done(reply);
+  }
+  void Sync(rpc::SyncRequest req, Callback<rpc::SyncReply> done) override {
+    Record(req);
+    rpc::SyncReply reply;
+    reply.set_conv(req.conv());
+    rpc::ChatMessage* m = reply.add_messages();
+    m->set_msg_id(1234567890123456789ULL);
+    m->set_conv(req.conv());
+    m->set_seq(6);
+    m->set_from(9);
+    m->set_to_user(7);
+    m->set_body("hi");
+    m->set_ts(1700);
+    m->set_client_id("c1");
+    reply.set_has_more(true);
+    done(reply);
+  }
+  void Send(rpc::SendRequest req, Callback<rpc::SendReply> done) override {
+    Record(req);
+    rpc::SendReply reply;
+    if (req.body() == "slow down") {
+      *reply.mutable_error() = Err(rpc::RATE_LIMITED, "too many messages", 1500);
+    } else {
+      reply.set_client_id(req.client_id());
+      reply.set_msg_id(1234567890123456789ULL);
+      reply.set_conv("p:7:9");
+      reply.set_seq(3);
+      reply.set_ts(1700);
+    }
+    done(reply);
+  }
+  void Read(rpc::ReadRequest, Callback<rpc::ReadReply> done) override { done({}); }
+  void Connect(rpc::ConnectRequest, Callback<rpc::ConnectReply> done) override { done({}); }
+  void Disconnect(rpc::DisconnectRequest, Callback<rpc::DisconnectReply> done) override {
+    done({});
+  }
+  void Ready(Callback<Status> done) override {
+    std::lock_guard lock(mu_);
+    done(ready_);
+  }
+
+  void SetReady(Status s) {
+    std::lock_guard lock(mu_);
+    ready_ = std::move(s);
+  }
+  // The last request of type T, as text-format protobuf would be clumsy here.
+  template <typename T>
+  std::optional<T> Last() {
+    std::lock_guard lock(mu_);
+    for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) {
+      if ((*it)->GetDescriptor() == T::descriptor()) {
+        T out;
+        out.CopyFrom(**it);
+        return out;
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  template <typename T>
+  void Record(const T& req) {
+    std::lock_guard lock(mu_);
+    requests_.push_back(std::make_shared<T>(req));
+  }
+
+  std::mutex mu_;
+  Status ready_;
+  std::vector<std::shared_ptr<google::protobuf::Message>> requests_;
+};
+
+class FakeDiscovery final : public discovery::Discovery {
+ public:
+  std::vector<discovery::NodeInfo> Nodes(const std::string& role) const override {
+    if (role != "connect") return {};
+    return {{"c2", "connect", "127.0.0.1:1", "ws://127.0.0.1:9002/ws", 1},
+            {"c1", "connect", "127.0.0.1:2", "ws://127.0.0.1:9001/ws", 5}};
+  }
+  void ReportLoad(const std::string&, uint64_t) override {}
+};
+
+// Answers every upgrade with a fixed response so the client can tell that
+// the connection reached the connect tier.
+class FakeUpgrades final : public UpgradeHandler {
+ public:
+  void Upgrade(beast::tcp_stream stream, http::request<http::string_body> request,
+               beast::flat_buffer) override {
+    {
+      std::lock_guard lock(mu_);
+      target_ = std::string(request.target());
+      request_id_ = std::string(request["X-Request-Id"]);
+    }
+    boost::system::error_code ec;
+    asio::write(stream.socket(),
+                asio::buffer(std::string_view("HTTP/1.1 418 Upgraded\r\nContent-Length: 0\r\n"
+                                              "Connection: close\r\n\r\n")),
+                ec);
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+  std::string target() {
+    std::lock_guard lock(mu_);
+    return target_;
+  }
+  std::string request_id() {
+    std::lock_guard lock(mu_);
+    return request_id_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string target_;
+  std::string request_id_;
+};
+
+using Res = http::response<http::string_body>;
+
+// A blocking HTTP/1.1 client on its own connection.
+class Client {
+ public:
+  explicit Client(uint16_t port) : stream_(ioc_) {
+    stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
+
+  Res Do(http::verb method, const std::string& target, const std::string& body = "",
+         const std::string& content_type = "application/json",
+         std::vector<std::pair<std::string, std::string>> headers = {}) {
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    if (!content_type.empty() && (!body.empty() || method == http::verb::post)) {
+      req.set(http::field::content_type, content_type);
+    }
+    for (auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    stream_.expires_after(std::chrono::seconds(10));
+    http::write(stream_, req);
+    return Read(method == http::verb::head);
+  }
+
+  Res Read(bool head = false) {
+    http::response_parser<http::string_body> parser;
+    parser.skip(head);
+    parser.body_limit(16 * 1024 * 1024);
+    stream_.expires_after(std::chrono::seconds(10));
+    http::read(stream_, buffer_, parser);
+    return parser.release();
+  }
+
+  // True when the server closed the connection (EOF within 5 s).
+  bool ServerClosed() {
+    stream_.expires_after(std::chrono::seconds(5));
+    char c;
+    boost::system::error_code ec;
+    stream_.read_some(asio::buffer(&c, 1), ec);
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
+  }
+
+  beast::tcp_stream& stream() { return stream_; }
+
+ private:
+  asio::io_context ioc_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+};
+
+json::object BodyJson(const Res& res) {
+  boost::system::error_code ec;
+  json::value v = json::parse(res.body(), ec);
+  EXPECT_FALSE(ec) << res.body();
+  return v.is_object() ? v.get_object() : json::object{};
+}
+
+std::string ErrorCode(const Res& res) {
+  json::object o = BodyJson(res);
+  if (!o.contains("error")) return "<no error>";
+  return std::string(o.at("error").at("code").as_string());
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void StartServer() {
+    server_ = std::make_unique<HttpServer>(ioc_.get_executor(), options_, logic_, discovery_,
+                                           upgrades_, metrics_, clock_);
+    ASSERT_OK(server_->Listen("127.0.0.1:0"));
+    ASSERT_NE(server_->port(), 0);
+    server_->Start();
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+
+  void TearDown() override {
+    if (server_) server_->StopAccepting();
+    server_.reset();
+    work_.reset();
+    ioc_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  uint16_t port() const { return server_->port(); }
+
+  Res Fetch(http::verb method, const std::string& target, const std::string& body = "",
+            std::vector<std::pair<std::string, std::string>> headers = {},
+            const std::string& content_type = "application/json") {
+    Client client(port());
+    return client.Do(method, target, body, content_type, std::move(headers));
+  }
+
+  static std::vector<std::pair<std::string, std::string>> Bearer(const std::string& token) {
+    return {{"Authorization", "Bearer " + token}};
+  }
+
+  Options options_;
+  FakeLogic logic_;
+  FakeDiscovery discovery_;
+  FakeUpgrades upgrades_;
+  Metrics metrics_;
+  SystemClock clock_;
+  testing::TempDir dir_;
+  asio::io_context ioc_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
+      ioc_.get_executor()};
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+};
+
+TEST_F(HttpServerTest, HealthzAndRequestIds) {
+  StartServer();
+  Res res = Fetch(http::verb::get, "/healthz");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(BodyJson(res).at("status").as_string(), "ok");
+  EXPECT_EQ(res[http::field::server], "parley");
+  EXPECT_EQ(res["X-Request-Id"].size(), 16u);
+
+  res = Fetch(http::verb::get, "/healthz", "", {{"X-Request-Id", "trace-1.2_3"}});
+  EXPECT_EQ(res["X-Request-Id"], "trace-1.2_3");
+  res = Fetch(http::verb::get, "/healthz", "", {{"X-Request-Id", "bad id with spaces"}});
+  EXPECT_EQ(res["X-Request-Id"].size(), 16u);
+}
+
+TEST_F(HttpServerTest, RegisterTranslatesBothWays) {
+  StartServer();
+  Res res = Fetch(http::verb::post, "/api/v1/users", R"({"username":"alice","password":"secret12"})",
+                  {{"X-Request-Id", "rid-register"}});
+  ASSERT_EQ(res.result_int(), 201) << res.body();
+  json::object o = BodyJson(res);
+  EXPECT_EQ(o.at("user_id").to_number<uint64_t>(), 42u);
+  EXPECT_EQ(o.at("username").as_string(), "alice");
+  auto req = logic_.Last<rpc::RegisterRequest>();
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->username(), "alice");
+  EXPECT_EQ(req->password(), "secret12");
+  EXPECT_EQ(req->client_ip(), "127.0.0.1");
+  EXPECT_EQ(req->request_id(), "rid-register");
+
+  res = Fetch(http::verb::post, "/api/v1/users", R"({"username":"taken","password":"secret12"})");
+  EXPECT_EQ(res.result_int(), 409);
+  EXPECT_EQ(ErrorCode(res), "already_exists");
+}
+
+TEST_F(HttpServerTest, UnsupportedMediaType) {
+  StartServer();
+  const std::string body = R"({"username":"alice","password":"secret12"})";
+  Res res = Fetch(http::verb::post, "/api/v1/users", body, {}, "text/plain");
+  EXPECT_EQ(res.result_int(), 415);
+  EXPECT_EQ(ErrorCode(res), "unsupported_media_type");
+  res = Fetch(http::verb::post, "/api/v1/users", body, {}, "application/jsonx");
+  EXPECT_EQ(res.result_int(), 415);
+  res = Fetch(http::verb::post, "/api/v1/users", body, {}, "");
+  EXPECT_EQ(res.result_int(), 415);
+  res = Fetch(http::verb::post, "/api/v1/users", body, {}, "Application/JSON; charset=utf-8");
+  EXPECT_EQ(res.result_int(), 201) << res.body();
+}
+
+TEST_F(HttpServerTest, PayloadTooLargeAnswersThenCloses) {
+  options_.limits.request_body_max = 1024;
+  StartServer();
+  Client client(port());
+  std::string body = R"({"username":"alice","password":")" + std::string(2000, 'x') + "\"}";
+  Res res = client.Do(http::verb::post, "/api/v1/users", body);
+  EXPECT_EQ(res.result_int(), 413);
+  EXPECT_EQ(ErrorCode(res), "payload_too_large");
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_TRUE(client.ServerClosed());
+  EXPECT_FALSE(logic_.Last<rpc::RegisterRequest>().has_value());
+
+  // Just under the limit is served.
+  std::string fits = R"({"username":"alice","password":")" + std::string(900, 'x') + "\"}";
+  EXPECT_EQ(Fetch(http::verb::post, "/api/v1/users", fits).result_int(), 201);
+}
+
+TEST_F(HttpServerTest, BadBodiesAreInvalidArgumentNamingTheField) {
+  StartServer();
+  struct Case {
+    const char* body;
+    const char* needle;
+  };
+  for (const Case& c : {Case{R"({"username":5,"password":"secret12"})", "username"},
+                        Case{R"({"username":"alice"})", "password"},
+                        Case{R"({"username":"alice","password":"x",)", "malformed JSON"},
+                        Case{R"(["alice"])", "JSON object"},
+                        Case{"", "malformed JSON"}}) {
+    Res res = Fetch(http::verb::post, "/api/v1/users", c.body);
+    EXPECT_EQ(res.result_int(), 400) << c.body;
+    EXPECT_EQ(ErrorCode(res), "invalid_argument");
+    std::string message(BodyJson(res).at("error").at("message").as_string());
+    EXPECT_NE(message.find(c.needle), std::string::npos) << message;
+  }
+  for (const char* body : {R"({"id":"c1","to_user":1.5,"body":"x"})",
+                           R"({"id":"c1","to_user":-3,"body":"x"})",
+                           R"({"id":"c1","to_user":"3","body":"x"})",
+                           R"({"id":"c1","to_user":9007199254740992,"body":"x"})"}) {
+    Res res = Fetch(http::verb::post, "/api/v1/messages", body, Bearer("good"));
+    EXPECT_EQ(res.result_int(), 400) << body;
+    std::string message(BodyJson(res).at("error").at("message").as_string());
+    EXPECT_NE(message.find("to_user"), std::string::npos) << message;
+  }
+  Res res = Fetch(http::verb::post, "/api/v1/messages", R"({"id":"c1","to_user":3,"to_group":4,"body":"x"})",
+                  Bearer("good"));
+  EXPECT_EQ(res.result_int(), 400);
+  res = Fetch(http::verb::get, "/api/v1/groups/abc", "", Bearer("good"));
+  EXPECT_EQ(res.result_int(), 400);
+  EXPECT_NE(res.body().find("group_id"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, NotFoundAndMethodNotAllowed) {
+  StartServer();
+  Res res = Fetch(http::verb::get, "/api/v1/nope");
+  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_EQ(ErrorCode(res), "not_found");
+  res = Fetch(http::verb::get, "/index.html");  // no web root: API only
+  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_EQ(ErrorCode(res), "not_found");
+
+  res = Fetch(http::verb::put, "/api/v1/users", "{}");
+  EXPECT_EQ(res.result_int(), 405);
+  EXPECT_EQ(ErrorCode(res), "method_not_allowed");
+  EXPECT_EQ(res[http::field::allow], "GET, HEAD, POST");
+}
+
+TEST_F(HttpServerTest, RateLimitedCarriesRetryAfter) {
+  StartServer();
+  Res res = Fetch(http::verb::post, "/api/v1/messages", R"({"id":"c1","to_user":9,"body":"slow down"})",
+                  Bearer("good"));
+  EXPECT_EQ(res.result_int(), 429);
+  EXPECT_EQ(ErrorCode(res), "rate_limited");
+  EXPECT_EQ(res[http::field::retry_after], "2");  // 1500 ms rounded up
+}
+
+TEST_F(HttpServerTest, SendTranslatesBothWays) {
+  StartServer();
+  Res res = Fetch(http::verb::post, "/api/v1/messages", R"({"id":"c1","to_user":9,"body":"hello"})",
+                  Bearer("good"));
+  ASSERT_EQ(res.result_int(), 200) << res.body();
+  json::object o = BodyJson(res);
+  EXPECT_EQ(o.at("id").as_string(), "c1");
+  EXPECT_EQ(o.at("msg_id").as_string(), "1234567890123456789");
+  EXPECT_EQ(o.at("conv").as_string(), "p:7:9");
+  EXPECT_EQ(o.at("seq").to_number<uint64_t>(), 3u);
+  EXPECT_EQ(o.at("ts").to_number<int64_t>(), 1700);
+  auto req = logic_.Last<rpc::SendRequest>();
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->from(), 7u);
+  EXPECT_EQ(req->to_user(), 9u);
+  EXPECT_EQ(req->to_group(), 0u);
+  EXPECT_EQ(req->client_id(), "c1");
+  EXPECT_EQ(req->body(), "hello");
+  EXPECT_FALSE(req->request_id().empty());
+
+  Fetch(http::verb::post, "/api/v1/messages", R"({"id":"c2","to_group":5,"body":"all"})",
+        Bearer("good"));
+  EXPECT_EQ(logic_.Last<rpc::SendRequest>()->to_group(), 5u);
+}
+
+TEST_F(HttpServerTest, Unauthenticated) {
+  StartServer();
+  Res res = Fetch(http::verb::get, "/api/v1/users/me");
+  EXPECT_EQ(res.result_int(), 401);
+  EXPECT_EQ(ErrorCode(res), "unauthenticated");
+  res = Fetch(http::verb::get, "/api/v1/users/me", "", Bearer("bad"));
+  EXPECT_EQ(res.result_int(), 401);
+  res = Fetch(http::verb::get, "/api/v1/users/me", "", {{"Authorization", "Basic Z29vZA=="}});
+  EXPECT_EQ(res.result_int(), 401);
+  res = Fetch(http::verb::get, "/api/v1/users/me", "", {{"Authorization", "bearer   good"}});
+  ASSERT_EQ(res.result_int(), 200);
+  json::object o = BodyJson(res);
+  EXPECT_EQ(o.at("user_id").to_number<uint64_t>(), 7u);
+  EXPECT_EQ(o.at("online").as_bool(), true);
+}
+
+TEST_F(HttpServerTest, HistoryQueryTranslation) {
+  StartServer();
+  Res res = Fetch(http::verb::get, "/api/v1/conversations/p%3A7%3A9/messages?after_seq=5&limit=2",
+                  "", Bearer("good"));
+  ASSERT_EQ(res.result_int(), 200) << res.body();
+  auto req = logic_.Last<rpc::SyncRequest>();
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->conv(), "p:7:9");
+  EXPECT_EQ(req->user_id(), 7u);
+  EXPECT_TRUE(req->has_after());
+  EXPECT_EQ(req->after_seq(), 5u);
+  EXPECT_EQ(req->limit(), 2u);
+  json::object o = BodyJson(res);
+  EXPECT_TRUE(o.at("has_more").as_bool());
+  const json::object& m = o.at("messages").as_array().at(0).as_object();
+  EXPECT_EQ(m.at("msg_id").as_string(), "1234567890123456789");
+  EXPECT_EQ(m.at("to_user").to_number<uint64_t>(), 7u);
+  EXPECT_FALSE(m.contains("to_group"));
+  EXPECT_EQ(m.at("id").as_string(), "c1");
+  EXPECT_EQ(m.at("from").to_number<uint64_t>(), 9u);
+
+  res = Fetch(http::verb::get, "/api/v1/conversations/g:5/messages?before_seq=9", "", Bearer("good"));
+  ASSERT_EQ(res.result_int(), 200);
+  req = logic_.Last<rpc::SyncRequest>();
+  EXPECT_FALSE(req->has_after());
+  EXPECT_EQ(req->before_seq(), 9u);
+  EXPECT_EQ(req->limit(), options_.limits.page_limit_default);
+
+  for (const char* query : {"limit=0", "limit=201", "limit=abc", "limit=", "after_seq=-1",
+                            "before_seq=0", "after_seq=1&before_seq=5"}) {
+    res = Fetch(http::verb::get, std::string("/api/v1/conversations/g:5/messages?") + query, "",
+                Bearer("good"));
+    EXPECT_EQ(res.result_int(), 400) << query;
+    EXPECT_EQ(ErrorCode(res), "invalid_argument") << query;
+  }
+  res = Fetch(http::verb::get, "/api/v1/conversations/p:9:7/messages", "", Bearer("good"));
+  EXPECT_EQ(res.result_int(), 400);  // not canonical
+}
+
+TEST_F(HttpServerTest, ConversationsMostRecentFirst) {
+  StartServer();
+  Res res = Fetch(http::verb::get, "/api/v1/conversations", "", Bearer("good"));
+  ASSERT_EQ(res.result_int(), 200);
+  const json::array& convs = BodyJson(res).at("conversations").as_array();
+  ASSERT_EQ(convs.size(), 2u);
+  EXPECT_EQ(convs[0].at("conv").as_string(), "g:5");
+  EXPECT_EQ(convs[0].at("group_id").to_number<uint64_t>(), 5u);
+  EXPECT_EQ(convs[0].at("unread").to_number<uint64_t>(), 0u);
+  EXPECT_FALSE(convs[0].as_object().contains("peer"));
+  EXPECT_EQ(convs[1].at("conv").as_string(), "p:7:9");
+  EXPECT_EQ(convs[1].at("peer").to_number<uint64_t>(), 9u);
+  EXPECT_EQ(convs[1].at("unread").to_number<uint64_t>(), 6u);
+}
+
+TEST_F(HttpServerTest, GroupsAndMembership) {
+  StartServer();
+  Res res = Fetch(http::verb::post, "/api/v1/groups", R"({"name":"team","members":[8,9]})", Bearer("good"));
+  ASSERT_EQ(res.result_int(), 201) << res.body();
+  json::object o = BodyJson(res);
+  EXPECT_EQ(o.at("owner").to_number<uint64_t>(), 7u);
+  EXPECT_EQ(o.at("members").as_array().size(), 3u);
+  res = Fetch(http::verb::post, "/api/v1/groups/5/members", R"({"user_id":8})", Bearer("good"));
+  EXPECT_EQ(res.result_int(), 204);
+  EXPECT_TRUE(res.body().empty());
+  EXPECT_EQ(logic_.Last<rpc::AddMemberRequest>()->user_id(), 8u);
+  res = Fetch(http::verb::post, "/api/v1/groups/404/members", R"({"user_id":8})", Bearer("good"));
+  EXPECT_EQ(res.result_int(), 404);
+  res = Fetch(http::verb::delete_, "/api/v1/groups/5/members/8", "", Bearer("good"));
+  EXPECT_EQ(res.result_int(), 403);
+  EXPECT_EQ(ErrorCode(res), "permission_denied");
+  auto remove = logic_.Last<rpc::RemoveMemberRequest>();
+  EXPECT_EQ(remove->group_id(), 5u);
+  EXPECT_EQ(remove->user_id(), 8u);
+}
+
+TEST_F(HttpServerTest, InternalErrorsDoNotLeak) {
+  StartServer();
+  Res res = Fetch(http::verb::get, "/api/v1/groups/5", "", Bearer("good"));
+  EXPECT_EQ(res.result_int(), 500);
+  EXPECT_EQ(ErrorCode(res), "internal");
+  EXPECT_EQ(res.body().find("secret"), std::string::npos) << res.body();
+}
+
+TEST_F(HttpServerTest, LoginLogoutAndLookup) {
+  StartServer();
+  Res res = Fetch(http::verb::post, "/api/v1/sessions", R"({"username":"bob","password":"secret12"})");
+  ASSERT_EQ(res.result_int(), 200);
+  EXPECT_EQ(BodyJson(res).at("token").as_string(), "good");
+  EXPECT_EQ(BodyJson(res).at("expires_at").to_number<int64_t>(), 1'800'000'000'000);
+  EXPECT_EQ(logic_.Last<rpc::LoginRequest>()->client_ip(), "127.0.0.1");
+
+  res = Fetch(http::verb::get, "/api/v1/users?username=b%6Fb", "", Bearer("good"));
+  ASSERT_EQ(res.result_int(), 200);
+  EXPECT_EQ(logic_.Last<rpc::GetUserRequest>()->username(), "bob");
+  res = Fetch(http::verb::get, "/api/v1/users", "", Bearer("good"));
+  EXPECT_EQ(res.result_int(), 400);
+
+  res = Fetch(http::verb::delete_, "/api/v1/sessions", "", Bearer("good"));
+  EXPECT_EQ(res.result_int(), 204);
+  EXPECT_EQ(logic_.Last<rpc::LogoutRequest>()->token(), "good");
+}
+
+TEST_F(HttpServerTest, ReadyzEndpointsMetrics) {
+  StartServer();
+  Res res = Fetch(http::verb::get, "/readyz");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(BodyJson(res).at("status").as_string(), "ready");
+  logic_.SetReady(Status::Unavailable("store: database is locked"));
+  res = Fetch(http::verb::get, "/readyz");
+  EXPECT_EQ(res.result_int(), 503);
+  EXPECT_EQ(ErrorCode(res), "unavailable");
+  EXPECT_NE(res.body().find("store"), std::string::npos);
+
+  res = Fetch(http::verb::get, "/api/v1/endpoints");
+  ASSERT_EQ(res.result_int(), 200);
+  const json::array& urls = BodyJson(res).at("websocket").as_array();
+  ASSERT_EQ(urls.size(), 2u);
+  EXPECT_EQ(urls[0].as_string(), "ws://127.0.0.1:9002/ws");
+
+  res = Fetch(http::verb::get, "/metrics");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res[http::field::content_type], "text/plain; version=0.0.4");
+  EXPECT_GE(metrics_.http_requests.value(), 4u);
+  EXPECT_GE(metrics_.errors.Render("x", "y").size(), 0u);
+}
+
+TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  StartServer();
+  Client client(port());
+  for (int i = 0; i < 3; ++i) {
+    Res res = client.Do(http::verb::get, "/healthz");
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_TRUE(res.keep_alive());
+  }
+  Res res = client.Do(http::verb::get, "/healthz", "", "", {{"Connection", "close"}});
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_TRUE(client.ServerClosed());
+}
+
+TEST_F(HttpServerTest, WebSocketUpgradeIsHandedOver) {
+  StartServer();
+  Client client(port());
+  Res res = client.Do(http::verb::get, "/ws?token=abc", "", "",
+                      {{"Connection", "Upgrade"},
+                       {"Upgrade", "websocket"},
+                       {"Sec-WebSocket-Version", "13"},
+                       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                       {"X-Request-Id", "ws-rid"}});
+  EXPECT_EQ(res.result_int(), 418);
+  EXPECT_EQ(upgrades_.target(), "/ws?token=abc");
+  EXPECT_EQ(upgrades_.request_id(), "ws-rid");
+
+  res = Fetch(http::verb::get, "/ws");
+  EXPECT_EQ(res.result_int(), 400);
+  EXPECT_EQ(ErrorCode(res), "invalid_argument");
+}
+
+TEST_F(HttpServerTest, StopAcceptingClosesIdleConnectionsAndRefusesNewOnes) {
+  options_.conn.http_idle_timeout_ms = 60'000;
+  StartServer();
+  Client idle(port());
+  EXPECT_EQ(idle.Do(http::verb::get, "/healthz").result_int(), 200);
+  uint16_t p = port();
+  server_->StopAccepting();
+  EXPECT_TRUE(idle.ServerClosed());
+  asio::io_context ioc;
+  tcp::socket s(ioc);
+  boost::system::error_code ec;
+  // The listening socket is closed on the server's strand; allow it a moment.
+  for (int i = 0; i < 50; ++i) {
+    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), p), ec);
+    if (ec) break;
+    s.close();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(ec, asio::error::connection_refused);
+}
+
+TEST_F(HttpServerTest, IdleConnectionsTimeOut) {
+  options_.conn.http_idle_timeout_ms = 200;
+  StartServer();
+  Client client(port());
+  EXPECT_EQ(client.Do(http::verb::get, "/healthz").result_int(), 200);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.ServerClosed());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+class HttpServerStaticTest : public HttpServerTest {
+ protected:
+  void SetUp() override {
+    std::filesystem::path root = std::filesystem::path(dir_.path()) / "web";
+    std::filesystem::create_directories(root);
+    std::ofstream(root / "index.html") << "<!doctype html><title>Parley</title>";
+    std::ofstream(root / "app.js") << "console.log('parley')";
+    std::ofstream(std::filesystem::path(dir_.path()) / "secret.txt") << "secret";
+    options_.web_root = root.string();
+  }
+};
+
+TEST_F(HttpServerStaticTest, ServesFilesWithEtags) {
+  StartServer();
+  Res res = Fetch(http::verb::get, "/");
+  ASSERT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "<!doctype html><title>Parley</title>");
+  EXPECT_EQ(res[http::field::content_type], "text/html; charset=utf-8");
+  EXPECT_EQ(res[http::field::cache_control], "no-cache");
+  std::string etag(res[http::field::etag]);
+  ASSERT_FALSE(etag.empty());
+  EXPECT_NE(etag.rfind("W/", 0), 0u);
+
+  res = Fetch(http::verb::get, "/", "", {{"If-None-Match", etag}});
+  EXPECT_EQ(res.result_int(), 304);
+  EXPECT_TRUE(res.body().empty());
+  EXPECT_EQ(res[http::field::etag], etag);
+
+  res = Fetch(http::verb::get, "/app.js");
+  EXPECT_EQ(res[http::field::content_type], "text/javascript; charset=utf-8");
+  EXPECT_EQ(Fetch(http::verb::get, "/app.js", "", {{"If-None-Match", etag}}).result_int(), 200);
+
+  Client head(port());
+  res = head.Do(http::verb::head, "/app.js");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res[http::field::content_length], "21");
+  EXPECT_TRUE(res.body().empty());
+  EXPECT_EQ(head.Do(http::verb::get, "/healthz").result_int(), 200);  // framing intact
+
+  EXPECT_EQ(Fetch(http::verb::post, "/app.js", "{}").result_int(), 405);
+}
+
+TEST_F(HttpServerStaticTest, NeverServesOutsideTheRoot) {
+  StartServer();
+  for (const char* target : {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
+                             "/nope.html", "/app.js/"}) {
+    Res res = Fetch(http::verb::get, target);
+    EXPECT_EQ(res.result_int(), 404) << target;
+    EXPECT_EQ(ErrorCode(res), "not_found") << target;
+    EXPECT_EQ(res.body().find("secret\""), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace parley::api

@@ -1,0 +1,171 @@
+#include "app/embedded_server.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/http_server.h"
+#include "app/direct_connect_directory.h"
+#include "connect/connect_node.h"
+#include "discovery/static/static_discovery.h"
+#include "logic/logic.h"
+#include "presence/memory/memory_presence.h"
+#include "queue/sqlite/sqlite_message_log.h"
+#include "store/sqlite/sqlite_store.h"
+#include "task/persist_consumer.h"
+#include "task/push_consumer.h"
+
+namespace parley::app {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr const char* kNodeId = "local";
+
+// Waits for a callback-style start-up step from a thread outside the io
+// threads.
+template <typename T, typename Start>
+T Block(Start start) {
+  std::promise<T> promise;
+  auto future = promise.get_future();
+  start(Callback<T>([&promise](T v) { promise.set_value(std::move(v)); }));
+  return future.get();
+}
+}  // namespace
+
+struct EmbeddedServer::Parts {
+  std::unique_ptr<store::SqliteStore> store;
+  std::unique_ptr<queue::SqliteMessageLog> log;
+  presence::MemoryPresence presence;
+  std::unique_ptr<discovery::StaticDiscovery> discovery;
+  std::unique_ptr<DirectConnectDirectory> directory;
+  std::unique_ptr<logic::Logic> logic;
+  std::unique_ptr<connect::ConnectNode> connect;
+  std::unique_ptr<api::HttpServer> http;
+  std::unique_ptr<task::PersistConsumer> persist;
+  std::unique_ptr<task::PushConsumer> push;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  explicit Parts(asio::io_context& io) : work(io.get_executor()) {}
+  // The log's delivery thread calls into the consumers: stop it first.
+  ~Parts() {
+    if (log) log->Close();
+  }
+};
+
+EmbeddedServer::EmbeddedServer(Options options) : options_(std::move(options)) {}
+
+EmbeddedServer::~EmbeddedServer() {
+  if (parts_) parts_->work.reset();
+  io_.stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+uint16_t EmbeddedServer::port() const { return parts_ && parts_->http ? parts_->http->port() : 0; }
+
+Status EmbeddedServer::Start() {
+  namespace fs = std::filesystem;
+  const std::string& dir = options_.storage.data_dir;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::Unavailable("cannot create data directory " + dir + ": " + ec.message());
+
+  parts_ = std::make_unique<Parts>(io_);
+  Parts& p = *parts_;
+  auto store = store::SqliteStore::Open((fs::path(dir) / "parley.db").string(), options_.storage);
+  if (!store.ok()) return store.status();
+  p.store = std::move(store).value();
+  auto log = queue::SqliteMessageLog::Open((fs::path(dir) / "log.db").string(), options_.storage, clock_);
+  if (!log.ok()) return log.status();
+  p.log = std::move(log).value();
+
+  for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i) {
+    threads_.emplace_back([this] { io_.run(); });
+  }
+
+  // Messages acknowledged before a crash may still be only in the log:
+  // persist them before numbering anything new.
+  p.persist = std::make_unique<task::PersistConsumer>(*p.log, *p.store, metrics_);
+  p.persist->Start();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (p.persist->Lag() > 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Unavailable("the message log did not drain into the store");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  p.directory = std::make_unique<DirectConnectDirectory>(kNodeId);
+  auto logic = logic::Logic::Create(io_.get_executor(),
+                                    {options_, clock_, *p.store, *p.log, p.presence, *p.directory, metrics_});
+  if (!logic.ok()) return logic.status();
+  p.logic = std::move(logic).value();
+  if (Status s = Block<Status>([&](auto cb) { p.logic->Start(cb); }); !s.ok()) return s;
+
+  p.connect = std::make_unique<connect::ConnectNode>(io_.get_executor(), kNodeId, options_, *p.logic,
+                                                     metrics_, clock_);
+  p.directory->Attach(p.connect.get());
+  p.push = std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory, metrics_);
+  p.push->Start();
+
+  p.discovery = std::make_unique<discovery::StaticDiscovery>();
+  p.http = std::make_unique<api::HttpServer>(io_.get_executor(), options_, *p.logic, *p.discovery,
+                                             *p.connect, metrics_, clock_);
+  if (Status s = p.http->Listen(options_.listen); !s.ok()) return s;
+  std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  std::string address = host + ":" + std::to_string(p.http->port());
+  std::string ws_url = options_.public_ws_url.empty() ? "ws://" + address + "/ws" : options_.public_ws_url;
+  p.discovery->SetNodes({{kNodeId, "connect", address, ws_url, 0}});
+  return Status::Ok();
+}
+
+int EmbeddedServer::Run() {
+  Parts& p = *parts_;
+  p.http->Start();
+  spdlog::info("event=listening address={}:{} data_dir={}", options_.listen.substr(0, options_.listen.rfind(':')),
+               p.http->port(), options_.storage.data_dir);
+  // Tools and tests wait for this exact line.
+  std::printf("parley listening on %s:%u\n", options_.listen.substr(0, options_.listen.rfind(':')).c_str(),
+              static_cast<unsigned>(p.http->port()));
+  std::fflush(stdout);
+
+  std::promise<void> stop;
+  asio::signal_set signals(io_, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("event=shutdown signal={}", sig);
+    stop.set_value();
+  });
+  stop.get_future().wait();
+  Shutdown();
+  return 0;
+}
+
+void EmbeddedServer::Shutdown() {
+  Parts& p = *parts_;
+  p.http->StopAccepting();
+  Block<bool>([&](auto cb) { p.connect->Drain([cb] { cb(true); }); });
+  // Let the consumers finish what is queued (bounded by the drain timeout);
+  // anything left is durable in the log and replayed at the next start.
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(options_.conn.drain_timeout_ms);
+  while ((p.log->Lag(task::PersistConsumer::kGroup) > 0 || p.log->Lag(task::PushConsumer::kGroup) > 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  p.log->Close();
+  p.work.reset();
+  io_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  spdlog::info("event=stopped");
+}
+
+}  // namespace parley::app

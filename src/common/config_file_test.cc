@@ -1,0 +1,43 @@
+#include "common/config_file.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "support/test_util.h"
+
+namespace parley {
+namespace {
+
+std::string Write(const testing::TempDir& dir, const std::string& text) {
+  std::string path = dir.path() + "/parley.json";
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ConfigFile, SetsNestedFields) {
+  testing::TempDir dir;
+  Options o;
+  ASSERT_OK(LoadConfigFile(Write(dir, R"({"listen": "0.0.0.0:9000", "limits": {"body_max": 100},
+                                         "rate": {"send_per_sec": 2.5}, "storage": {"data_dir": "/x"}})"),
+                           &o));
+  EXPECT_EQ(o.listen, "0.0.0.0:9000");
+  EXPECT_EQ(o.limits.body_max, 100u);
+  EXPECT_DOUBLE_EQ(o.rate.send_per_sec, 2.5);
+  EXPECT_EQ(o.storage.data_dir, "/x");
+  EXPECT_EQ(o.limits.username_max, 32u);  // untouched keys keep their defaults
+}
+
+TEST(ConfigFile, RejectsUnknownKeysAndWrongTypes) {
+  testing::TempDir dir;
+  Options o;
+  EXPECT_FALSE(LoadConfigFile(Write(dir, R"({"limits": {"bodymax": 1}})"), &o).ok());
+  EXPECT_FALSE(LoadConfigFile(Write(dir, R"({"listen": 8080})"), &o).ok());
+  EXPECT_FALSE(LoadConfigFile(Write(dir, R"({"limits": {"body_max": -1}})"), &o).ok());
+  EXPECT_FALSE(LoadConfigFile(Write(dir, "[1]"), &o).ok());
+  EXPECT_FALSE(LoadConfigFile(Write(dir, "{nope"), &o).ok());
+  EXPECT_TRUE(LoadConfigFile(dir.path() + "/missing.json", &o).IsNotFound());
+}
+
+}  // namespace
+}  // namespace parley

@@ -1,0 +1,167 @@
+#include "connect/connect_node.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/logging.h"
+#include "connect/frame_codec.h"
+
+namespace parley::connect {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+ConnectNode::ConnectNode(asio::any_io_executor executor, std::string node_id,
+                         const Options& options, logic::LogicService& logic, Metrics& metrics,
+                         const Clock& clock)
+    : executor_(std::move(executor)),
+      clock_(clock),
+      metrics_(metrics),
+      env_(std::move(node_id), options, logic, metrics, registry_),
+      drain_strand_(asio::make_strand(executor_)),
+      drain_timer_(drain_strand_) {
+  env_.on_finished = [this] {
+    if (env_.draining.load()) asio::post(drain_strand_, [this] { CheckDrained(); });
+  };
+}
+
+ConnectNode::~ConnectNode() = default;
+
+void ConnectNode::Upgrade(beast::tcp_stream stream,
+                          beast::http::request<beast::http::string_body> request,
+                          beast::flat_buffer buffer) {
+  const uint64_t conn_id = next_conn_id_.fetch_add(1, std::memory_order_relaxed);
+  // Move the connection onto a strand of its own: the io_context may be run
+  // by several threads, and Beast's internal operations (pings, timeouts)
+  // use the socket's executor.
+  WsSession::Socket accepted = stream.release_socket();
+  beast::error_code ec;
+  auto endpoint = accepted.local_endpoint(ec);
+  if (ec) {
+    spdlog::debug("event=ws_upgrade_dropped conn={} err=\"{}\"", conn_id, ec.message());
+    return;  // the peer is already gone
+  }
+  auto fd = accepted.release(ec);
+  if (ec) {
+    spdlog::warn("event=ws_upgrade_dropped conn={} err=\"{}\"", conn_id, ec.message());
+    return;
+  }
+  WsSession::Socket socket(asio::make_strand(executor_));
+  socket.assign(endpoint.protocol(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    spdlog::warn("event=ws_upgrade_dropped conn={} err=\"{}\"", conn_id, ec.message());
+    return;
+  }
+  auto session = std::make_shared<WsSession>(env_, std::move(socket), conn_id, NewRequestId());
+  session->Start(std::move(request), std::move(buffer));
+}
+
+void ConnectNode::Push(rpc::PushRequest req, Callback<rpc::PushReply> done) {
+  const int64_t now_ms = clock_.NowMs();
+  uint64_t delivered = 0;
+  std::vector<uint64_t> users;
+  std::vector<ConnectionRegistry::Target> targets;
+  for (const rpc::PushEvent& event : req.events()) {
+    Frame frame;
+    const std::string* origin_node = nullptr;
+    uint64_t origin_conn = 0;
+    const rpc::ChatMessage* msg = nullptr;
+    switch (event.event_case()) {
+      case rpc::PushEvent::kMsg:
+        msg = &event.msg();
+        frame = std::make_shared<const std::string>(MsgFrame(*msg));
+        origin_node = &msg->origin_node();
+        origin_conn = msg->origin_conn();
+        break;
+      case rpc::PushEvent::kRead:
+        frame = std::make_shared<const std::string>(ReadFrame(event.read()));
+        origin_node = &event.read().origin_node();
+        origin_conn = event.read().origin_conn();
+        break;
+      default:
+        continue;
+    }
+    // The origin connection got an ack (or nothing, for a read) instead.
+    const bool skip_origin = origin_conn != 0 && *origin_node == env_.node_id;
+    // A user listed twice (p:a:a) still gets the frame once per connection.
+    users.assign(event.user_ids().begin(), event.user_ids().end());
+    std::sort(users.begin(), users.end());
+    users.erase(std::unique(users.begin(), users.end()), users.end());
+    uint64_t queued = 0;
+    for (uint64_t user : users) {
+      registry_.SessionsOf(user, targets);
+      for (const ConnectionRegistry::Target& t : targets) {
+        if (skip_origin && t.conn_id == origin_conn) continue;
+        t.session->Enqueue(frame);
+        ++queued;
+      }
+    }
+    targets.clear();
+    delivered += queued;
+    if (msg != nullptr && queued > 0) {
+      metrics_.messages_pushed.Inc(queued);
+      metrics_.push_latency.ObserveNs(std::max<int64_t>(0, now_ms - msg->ts()) * 1'000'000);
+    }
+  }
+  rpc::PushReply reply;
+  reply.set_delivered(delivered);
+  asio::post(executor_, [done = std::move(done), reply = std::move(reply)]() mutable {
+    done(std::move(reply));
+  });
+}
+
+void ConnectNode::Kick(rpc::KickRequest req, Callback<rpc::KickReply> done) {
+  auto sessions = registry_.Matching(req.user_id(), req.session_key());
+  const uint16_t code =
+      req.close_code() != 0 ? static_cast<uint16_t>(req.close_code()) : kCloseUnauthenticated;
+  for (const auto& session : sessions) session->Close(code, req.reason(), /*flush=*/false);
+  spdlog::info("event=ws_kick user={} closed={} code={}", req.user_id(), sessions.size(), code);
+  rpc::KickReply reply;
+  reply.set_closed(sessions.size());
+  asio::post(executor_, [done = std::move(done), reply = std::move(reply)]() mutable {
+    done(std::move(reply));
+  });
+}
+
+void ConnectNode::Drain(std::function<void()> done) {
+  // Set before the snapshot below: a session registering concurrently either
+  // is in the snapshot or sees the flag (WsSession::OnConnected).
+  env_.draining.store(true);
+  asio::post(drain_strand_, [this, done = std::move(done)]() mutable {
+    drain_done_ = std::move(done);
+    auto sessions = registry_.All();
+    spdlog::info("event=drain_start connections={}", sessions.size());
+    for (const auto& session : sessions) {
+      session->Close(kCloseGoingAway, "going away", /*flush=*/true);
+    }
+    drain_timer_.expires_after(std::chrono::milliseconds(env_.options.conn.drain_timeout_ms));
+    drain_timer_.async_wait(asio::bind_executor(drain_strand_, [this](beast::error_code ec) {
+      if (ec || !drain_done_) return;
+      auto left = registry_.All();
+      spdlog::info("event=drain_timeout connections={}", left.size());
+      for (const auto& session : left) session->Abort();
+      asio::post(executor_, std::exchange(drain_done_, nullptr));
+    }));
+    CheckDrained();
+  });
+}
+
+void ConnectNode::CheckDrained() {
+  if (!drain_done_ || registry_.size() != 0) return;
+  spdlog::info("event=drain_done");
+  drain_timer_.cancel();
+  asio::post(executor_, std::exchange(drain_done_, nullptr));
+}
+
+size_t ConnectNode::connection_count() const { return registry_.size(); }
+
+}  // namespace parley::connect

@@ -1,0 +1,80 @@
+// ConnectNode: the connect tier of one process. It takes WebSocket upgrades
+// from the api tier's HTTP server (UpgradeHandler), keeps the live sessions,
+// and serves ConnectService (Push, Kick) for the task and logic tiers.
+//
+// Thread-safety: every public method may be called from any thread. The
+// io_context behind `executor` may be run by several threads; each session
+// runs on a strand of its own. Lifetime: `options`, `logic`, `metrics` and
+// `clock` outlive the node; destroy the node only once its io_context no
+// longer runs (after Drain's `done`), as sessions refer to it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "api/upgrade_handler.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/options.h"
+#include "connect/connect_service.h"
+#include "connect/connection_registry.h"
+#include "connect/ws_session.h"
+#include "logic/logic_service.h"
+
+namespace parley::connect {
+
+class ConnectNode final : public connect::ConnectService, public api::UpgradeHandler {
+ public:
+  // `node_id` names this node to logic (presence) and in push origins.
+  ConnectNode(boost::asio::any_io_executor executor, std::string node_id, const Options& options,
+              logic::LogicService& logic, Metrics& metrics, const Clock& clock);
+  ~ConnectNode() override;
+
+  ConnectNode(const ConnectNode&) = delete;
+  ConnectNode& operator=(const ConnectNode&) = delete;
+
+  // Authenticates `request` (bearer header or ?token=) through logic and
+  // upgrades, or answers with the HTTP error of PROTOCOL.md and closes.
+  void Upgrade(boost::beast::tcp_stream stream,
+               boost::beast::http::request<boost::beast::http::string_body> request,
+               boost::beast::flat_buffer buffer) override;
+
+  // `done` runs on the node's executor; delivered = frames queued.
+  void Push(rpc::PushRequest req, Callback<rpc::PushReply> done) override;
+  // Closes without flushing; a close_code of 0 means 4001. `done` runs on the
+  // node's executor; closed = sessions told to close.
+  void Kick(rpc::KickRequest req, Callback<rpc::KickReply> done) override;
+
+  // Stops: refuses new upgrades, closes every WebSocket with 1001 (going
+  // away) after flushing its queue, waits until all of them ended or
+  // options.conn.drain_timeout_ms passed (then cuts the rest off), then
+  // calls `done` on the executor. Call once.
+  void Drain(std::function<void()> done);
+
+  // Registered sessions (including ones completing their handshake).
+  size_t connection_count() const;
+
+ private:
+  void CheckDrained();  // on drain_strand_
+
+  boost::asio::any_io_executor executor_;
+  const Clock& clock_;
+  Metrics& metrics_;
+  ConnectionRegistry registry_;
+  SessionEnv env_;
+  std::atomic<uint64_t> next_conn_id_{1};
+
+  // Drain state, used only on drain_strand_.
+  boost::asio::strand<boost::asio::any_io_executor> drain_strand_;
+  boost::asio::steady_timer drain_timer_;
+  std::function<void()> drain_done_;
+};
+
+}  // namespace parley::connect

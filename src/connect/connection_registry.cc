@@ -1,0 +1,91 @@
+#include "connect/connection_registry.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace parley::connect {
+
+void ConnectionRegistry::Add(uint64_t user_id, uint64_t conn_id, std::string session_key,
+                             std::shared_ptr<WsSession> session) {
+  std::lock_guard lock(mu_);
+  if (!session_key.empty()) by_key_[session_key].emplace_back(user_id, conn_id);
+  by_user_[user_id].push_back(Entry{conn_id, std::move(session_key), std::move(session)});
+  ++size_;
+}
+
+void ConnectionRegistry::Remove(uint64_t user_id, uint64_t conn_id) {
+  std::shared_ptr<WsSession> released;  // destroyed after the lock is dropped
+  std::lock_guard lock(mu_);
+  auto it = by_user_.find(user_id);
+  if (it == by_user_.end()) return;
+  auto& entries = it->second;
+  auto e = std::find_if(entries.begin(), entries.end(),
+                        [&](const Entry& x) { return x.conn_id == conn_id; });
+  if (e == entries.end()) return;
+  if (!e->session_key.empty()) {
+    auto k = by_key_.find(e->session_key);
+    if (k != by_key_.end()) {
+      std::erase(k->second, std::make_pair(user_id, conn_id));
+      if (k->second.empty()) by_key_.erase(k);
+    }
+  }
+  released = std::move(e->session);
+  entries.erase(e);
+  if (entries.empty()) by_user_.erase(it);
+  --size_;
+}
+
+void ConnectionRegistry::SessionsOf(uint64_t user_id, std::vector<Target>& out) const {
+  out.clear();
+  std::lock_guard lock(mu_);
+  auto it = by_user_.find(user_id);
+  if (it == by_user_.end()) return;
+  for (const Entry& e : it->second) out.push_back(Target{e.conn_id, e.session});
+}
+
+std::vector<std::shared_ptr<WsSession>> ConnectionRegistry::Matching(
+    uint64_t user_id, const std::string& session_key) const {
+  std::vector<std::shared_ptr<WsSession>> out;
+  std::lock_guard lock(mu_);
+  if (user_id != 0) {
+    auto it = by_user_.find(user_id);
+    if (it == by_user_.end()) return out;
+    for (const Entry& e : it->second) {
+      if (session_key.empty() || e.session_key == session_key) out.push_back(e.session);
+    }
+    return out;
+  }
+  if (session_key.empty()) return out;
+  auto k = by_key_.find(session_key);
+  if (k == by_key_.end()) return out;
+  for (auto [uid, cid] : k->second) {
+    auto it = by_user_.find(uid);
+    if (it == by_user_.end()) continue;
+    for (const Entry& e : it->second) {
+      if (e.conn_id == cid) out.push_back(e.session);
+    }
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<WsSession>> ConnectionRegistry::All() const {
+  std::vector<std::shared_ptr<WsSession>> out;
+  std::lock_guard lock(mu_);
+  out.reserve(size_);
+  for (const auto& [user_id, entries] : by_user_) {
+    for (const Entry& e : entries) out.push_back(e.session);
+  }
+  return out;
+}
+
+size_t ConnectionRegistry::size() const {
+  std::lock_guard lock(mu_);
+  return size_;
+}
+
+size_t ConnectionRegistry::user_count() const {
+  std::lock_guard lock(mu_);
+  return by_user_.size();
+}
+
+}  // namespace parley::connect

@@ -1,0 +1,60 @@
+// The live WebSocket sessions of one connect node: user id -> sessions, and
+// session key (one login) -> sessions. Thread-safe: a mutex guards the maps
+// and is held only to edit them or copy a snapshot, never while anything is
+// written to a socket.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace parley::connect {
+
+class WsSession;
+
+class ConnectionRegistry {
+ public:
+  struct Target {
+    uint64_t conn_id = 0;
+    std::shared_ptr<WsSession> session;
+  };
+
+  // Holds `session` until Remove(user_id, conn_id).
+  void Add(uint64_t user_id, uint64_t conn_id, std::string session_key,
+           std::shared_ptr<WsSession> session);
+  // No-op when absent.
+  void Remove(uint64_t user_id, uint64_t conn_id);
+
+  // Replaces `out` with the sessions of `user_id` (a snapshot; `out` is
+  // reused by callers on hot paths to avoid allocating).
+  void SessionsOf(uint64_t user_id, std::vector<Target>& out) const;
+  // The sessions of `user_id` whose session key is `session_key`; every
+  // session of the user when the key is empty; every session of the key
+  // when user_id is 0.
+  std::vector<std::shared_ptr<WsSession>> Matching(uint64_t user_id,
+                                                   const std::string& session_key) const;
+  std::vector<std::shared_ptr<WsSession>> All() const;
+
+  size_t size() const;
+  size_t user_count() const;
+
+ private:
+  mutable std::mutex mu_;
+  struct Entry {
+    uint64_t conn_id = 0;
+    std::string session_key;
+    std::shared_ptr<WsSession> session;
+  };
+
+  // State below is protected by mu_. A user has one or a few connections:
+  // a vector is smaller and faster than a nested map.
+  std::unordered_map<uint64_t, std::vector<Entry>> by_user_;
+  // session_key -> (user_id, conn_id) of its connections.
+  std::unordered_map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> by_key_;
+  size_t size_ = 0;
+};
+
+}  // namespace parley::connect

@@ -1,0 +1,108 @@
+#include "connect/connection_registry.h"
+
+#include <algorithm>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include "common/metrics.h"
+#include "common/options.h"
+#include "connect/ws_session.h"
+#include "logic/logic_service.h"
+
+namespace parley::connect {
+namespace {
+
+// The registry only holds sessions; unconnected ones do for these tests.
+class RegistryTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<WsSession> NewSession(uint64_t conn_id) {
+    return std::make_shared<WsSession>(*env_, WsSession::Socket(io_), conn_id, "rid");
+  }
+  static std::vector<WsSession*> Ptrs(const std::vector<std::shared_ptr<WsSession>>& v) {
+    std::vector<WsSession*> out;
+    for (const auto& s : v) out.push_back(s.get());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  boost::asio::io_context io_;
+  Options options_;
+  Metrics metrics_;
+  ConnectionRegistry registry_;
+  // Not used by these tests beyond construction.
+  std::unique_ptr<SessionEnv> env_ = std::make_unique<SessionEnv>(
+      "n1", options_, *static_cast<logic::LogicService*>(nullptr), metrics_, registry_);
+};
+
+TEST_F(RegistryTest, AddFindRemove) {
+  auto a1 = NewSession(1), a2 = NewSession(2), b1 = NewSession(3);
+  registry_.Add(10, 1, "key-a1", a1);
+  registry_.Add(10, 2, "key-a2", a2);
+  registry_.Add(20, 3, "key-b", b1);
+  EXPECT_EQ(registry_.size(), 3u);
+  EXPECT_EQ(registry_.user_count(), 2u);
+
+  std::vector<ConnectionRegistry::Target> targets;
+  registry_.SessionsOf(10, targets);
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ(targets[0].conn_id, 1u);
+  EXPECT_EQ(targets[0].session, a1);
+  EXPECT_EQ(targets[1].conn_id, 2u);
+  registry_.SessionsOf(99, targets);
+  EXPECT_TRUE(targets.empty());
+
+  registry_.Remove(10, 1);
+  registry_.Remove(10, 1);  // twice: a no-op
+  registry_.Remove(77, 1);  // unknown user: a no-op
+  registry_.SessionsOf(10, targets);
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0].session, a2);
+  EXPECT_EQ(registry_.size(), 2u);
+  registry_.Remove(10, 2);
+  EXPECT_EQ(registry_.user_count(), 1u);
+  EXPECT_EQ(a1.use_count(), 1) << "the registry let go of removed sessions";
+}
+
+TEST_F(RegistryTest, MatchingBySessionKey) {
+  auto a1 = NewSession(1), a2 = NewSession(2), a3 = NewSession(3), b = NewSession(4);
+  registry_.Add(10, 1, "login-1", a1);
+  registry_.Add(10, 2, "login-1", a2);  // two tabs of one login
+  registry_.Add(10, 3, "login-2", a3);
+  registry_.Add(20, 4, "login-3", b);
+  EXPECT_EQ(Ptrs(registry_.Matching(10, "login-1")), Ptrs({a1, a2}));
+  EXPECT_EQ(Ptrs(registry_.Matching(10, "")), Ptrs({a1, a2, a3}));
+  EXPECT_EQ(Ptrs(registry_.Matching(0, "login-3")), Ptrs({b}));
+  EXPECT_TRUE(registry_.Matching(20, "login-1").empty());
+  EXPECT_TRUE(registry_.Matching(0, "").empty());
+  registry_.Remove(10, 1);
+  EXPECT_EQ(Ptrs(registry_.Matching(0, "login-1")), Ptrs({a2}));
+  registry_.Remove(10, 2);
+  EXPECT_TRUE(registry_.Matching(0, "login-1").empty());
+  EXPECT_EQ(Ptrs(registry_.All()), Ptrs({a3, b}));
+}
+
+TEST_F(RegistryTest, ConcurrentEdits) {
+  constexpr int kThreads = 4, kPerThread = 500;
+  std::vector<std::shared_ptr<WsSession>> sessions;
+  for (int i = 0; i < kThreads * kPerThread; ++i) sessions.push_back(NewSession(i + 1));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<ConnectionRegistry::Target> scratch;
+      for (int i = 0; i < kPerThread; ++i) {
+        int n = t * kPerThread + i;
+        registry_.Add(n % 50 + 1, n + 1, "k" + std::to_string(n % 7), sessions[n]);
+        registry_.SessionsOf(n % 50 + 1, scratch);
+        if (i % 2 == 0) registry_.Remove(n % 50 + 1, n + 1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(registry_.size(), static_cast<size_t>(kThreads * kPerThread / 2));
+  EXPECT_EQ(registry_.All().size(), registry_.size());
+}
+
+}  // namespace
+}  // namespace parley::connect

@@ -1,0 +1,42 @@
+// The frames waiting to be written to one WebSocket connection, with their
+// total size so that a slow consumer is noticed before memory grows. Frames
+// are shared, immutable buffers (a pushed message is serialized once for all
+// of its recipients). Not thread-safe: owned by one session, used on its
+// strand.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace parley::connect {
+
+using Frame = std::shared_ptr<const std::string>;
+
+class OutboundQueue {
+ public:
+  bool empty() const { return head_ == frames_.size(); }
+  size_t size() const { return frames_.size() - head_; }
+  // Bytes of every queued frame, the one being written included.
+  size_t bytes() const { return bytes_; }
+
+  void Push(Frame frame);
+  // The oldest frame; the queue must not be empty.
+  const Frame& Front() const { return frames_[head_]; }
+  void PopFront();
+  // Drops every frame, except the oldest one when `keep_front` (a write of
+  // it is in flight and its bytes must stay alive).
+  void Clear(bool keep_front);
+
+ private:
+  // A vector with a moving head rather than std::deque: an empty deque still
+  // holds a 512-byte block, and most connections are idle with nothing
+  // queued. The storage is released when the queue empties. Frames are
+  // contiguous, so a writer could later gather several into one socket write.
+  std::vector<Frame> frames_;
+  size_t head_ = 0;
+  size_t bytes_ = 0;
+};
+
+}  // namespace parley::connect

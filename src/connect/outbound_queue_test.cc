@@ -1,0 +1,75 @@
+#include "connect/outbound_queue.h"
+
+#include <gtest/gtest.h>
+
+namespace parley::connect {
+namespace {
+
+Frame F(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+TEST(OutboundQueue, FifoWithByteCount) {
+  OutboundQueue q;
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.bytes(), 0u);
+  q.Push(F("aa"));
+  q.Push(F("bbb"));
+  EXPECT_EQ(q.size(), 2u);
+  EXPECT_EQ(q.bytes(), 5u);
+  EXPECT_EQ(*q.Front(), "aa");
+  q.PopFront();
+  EXPECT_EQ(*q.Front(), "bbb");
+  EXPECT_EQ(q.bytes(), 3u);
+  q.PopFront();
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.bytes(), 0u);
+}
+
+TEST(OutboundQueue, InterleavedPushPopKeepsOrder) {
+  OutboundQueue q;
+  int next_in = 0, next_out = 0;
+  for (int round = 0; round < 100; ++round) {
+    for (int k = 0; k < 7; ++k) q.Push(F(std::to_string(next_in++)));
+    for (int k = 0; k < 5; ++k) {
+      ASSERT_EQ(*q.Front(), std::to_string(next_out++));
+      q.PopFront();
+    }
+  }
+  while (!q.empty()) {
+    ASSERT_EQ(*q.Front(), std::to_string(next_out++));
+    q.PopFront();
+  }
+  EXPECT_EQ(next_out, next_in);
+  EXPECT_EQ(q.bytes(), 0u);
+}
+
+TEST(OutboundQueue, ClearKeepsTheFrameInFlight) {
+  OutboundQueue q;
+  Frame first = F("first");
+  q.Push(first);
+  q.Push(F("second"));
+  q.Push(F("third"));
+  q.Clear(/*keep_front=*/true);
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q.Front(), first);
+  EXPECT_EQ(q.bytes(), 5u);
+  q.Clear(/*keep_front=*/false);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.bytes(), 0u);
+  q.Clear(true);  // empty: a no-op
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(OutboundQueue, SharedFramesAreNotCopied) {
+  Frame shared = F(std::string(1000, 'x'));
+  OutboundQueue a, b;
+  a.Push(shared);
+  b.Push(shared);
+  EXPECT_EQ(a.Front().get(), b.Front().get());
+  EXPECT_EQ(shared.use_count(), 3);
+  a.PopFront();
+  b.Clear(false);
+  EXPECT_EQ(shared.use_count(), 1);
+}
+
+}  // namespace
+}  // namespace parley::connect

@@ -1,0 +1,504 @@
+#include "connect/ws_session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+#include <utility>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/json_error.h"
+#include "common/logging.h"
+#include "connect/bearer_token.h"
+
+namespace parley::connect {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+namespace {
+
+// The first read of a message asks for this little, so that an idle
+// connection holds a small read buffer; bigger messages grow it as needed.
+constexpr size_t kFirstReadBytes = 512;
+// A read buffer grown past this by a big message is given back afterwards.
+constexpr size_t kKeepReadBytes = 4096;
+// Logic calls in flight per connection beyond which reading pauses: a client
+// may pipeline, but not without bound.
+constexpr uint32_t kMaxInflight = 1024;
+// Beast's own read buffer (tcp_frame_size): the most that can be handed to
+// the handshake together with the request.
+constexpr size_t kMaxHandshakeBytes = 1536;
+// RFC 6455: a close reason is at most 123 bytes.
+constexpr size_t kMaxCloseReason = 123;
+
+bool IsQuietError(const beast::error_code& ec) {
+  return ec == websocket::error::closed || ec == asio::error::eof ||
+         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+         ec == beast::error::timeout || ec == asio::error::bad_descriptor ||
+         ec == asio::error::broken_pipe;
+}
+
+}  // namespace
+
+WsSession::WsSession(SessionEnv& env, Socket socket, uint64_t conn_id, std::string request_id)
+    : env_(env), conn_id_(conn_id), request_id_(std::move(request_id)), ws_(std::move(socket)) {}
+
+WsSession::~WsSession() = default;
+
+template <typename Fn>
+void WsSession::Post(Fn fn) {
+  asio::post(ws_.get_executor(),
+             [self = shared_from_this(), fn = std::move(fn)]() mutable { fn(); });
+}
+
+// ---- upgrade ----
+
+void WsSession::Start(Request request, beast::flat_buffer leftover) {
+  request_ = std::make_unique<Request>(std::move(request));
+  if (leftover.size() > 0) {
+    leftover_ = std::make_unique<std::string>(beast::buffers_to_string(leftover.data()));
+  }
+  Post([this] { DoStart(); });
+}
+
+void WsSession::DoStart() {
+  if (!websocket::is_upgrade(*request_)) {
+    ReplyHttpError(Status::InvalidArgument("expected a WebSocket upgrade request"));
+    return;
+  }
+  std::string token = BearerToken((*request_)[http::field::authorization], request_->target());
+  if (token.empty()) {
+    ReplyHttpError(Status::Unauthenticated("missing bearer token"));
+    return;
+  }
+  if (env_.draining.load()) {
+    ReplyHttpError(Status::Unavailable("this node is shutting down; connect to another one"));
+    return;
+  }
+  rpc::ConnectRequest req;
+  req.set_token(std::move(token));
+  req.set_node_id(env_.node_id);
+  req.set_conn_id(conn_id_);
+  req.set_request_id(request_id_);
+  env_.logic.Connect(std::move(req), [self = shared_from_this()](rpc::ConnectReply reply) {
+    self->Post([s = self.get(), reply = std::move(reply)]() mutable {
+      s->OnConnected(std::move(reply));
+    });
+  });
+}
+
+void WsSession::OnConnected(rpc::ConnectReply reply) {
+  if (reply.error().code() != rpc::OK) {
+    ReplyHttpError(Status::FromProto(reply.error()));
+    return;
+  }
+  user_id_ = reply.user_id();
+  if (env_.draining.load()) {
+    // Logic already counts this connection: take it back.
+    rpc::DisconnectRequest req;
+    req.set_user_id(user_id_);
+    req.set_node_id(env_.node_id);
+    req.set_conn_id(conn_id_);
+    env_.logic.Disconnect(std::move(req), [](rpc::DisconnectReply) {});
+    ReplyHttpError(Status::Unavailable("this node is shutting down; connect to another one"));
+    return;
+  }
+  // Registered before the handshake so that no push is lost in between;
+  // frames queued meanwhile wait behind `hello`.
+  registered_ = true;
+  env_.registry.Add(user_id_, conn_id_, reply.session_key(), shared_from_this());
+  queue_.Push(std::make_shared<const std::string>(HelloFrame(user_id_, conn_id_, reply)));
+  // A drain that began after the check above may have missed this session in
+  // its snapshot of the registry; it closes it here instead.
+  if (env_.draining.load()) CloseOnStrand(kCloseGoingAway, "going away", /*flush=*/true);
+
+  const ConnectionOptions& conn = env_.options.conn;
+  websocket::stream_base::timeout timeouts;
+  timeouts.handshake_timeout = std::chrono::milliseconds(std::max<uint32_t>(conn.drain_timeout_ms, 1));
+  if (conn.idle_timeout_ms > 0) {
+    // Beast pings after half of it without a frame, and closes after all of it.
+    timeouts.idle_timeout = std::chrono::milliseconds(conn.idle_timeout_ms);
+    timeouts.keep_alive_pings = true;
+  } else {
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
+  }
+  ws_.set_option(timeouts);
+  // The frame limit is enforced by counting in OnRead, to close with 4009
+  // (Beast's own limit would close with 1009).
+  ws_.read_message_max(0);
+  ws_.auto_fragment(false);
+
+  auto on_accept = [self = shared_from_this()](beast::error_code ec) { self->OnAccepted(ec); };
+  if (leftover_) {
+    // The client sent bytes right behind its request (frames, pipelined):
+    // hand both to the handshake, which keeps what follows the request.
+    std::ostringstream raw;
+    raw << *request_ << *leftover_;
+    *leftover_ = std::move(raw).str();
+    if (leftover_->size() <= kMaxHandshakeBytes) {
+      ws_.async_accept(asio::buffer(*leftover_), std::move(on_accept));
+      return;
+    }
+    spdlog::debug("event=ws_leftover_dropped conn={} bytes={} rid={}", conn_id_,
+                  leftover_->size(), request_id_);
+  }
+  ws_.async_accept(*request_, std::move(on_accept));
+}
+
+void WsSession::OnAccepted(beast::error_code ec) {
+  request_.reset();
+  leftover_.reset();
+  if (ec) {
+    spdlog::debug("event=ws_handshake_failed conn={} user={} err=\"{}\" rid={}", conn_id_, user_id_,
+                  ec.message(), request_id_);
+    Finish(ec);
+    return;
+  }
+  opened_ = true;
+  env_.metrics.ws_opened.Inc();
+  env_.metrics.ws_connections.Add(1);
+  spdlog::info("event=ws_open conn={} user={} rid={}", conn_id_, user_id_, request_id_);
+  ws_.text(true);
+  DoRead();
+  MaybeWrite();
+}
+
+void WsSession::ReplyHttpError(const Status& status) {
+  env_.metrics.errors.Inc(status.code());
+  spdlog::info("event=ws_refused conn={} code={} status={} rid={}", conn_id_,
+               CodeName(status.code()), HttpStatus(status.code()), request_id_);
+  auto res = std::make_shared<http::response<http::string_body>>(
+      static_cast<http::status>(HttpStatus(status.code())), request_->version());
+  res->set(http::field::content_type, "application/json");
+  if (status.code() == rpc::UNAUTHENTICATED) res->set(http::field::www_authenticate, "Bearer");
+  res->keep_alive(false);
+  res->body() = ErrorBody(status);
+  res->prepare_payload();
+  request_.reset();
+  leftover_.reset();
+  http::async_write(ws_.next_layer(), *res,
+                    [self = shared_from_this(), res](beast::error_code, size_t) {
+                      beast::error_code ignored;
+                      self->ws_.next_layer().shutdown(Socket::shutdown_send, ignored);
+                      self->ws_.next_layer().close(ignored);
+                    });
+}
+
+// ---- reading ----
+
+void WsSession::DoRead() {
+  if (reading_ || read_stopped_ || finished_) return;
+  if (inflight_ >= kMaxInflight) {
+    read_paused_ = true;
+    return;
+  }
+  read_paused_ = false;
+  const size_t frame_max = env_.options.limits.ws_frame_max;
+  // One byte past the limit is enough to know the message is over it.
+  size_t limit = frame_max + 1 - std::min(read_buffer_.size(), frame_max);
+  if (read_buffer_.size() == 0) limit = std::min(limit, kFirstReadBytes);
+  reading_ = true;
+  ws_.async_read_some(read_buffer_, limit,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->OnRead(ec);
+                      });
+}
+
+void WsSession::OnRead(beast::error_code ec) {
+  reading_ = false;
+  if (ec) {
+    Finish(ec);
+    return;
+  }
+  if (read_buffer_.size() > env_.options.limits.ws_frame_max) {
+    env_.metrics.ws_closed_violation.Inc();
+    spdlog::info("event=ws_frame_too_big conn={} user={} limit={} rid={}", conn_id_, user_id_,
+                 env_.options.limits.ws_frame_max, request_id_);
+    // The close handshake reads (and discards) the rest of the message.
+    read_stopped_ = true;
+    read_buffer_ = beast::flat_buffer();
+    CloseOnStrand(kCloseTooBig, "frame over the size limit", /*flush=*/false);
+    return;
+  }
+  if (!ws_.is_message_done()) {
+    DoRead();
+    return;
+  }
+  env_.metrics.frames_in.Inc();
+  if (!closing_) {
+    if (ws_.got_text()) {
+      auto data = read_buffer_.data();
+      HandleText(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    } else {
+      SendError(std::nullopt,
+                Status::InvalidArgument("binary frames are not supported; send JSON text frames"));
+    }
+  }
+  read_buffer_.consume(read_buffer_.size());
+  if (read_buffer_.capacity() > kKeepReadBytes) read_buffer_ = beast::flat_buffer();
+  DoRead();
+}
+
+void WsSession::HandleText(std::string_view text) {
+  ClientFrame frame;
+  if (Status s = ParseClientFrame(text, env_.options.limits, frame); !s.ok()) {
+    SendError(frame.id, s);
+    return;
+  }
+  switch (frame.type) {
+    case ClientFrame::Type::kPing: {
+      static const Frame kPong = std::make_shared<const std::string>(PongFrame());
+      EnqueueOnStrand(kPong);
+      return;
+    }
+    case ClientFrame::Type::kSend:
+      HandleSend(frame);
+      return;
+    case ClientFrame::Type::kSync:
+      HandleSync(frame);
+      return;
+    case ClientFrame::Type::kRead:
+      HandleRead(frame);
+      return;
+  }
+}
+
+void WsSession::HandleSend(ClientFrame& frame) {
+  rpc::SendRequest req;
+  req.set_from(user_id_);
+  req.set_client_id(*frame.id);
+  if (frame.to_group != 0) {
+    req.set_to_group(frame.to_group);
+  } else {
+    req.set_to_user(frame.to_user);
+  }
+  req.set_body(std::move(frame.body));
+  req.set_origin_node(env_.node_id);
+  req.set_origin_conn(conn_id_);
+  req.set_request_id(NewRequestId());
+  ++inflight_;
+  // Not awaited: the next frame is read at once. Logic replies to one
+  // caller's sends to one conversation in order, and posting keeps that order.
+  env_.logic.Send(std::move(req), [self = shared_from_this(),
+                                   id = std::move(*frame.id)](rpc::SendReply reply) {
+    self->Post([s = self.get(), id, reply = std::move(reply)] { s->OnSendReply(id, reply); });
+  });
+}
+
+void WsSession::OnSendReply(const std::string& id, const rpc::SendReply& reply) {
+  OnLogicReply();
+  if (reply.error().code() == rpc::OK) {
+    rate_violations_ = 0;
+    // Even while closing with a flush: the message exists, so its ack must
+    // not be lost.
+    EnqueueOnStrand(std::make_shared<const std::string>(AckFrame(id, reply)),
+                    /*is_ack=*/true);
+  } else {
+    Status status = Status::FromProto(reply.error());
+    SendError(id, status, reply.error().retry_after_ms());
+    const uint32_t max = env_.options.rate.ws_violations_before_close;
+    if (status.code() == rpc::RATE_LIMITED && max > 0 && ++rate_violations_ >= max && !closing_) {
+      env_.metrics.ws_closed_violation.Inc();
+      spdlog::info("event=ws_rate_violations conn={} user={} count={} rid={}", conn_id_, user_id_,
+                   rate_violations_, request_id_);
+      CloseOnStrand(kClosePolicy, "rate limited", /*flush=*/true);
+    }
+  }
+  MaybeWrite();  // a closing session may have been waiting for this reply
+}
+
+void WsSession::HandleSync(ClientFrame& frame) {
+  rpc::SyncRequest req;
+  req.set_user_id(user_id_);
+  req.set_conv(frame.conv);
+  req.set_after_seq(frame.after_seq);
+  req.set_has_after(true);
+  req.set_limit(frame.limit);
+  req.set_request_id(NewRequestId());
+  ++inflight_;
+  env_.logic.Sync(std::move(req), [self = shared_from_this(), id = std::move(frame.id),
+                                   conv = std::move(frame.conv)](rpc::SyncReply reply) {
+    self->Post([s = self.get(), id, conv, reply = std::move(reply)]() mutable {
+      s->OnLogicReply();
+      if (reply.error().code() != rpc::OK) {
+        s->SendError(id, Status::FromProto(reply.error()));
+      } else {
+        if (reply.conv().empty()) reply.set_conv(conv);
+        s->EnqueueOnStrand(std::make_shared<const std::string>(SyncFrame(reply)));
+      }
+      s->MaybeWrite();
+    });
+  });
+}
+
+void WsSession::HandleRead(ClientFrame& frame) {
+  rpc::ReadRequest req;
+  req.set_user_id(user_id_);
+  req.set_conv(std::move(frame.conv));
+  req.set_seq(frame.seq);
+  req.set_origin_node(env_.node_id);
+  req.set_origin_conn(conn_id_);
+  req.set_request_id(NewRequestId());
+  ++inflight_;
+  env_.logic.Read(std::move(req),
+                  [self = shared_from_this(), id = std::move(frame.id)](rpc::ReadReply reply) {
+                    self->Post([s = self.get(), id, reply = std::move(reply)] {
+                      s->OnLogicReply();
+                      if (reply.error().code() != rpc::OK) {
+                        s->SendError(id, Status::FromProto(reply.error()));
+                      }
+                      s->MaybeWrite();
+                    });
+                  });
+}
+
+void WsSession::OnLogicReply() {
+  --inflight_;
+  if (read_paused_) DoRead();
+}
+
+// ---- writing ----
+
+void WsSession::SendError(const std::optional<std::string>& id, const Status& status,
+                          int64_t retry_after_ms) {
+  env_.metrics.errors.Inc(status.code());
+  spdlog::debug("event=ws_error conn={} user={} code={} msg=\"{}\" rid={}", conn_id_, user_id_,
+                CodeName(status.code()), status.message(), request_id_);
+  EnqueueOnStrand(std::make_shared<const std::string>(ErrorFrame(id, status, retry_after_ms)));
+}
+
+void WsSession::Enqueue(Frame frame) {
+  Post([this, frame = std::move(frame)]() mutable { EnqueueOnStrand(std::move(frame)); });
+}
+
+void WsSession::EnqueueOnStrand(Frame frame, bool is_ack) {
+  if (finished_ || close_started_) return;
+  if (closing_ && !(flush_ && is_ack)) return;
+  if (queue_.bytes() + frame->size() > env_.options.conn.outbound_queue_max_bytes) {
+    env_.metrics.ws_closed_slow.Inc();
+    spdlog::info("event=ws_slow_consumer conn={} user={} queued_bytes={} frames={} rid={}",
+                 conn_id_, user_id_, queue_.bytes(), queue_.size(), request_id_);
+    CloseOnStrand(kClosePolicy, "slow consumer", /*flush=*/false);
+    return;
+  }
+  queue_.Push(std::move(frame));
+  MaybeWrite();
+}
+
+void WsSession::MaybeWrite() {
+  if (!opened_ || writing_ || close_started_ || finished_) return;
+  if (queue_.empty()) {
+    // A flushing close also waits for the replies of logic calls in flight.
+    if (closing_ && (!flush_ || inflight_ == 0)) StartCloseHandshake();
+    return;
+  }
+  writing_ = true;
+  // Beast writes one WebSocket message per call, so each frame is a write of
+  // its own. The queue keeps frames in order and contiguous, so that a writer
+  // framing several messages into one socket write can replace this one.
+  ws_.async_write(asio::buffer(*queue_.Front()),
+                  [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+}
+
+void WsSession::OnWrite(beast::error_code ec) {
+  writing_ = false;
+  if (!queue_.empty()) queue_.PopFront();
+  if (ec) {
+    Finish(ec);
+    return;
+  }
+  MaybeWrite();
+}
+
+// ---- closing ----
+
+void WsSession::Close(uint16_t code, std::string reason, bool flush) {
+  Post([this, code, reason = std::move(reason), flush]() mutable {
+    CloseOnStrand(code, std::move(reason), flush);
+  });
+}
+
+void WsSession::Abort() {
+  Post([this] {
+    if (finished_) return;
+    Finish(asio::error::operation_aborted);
+  });
+}
+
+void WsSession::CloseOnStrand(uint16_t code, std::string reason, bool flush) {
+  if (closing_ || finished_) return;
+  closing_ = true;
+  flush_ = flush;
+  close_code_ = code;
+  if (reason.size() > kMaxCloseReason) reason.resize(kMaxCloseReason);
+  close_reason_ = std::move(reason);
+  if (!flush) queue_.Clear(/*keep_front=*/writing_);
+  // A peer that neither drains its queue nor answers the close is cut off.
+  close_deadline_ = std::make_unique<asio::steady_timer>(ws_.get_executor());
+  close_deadline_->expires_after(
+      std::chrono::milliseconds(std::max<uint32_t>(env_.options.conn.drain_timeout_ms, 1)));
+  close_deadline_->async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || self->finished_) return;
+    spdlog::info("event=ws_close_timeout conn={} user={} rid={}", self->conn_id_, self->user_id_,
+                 self->request_id_);
+    self->Finish(beast::error::timeout);
+  });
+  // Before the handshake completed, OnAccepted picks this up.
+  if (opened_) MaybeWrite();
+}
+
+void WsSession::StartCloseHandshake() {
+  close_started_ = true;
+  if (!ws_.is_open()) {
+    // The peer's close (or a failure) got there first; the read in flight
+    // completes the session.
+    if (!reading_) Finish({});
+    return;
+  }
+  ws_.async_close(websocket::close_reason(close_code_, close_reason_),
+                  [self = shared_from_this()](beast::error_code ec) { self->Finish(ec); });
+}
+
+void WsSession::Finish(beast::error_code ec) {
+  if (finished_) return;
+  finished_ = true;
+  queue_.Clear(/*keep_front=*/writing_);
+  read_buffer_ = beast::flat_buffer();
+  if (close_deadline_) close_deadline_->cancel();
+  // Pending operations complete with errors and release the session.
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).close(ignored);
+
+  if (opened_) {
+    env_.metrics.ws_connections.Add(-1);
+    uint16_t code = close_code_ != 0 ? close_code_ : static_cast<uint16_t>(ws_.reason().code);
+    const char* by = close_code_ != 0 ? "server" : "client";
+    if (ec && !IsQuietError(ec)) {
+      spdlog::info("event=ws_close conn={} user={} code={} by={} err=\"{}\" rid={}", conn_id_,
+                   user_id_, code, by, ec.message(), request_id_);
+    } else {
+      spdlog::info("event=ws_close conn={} user={} code={} by={} rid={}", conn_id_, user_id_, code,
+                   by, request_id_);
+    }
+  }
+  if (registered_) {
+    env_.registry.Remove(user_id_, conn_id_);
+    rpc::DisconnectRequest req;
+    req.set_user_id(user_id_);
+    req.set_node_id(env_.node_id);
+    req.set_conn_id(conn_id_);
+    env_.logic.Disconnect(std::move(req), [](rpc::DisconnectReply) {});
+    if (env_.on_finished) env_.on_finished();
+  }
+}
+
+}  // namespace parley::connect

@@ -1,0 +1,158 @@
+// One client WebSocket connection: authenticates the upgrade through logic,
+// completes it, sends `hello`, turns client frames into logic calls and their
+// replies into frames, and writes queued frames with one write in flight.
+//
+// Lifetime: a session is owned by the operations pending on it (each holds a
+// shared_from_this()) and, while registered, by the ConnectionRegistry; it
+// unregisters itself when the connection ends. Threading: its socket's
+// executor is a strand of its own; all state is touched only there. The public
+// methods below are thread-safe and post to the strand.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include "common/metrics.h"
+#include "common/options.h"
+#include "common/status.h"
+#include "connect/connection_registry.h"
+#include "connect/frame_codec.h"
+#include "connect/outbound_queue.h"
+#include "logic/logic_service.h"
+
+namespace parley::connect {
+
+// What every session of a node shares. Owned by the node; outlives every
+// session (the node is destroyed only after its io_context stopped).
+struct SessionEnv {
+  SessionEnv(std::string node_id_in, const Options& options_in, logic::LogicService& logic_in,
+             Metrics& metrics_in, ConnectionRegistry& registry_in)
+      : node_id(std::move(node_id_in)),
+        options(options_in),
+        logic(logic_in),
+        metrics(metrics_in),
+        registry(registry_in) {}
+
+  const std::string node_id;
+  const Options& options;
+  logic::LogicService& logic;
+  Metrics& metrics;
+  ConnectionRegistry& registry;
+  // Set when the node drains: upgrades still in progress are refused.
+  std::atomic<bool> draining{false};
+  // Called once, from the session's strand, when a session that was
+  // registered ends (after it left the registry). Set before any session
+  // exists.
+  std::function<void()> on_finished;
+};
+
+// WebSocket close codes of PROTOCOL.md.
+inline constexpr uint16_t kCloseUnauthenticated = 4001;
+inline constexpr uint16_t kClosePolicy = 4008;
+inline constexpr uint16_t kCloseTooBig = 4009;
+inline constexpr uint16_t kCloseGoingAway = 1001;
+inline constexpr uint16_t kCloseInternal = 1011;
+
+class WsSession : public std::enable_shared_from_this<WsSession> {
+ public:
+  using Socket = boost::asio::ip::tcp::socket;
+  using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+  // `socket`'s executor must be a strand used by nothing else.
+  WsSession(SessionEnv& env, Socket socket, uint64_t conn_id, std::string request_id);
+  ~WsSession();
+
+  // Handles the upgrade request (already read; `leftover` holds bytes read
+  // past it): authenticates, then upgrades or answers with an HTTP error.
+  // Call once, right after construction.
+  void Start(Request request, boost::beast::flat_buffer leftover);
+
+  // Queues a frame for writing (a no-op once the session is closing). A queue
+  // over options.conn.outbound_queue_max_bytes closes the session as a slow
+  // consumer (4008).
+  void Enqueue(Frame frame);
+
+  // Starts the close handshake with `code`. With `flush`, frames already
+  // queued, and the acks of sends in flight, are written first; else they
+  // are dropped. Frames enqueued after this call are dropped. A session that does not
+  // finish closing within options.conn.drain_timeout_ms is cut off.
+  void Close(uint16_t code, std::string reason, bool flush);
+  // Closes the socket at once, without a close handshake.
+  void Abort();
+
+  uint64_t conn_id() const { return conn_id_; }
+
+ private:
+  using Stream = boost::beast::websocket::stream<Socket>;
+
+  void DoStart();
+  void OnConnected(rpc::ConnectReply reply);
+  void OnAccepted(boost::beast::error_code ec);
+  void ReplyHttpError(const Status& status);
+
+  void DoRead();
+  void OnRead(boost::beast::error_code ec);
+  void HandleText(std::string_view text);
+  void HandleSend(ClientFrame& frame);
+  void HandleSync(ClientFrame& frame);
+  void HandleRead(ClientFrame& frame);
+  void OnSendReply(const std::string& id, const rpc::SendReply& reply);
+  void OnLogicReply();  // one logic call finished: maybe resume reading
+
+  void SendError(const std::optional<std::string>& id, const Status& status,
+                 int64_t retry_after_ms = 0);
+  // `is_ack`: the frame acknowledges a send; it is still written while the
+  // session closes with a flush (other frames are dropped once closing).
+  void EnqueueOnStrand(Frame frame, bool is_ack = false);
+  void MaybeWrite();
+  void OnWrite(boost::beast::error_code ec);
+
+  void CloseOnStrand(uint16_t code, std::string reason, bool flush);
+  void StartCloseHandshake();
+  void Finish(boost::beast::error_code ec);
+
+  // Posts `fn` to the strand, keeping the session alive until it ran.
+  template <typename Fn>
+  void Post(Fn fn);
+
+  SessionEnv& env_;
+  const uint64_t conn_id_;
+  const std::string request_id_;
+  Stream ws_;
+
+  // State below is used only on the strand.
+  uint64_t user_id_ = 0;
+  std::unique_ptr<Request> request_;            // until the upgrade is answered
+  std::unique_ptr<std::string> leftover_;       // bytes read past the request, if any
+  std::unique_ptr<boost::asio::steady_timer> close_deadline_;  // only while closing
+  boost::beast::flat_buffer read_buffer_;       // the message being read
+  OutboundQueue queue_;
+  std::string close_reason_;
+  uint32_t inflight_ = 0;         // logic calls awaiting their reply
+  uint32_t rate_violations_ = 0;  // rate_limited replies in a row
+  uint16_t close_code_ = 0;
+  bool registered_ = false;       // in the registry, and logic knows the connection
+  bool opened_ = false;           // the WebSocket handshake completed
+  bool reading_ = false;          // a read is in flight
+  bool read_paused_ = false;      // too many logic calls in flight
+  bool read_stopped_ = false;     // never read again (protocol violation)
+  bool writing_ = false;          // a write is in flight
+  bool closing_ = false;          // Close() was called
+  bool flush_ = false;            // ... with flush: queued frames and acks go first
+  bool close_started_ = false;    // the close frame is on its way
+  bool finished_ = false;
+};
+
+}  // namespace parley::connect

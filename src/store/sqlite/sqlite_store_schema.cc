@@ -1,0 +1,100 @@
+#include "store/sqlite/sqlite_store_schema.h"
+
+#include <string>
+
+namespace parley::store {
+
+namespace {
+
+// Version 1. WITHOUT ROWID tables are clustered on their primary key: a
+// conversation's messages sit together in seq order, a user's conversation
+// entries together.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE users(
+  user_id        INTEGER PRIMARY KEY,
+  username       TEXT NOT NULL,
+  username_lower TEXT NOT NULL UNIQUE,
+  password_hash  TEXT NOT NULL,
+  created_at     INTEGER NOT NULL);
+
+CREATE TABLE sessions(
+  token_hash TEXT PRIMARY KEY,
+  user_id    INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL) WITHOUT ROWID;
+
+CREATE TABLE groups(
+  group_id   INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  owner      INTEGER NOT NULL,
+  created_at INTEGER NOT NULL);
+
+-- join_order grows per group: ownership passes to the smallest.
+CREATE TABLE group_members(
+  group_id   INTEGER NOT NULL,
+  user_id    INTEGER NOT NULL,
+  join_order INTEGER NOT NULL,
+  joined_at  INTEGER NOT NULL,
+  PRIMARY KEY(group_id, user_id)) WITHOUT ROWID;
+CREATE INDEX group_members_by_order ON group_members(group_id, join_order);
+
+-- client_id is NULL when the sender gave none, so that such rows never clash.
+CREATE TABLE messages(
+  conv      TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  msg_id    INTEGER NOT NULL UNIQUE,
+  from_user INTEGER NOT NULL,
+  to_user   INTEGER NOT NULL,
+  to_group  INTEGER NOT NULL,
+  body      TEXT NOT NULL,
+  ts        INTEGER NOT NULL,
+  client_id TEXT,
+  PRIMARY KEY(conv, seq),
+  UNIQUE(from_user, client_id)) WITHOUT ROWID;
+CREATE INDEX messages_by_ts ON messages(ts);
+
+-- active_ts orders conversation lists: the last message's ts, or a group's
+-- creation time before its first message.
+CREATE TABLE conversations(
+  conv      TEXT PRIMARY KEY,
+  last_seq  INTEGER NOT NULL,
+  last_ts   INTEGER NOT NULL,
+  active_ts INTEGER NOT NULL) WITHOUT ROWID;
+
+CREATE TABLE user_convs(
+  user_id  INTEGER NOT NULL,
+  conv     TEXT NOT NULL,
+  read_seq INTEGER NOT NULL,
+  peer     INTEGER NOT NULL,
+  group_id INTEGER NOT NULL,
+  PRIMARY KEY(user_id, conv)) WITHOUT ROWID;
+
+PRAGMA user_version = 1;
+)sql";
+
+}  // namespace
+
+Status MigrateStoreSchema(sqlite::SqliteDb& db) {
+  Status s = db.Exec("BEGIN IMMEDIATE");
+  if (!s.ok()) return s;
+  int version = -1;
+  {
+    auto st = db.Prepare("PRAGMA user_version");
+    if (!st.ok()) {
+      db.Exec("ROLLBACK");
+      return st.status();
+    }
+    if (st->Step() == SQLITE_ROW) version = static_cast<int>(st->Int(0));
+  }
+  if (version < 0 || version > kStoreSchemaVersion) {
+    db.Exec("ROLLBACK");
+    return Status::Internal("store schema version " + std::to_string(version) +
+                            " is not supported by this build");
+  }
+  if (version < 1) s = db.Exec(kSchemaV1);
+  // Later versions: if (s.ok() && version < 2) s = db.Exec(kSchemaV2); ...
+  if (s.ok()) s = db.Exec("COMMIT");
+  if (!s.ok()) db.Exec("ROLLBACK");
+  return s;
+}
+
+}  // namespace parley::store

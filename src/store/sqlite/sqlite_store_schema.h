@@ -1,0 +1,16 @@
+// The SqliteStore schema and its migrations, versioned by PRAGMA user_version.
+#pragma once
+
+#include "common/status.h"
+#include "store/sqlite/sqlite_db.h"
+
+namespace parley::store {
+
+inline constexpr int kStoreSchemaVersion = 1;
+
+// Creates or upgrades the schema on the writer connection, in one
+// transaction. INTERNAL when the file was written by
+// a newer Parley.
+Status MigrateStoreSchema(sqlite::SqliteDb& db);
+
+}  // namespace parley::store
