@@ -161,7 +161,9 @@ export class ChatClient extends EventTarget {
   }
 
   onAck(frame) {
-    const c = this.store.ack(frame);
+    // An ack for an entry no longer in the outbox (discarded meanwhile):
+    // the message exists all the same, and sync brings it.
+    const c = this.store.ack(frame) || this.store.updateSummary({conv: frame.conv, last_seq: frame.seq});
     if (c) this.catchUp(c.conv);
   }
 

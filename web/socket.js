@@ -50,10 +50,8 @@ export class ChatSocket extends EventTarget {
     clearTimeout(this.retryTimer);
     this.stopHeartbeat();
     if (this.ws) {
-      const ws = this.ws;
+      discard(this.ws, 1000);
       this.ws = null;
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      try { ws.close(1000, 'bye'); } catch { /* already closing */ }
     }
     this.setState(SocketState.STOPPED);
   }
@@ -160,10 +158,8 @@ export class ChatSocket extends EventTarget {
       if (generation !== this.generation || !this.ws) return;
       if (Date.now() - this.lastFrameAt > this.heartbeatMs + this.heartbeatTimeoutMs) {
         // Silent for too long: the link is dead even if the browser has not noticed.
-        const ws = this.ws;
+        discard(this.ws, 4000);
         this.ws = null;
-        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-        try { ws.close(); } catch { /* ignore */ }
         this.stopHeartbeat();
         this.scheduleRetry();
         return;
@@ -180,5 +176,22 @@ export class ChatSocket extends EventTarget {
   setState(state, retryInMs = 0) {
     this.state = state;
     this.dispatchEvent(new CustomEvent('state', {detail: {state, retryInMs}}));
+  }
+}
+
+// Closes a socket we no longer want, without hearing from it again. One
+// still connecting is closed once open: closing it earlier makes the browser
+// log an error to the console.
+function discard(ws, code) {
+  ws.onmessage = ws.onclose = ws.onerror = null;
+  if (ws.readyState === WebSocket.CONNECTING) {
+    ws.onopen = () => ws.close(code);
+    return;
+  }
+  ws.onopen = null;
+  try {
+    ws.close(code);
+  } catch {
+    // already closing
   }
 }

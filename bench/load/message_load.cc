@@ -199,15 +199,11 @@ void MessageLoad::OnAck(const json::object& o, int64_t now) {
 }
 
 void MessageLoad::OnError(const json::object& o) {
-  std::string_view code = StringField(o, "code");
-  auto it = errors_.find(code);
-  if (it == errors_.end()) {
-    std::string key(code);
-    std::string_view msg = StringField(o, "message");
-    if (!msg.empty()) key += " (" + std::string(msg) + ")";
-    it = errors_.emplace(std::move(key), 0).first;
-  }
-  ++it->second;
+  // The error path may allocate: it is not the hot path.
+  std::string key(StringField(o, "code"));
+  std::string_view msg = StringField(o, "message");
+  if (!msg.empty()) key += " (" + std::string(msg) + ")";
+  ++errors_[key];
   uint64_t index = 0;
   if (ParseIndex(StringField(o, "id"), &index)) checker_.OnRefused(index);
   if (stats_) ++stats_->refused;

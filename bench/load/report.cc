@@ -1,5 +1,6 @@
 #include "load/report.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace parley::bench {
@@ -9,8 +10,6 @@ namespace json = boost::json;
 namespace {
 
 double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
-
-double Round(double v, double unit) { return static_cast<double>(static_cast<int64_t>(v / unit + 0.5)) * unit; }
 
 struct Derived {
   double sends_per_s = 0;
@@ -96,15 +95,22 @@ std::string StepTableRow(const StepStats& s, bool pass, const std::string& why) 
 }
 
 json::object LatencyJson(const Histogram& h) {
+  // Integer microseconds: exact to read, no binary-float noise in the JSON.
+  auto us = [](double ns) { return static_cast<int64_t>(std::llround(ns / 1e3)); };
   json::object o;
   o["count"] = h.count();
-  o["p50_ms"] = Round(Ms(h.Quantile(0.5)), 0.001);
-  o["p90_ms"] = Round(Ms(h.Quantile(0.9)), 0.001);
-  o["p99_ms"] = Round(Ms(h.Quantile(0.99)), 0.001);
-  o["p999_ms"] = Round(Ms(h.Quantile(0.999)), 0.001);
-  o["max_ms"] = Round(Ms(h.max()), 0.001);
-  o["mean_ms"] = Round(h.mean() / 1e6, 0.001);
+  o["p50_us"] = us(static_cast<double>(h.Quantile(0.5)));
+  o["p90_us"] = us(static_cast<double>(h.Quantile(0.9)));
+  o["p99_us"] = us(static_cast<double>(h.Quantile(0.99)));
+  o["p999_us"] = us(static_cast<double>(h.Quantile(0.999)));
+  o["max_us"] = us(static_cast<double>(h.max()));
+  o["mean_us"] = us(h.mean());
   return o;
+}
+
+json::value Num(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v))) return static_cast<int64_t>(v);
+  return v;
 }
 
 std::string LatencyText(const Histogram& h) {
@@ -117,10 +123,11 @@ std::string LatencyText(const Histogram& h) {
 
 json::object StepJson(const StepStats& s, bool pass, const std::string& why) {
   Derived d = Derive(s);
+  auto whole = [](double v) { return static_cast<int64_t>(std::llround(v)); };
   json::object o;
-  o["offered_per_s"] = Round(s.offered_rate, 0.1);
-  o["sent_per_s"] = Round(d.sends_per_s, 0.1);
-  o["delivered_per_s"] = Round(d.deliveries_per_s, 0.1);
+  o["offered_per_s"] = whole(s.offered_rate);
+  o["sent_per_s"] = whole(d.sends_per_s);
+  o["delivered_per_s"] = whole(d.deliveries_per_s);
   o["sends"] = s.measured_sends;
   o["deliveries_expected"] = s.measured_expected;
   o["deliveries_in_grace"] = s.measured_delivered;
@@ -131,10 +138,12 @@ json::object StepJson(const StepStats& s, bool pass, const std::string& why) {
   o["skipped_closed"] = s.skipped_closed;
   o["outstanding_after_grace"] = s.outstanding_after_grace;
   o["drained"] = s.drained;
-  o["client_cores"] = Round(d.client_cores, 0.001);
-  o["server_cores"] = Round(d.server_cores, 0.001);
-  o["server_us_per_send"] = Round(d.server_us_per_send, 0.01);
-  o["server_us_per_delivery"] = Round(d.server_us_per_delivery, 0.01);
+  // -1: not measured (no --server-pid, or not the sampling loop).
+  o["client_cpu_pct"] = d.client_cores < 0 ? -1 : whole(d.client_cores * 100);
+  o["server_cpu_pct"] = d.server_cores < 0 ? -1 : whole(d.server_cores * 100);
+  o["server_ns_per_send"] = d.server_us_per_send < 0 ? -1 : whole(d.server_us_per_send * 1e3);
+  o["server_ns_per_delivery"] =
+      d.server_us_per_delivery < 0 ? -1 : whole(d.server_us_per_delivery * 1e3);
   o["pass"] = pass;
   if (!pass) o["why"] = why;
   return o;

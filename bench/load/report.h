@@ -22,13 +22,16 @@ std::string StepTableHeader();
 std::string StepTableRow(const StepStats& s, bool pass, const std::string& why);
 boost::json::object StepJson(const StepStats& s, bool pass, const std::string& why);
 
-// Latency summary in ms: p50, p90, p99, p99.9, max, mean, count.
+// Latency summary in integer us: p50, p90, p99, p99.9, max, mean, count.
 boost::json::object LatencyJson(const Histogram& h);
 std::string LatencyText(const Histogram& h);
 
 boost::json::object TallyJson(const DeliveryTally& t);
 // One line when clean; otherwise a loud block naming every violation.
 std::string TallyText(const DeliveryTally& t);
+
+// A number for the JSON line: an integer when it is whole.
+boost::json::value Num(double v);
 
 // Fixed-point rendering (to_string gives six decimals).
 std::string Fixed(double v, int decimals);

@@ -67,13 +67,19 @@ class LoopThreads {
   std::vector<std::thread> threads_;
 };
 
+// co_spawn wants a default-constructible result; StatusOr is not.
+template <typename T>
+asio::awaitable<std::optional<T>> AsOptional(asio::awaitable<T> a) {
+  co_return co_await std::move(a);
+}
+
 // Runs a coroutine to completion on a private io_context on this thread.
 template <typename T>
 T RunHere(asio::awaitable<T> a) {
   asio::io_context io(1);
-  auto f = asio::co_spawn(io, std::move(a), asio::use_future);
+  auto f = asio::co_spawn(io, AsOptional(std::move(a)), asio::use_future);
   io.run();
-  return f.get();
+  return *f.get();
 }
 
 void Progress(const BenchConfig& cfg, const std::string& line) {
@@ -91,10 +97,10 @@ json::object Params(const BenchConfig& cfg) {
   p["source_ips"] = cfg.source_ips;
   if (cfg.scenario == "p2p" || cfg.scenario == "group") {
     p["body_size"] = cfg.body_size;
-    p["warmup_s"] = cfg.warmup_s;
-    p["duration_s"] = cfg.duration_s;
-    p["grace_s"] = cfg.grace_s;
-    p["p99_target_ms"] = cfg.p99_target_ms;
+    p["warmup_s"] = Num(cfg.warmup_s);
+    p["duration_s"] = Num(cfg.duration_s);
+    p["grace_s"] = Num(cfg.grace_s);
+    p["p99_target_ms"] = Num(cfg.p99_target_ms);
     if (!cfg.sweep.empty()) p["sweep"] = cfg.sweep;
   }
   if (cfg.scenario == "group") {
@@ -103,7 +109,7 @@ json::object Params(const BenchConfig& cfg) {
   }
   if (cfg.scenario == "storm") p["messages_per_user"] = cfg.messages_per_user;
   if (cfg.scenario == "login") p["login_concurrency"] = cfg.login_concurrency;
-  if (cfg.scenario == "idle" || cfg.scenario == "login") p["duration_s"] = cfg.duration_s;
+  if (cfg.scenario == "idle" || cfg.scenario == "login") p["duration_s"] = Num(cfg.duration_s);
   return p;
 }
 
@@ -422,9 +428,9 @@ int RunStorm(const BenchConfig& cfg, const ServerTarget& target) {
                     "reconnecting all at once");
   asio::io_context io(1);
   StormLoad storm(io, cfg, std::move(*users));
-  auto f = asio::co_spawn(io, storm.Run(target), asio::use_future);
+  auto f = asio::co_spawn(io, AsOptional(storm.Run(target)), asio::use_future);
   io.run();
-  auto r = f.get();
+  auto r = *f.get();
   if (!r.ok()) {
     std::cerr << "parley-bench: storm failed: " << r.status().message() << "\n";
     return kExitSetup;

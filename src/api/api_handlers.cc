@@ -4,11 +4,11 @@
 #include <limits>
 #include <optional>
 
+#include <spdlog/spdlog.h>
 #include <boost/beast/http/field.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/callback.h"
 #include "common/validation.h"
@@ -43,8 +43,8 @@ Response NoContent() {
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return Lower(x) == Lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return Lower(x) == Lower(y); });
 }
 
 std::string_view Trim(std::string_view s) {
@@ -77,7 +77,9 @@ boost::json::object GroupJson(const rpc::Group& g) {
   boost::json::array members;
   members.reserve(static_cast<size_t>(g.members_size()));
   for (uint64_t m : g.members()) members.emplace_back(m);
-  return {{"group_id", g.group_id()}, {"name", g.name()}, {"owner", g.owner()},
+  return {{"group_id", g.group_id()},
+          {"name", g.name()},
+          {"owner", g.owner()},
           {"members", std::move(members)}};
 }
 
@@ -136,21 +138,36 @@ awaitable<Response> ApiHandlers::Handle(const Request& req, const RequestContext
 
 awaitable<Response> ApiHandlers::Dispatch(const Call& call) const {
   switch (call.match.route) {
-    case Route::kRegister: co_return co_await Register(call);
-    case Route::kLogin: co_return co_await Login(call);
-    case Route::kLogout: co_return co_await Logout(call);
-    case Route::kMe: co_return co_await Me(call);
-    case Route::kFindUser: co_return co_await FindUser(call);
-    case Route::kCreateGroup: co_return co_await CreateGroup(call);
-    case Route::kGetGroup: co_return co_await GetGroup(call);
-    case Route::kAddMember: co_return co_await AddMember(call);
-    case Route::kRemoveMember: co_return co_await RemoveMember(call);
-    case Route::kConversations: co_return co_await Conversations(call);
-    case Route::kHistory: co_return co_await History(call);
-    case Route::kSend: co_return co_await Send(call);
-    case Route::kEndpoints: co_return Endpoints();
-    case Route::kHealthz: co_return Ok(http::status::ok, {{"status", "ok"}});
-    case Route::kReadyz: co_return co_await Readyz(call);
+    case Route::kRegister:
+      co_return co_await Register(call);
+    case Route::kLogin:
+      co_return co_await Login(call);
+    case Route::kLogout:
+      co_return co_await Logout(call);
+    case Route::kMe:
+      co_return co_await Me(call);
+    case Route::kFindUser:
+      co_return co_await FindUser(call);
+    case Route::kCreateGroup:
+      co_return co_await CreateGroup(call);
+    case Route::kGetGroup:
+      co_return co_await GetGroup(call);
+    case Route::kAddMember:
+      co_return co_await AddMember(call);
+    case Route::kRemoveMember:
+      co_return co_await RemoveMember(call);
+    case Route::kConversations:
+      co_return co_await Conversations(call);
+    case Route::kHistory:
+      co_return co_await History(call);
+    case Route::kSend:
+      co_return co_await Send(call);
+    case Route::kEndpoints:
+      co_return Endpoints();
+    case Route::kHealthz:
+      co_return Ok(http::status::ok, {{"status", "ok"}});
+    case Route::kReadyz:
+      co_return co_await Readyz(call);
     case Route::kMetrics: {
       Response res{http::status::ok, 11};
       res.set(http::field::content_type, "text/plain; version=0.0.4");
@@ -161,7 +178,8 @@ awaitable<Response> ApiHandlers::Dispatch(const Call& call) const {
     case Route::kWebSocket:
       // Upgrades never get here: the connection hands them over first.
       co_return Error(Status::InvalidArgument("/ws expects a WebSocket upgrade"));
-    case Route::kStatic: co_return Static(call);
+    case Route::kStatic:
+      co_return Static(call);
   }
   co_return Error(Status::Internal("unrouted request"));
 }
@@ -188,11 +206,11 @@ awaitable<StatusOr<uint64_t>> ApiHandlers::Authenticate(const Call& call) const 
 }
 
 // Returns early from an endpoint with the error response of a failed StatusOr.
-#define PARLEY_TRY(var, expr)                          \
-  auto var = (expr);                                   \
+#define PARLEY_TRY(var, expr) \
+  auto var = (expr);          \
   if (!var.ok()) co_return Error(var.status())
-#define PARLEY_TRY_AWAIT(var, expr)                    \
-  auto var = co_await (expr);                          \
+#define PARLEY_TRY_AWAIT(var, expr) \
+  auto var = co_await (expr);       \
   if (!var.ok()) co_return Error(var.status())
 
 awaitable<Response> ApiHandlers::Register(const Call& call) const {
@@ -222,9 +240,9 @@ awaitable<Response> ApiHandlers::Login(const Call& call) const {
   req.set_request_id(call.ctx.request_id);
   auto reply = co_await Await<rpc::LoginReply>([&](auto cb) { logic_.Login(std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
-  co_return Ok(http::status::ok, {{"token", reply.token()},
-                                  {"user_id", reply.user_id()},
-                                  {"expires_at", reply.expires_at()}});
+  co_return Ok(
+      http::status::ok,
+      {{"token", reply.token()}, {"user_id", reply.user_id()}, {"expires_at", reply.expires_at()}});
 }
 
 awaitable<Response> ApiHandlers::Logout(const Call& call) const {
@@ -232,7 +250,8 @@ awaitable<Response> ApiHandlers::Logout(const Call& call) const {
   rpc::LogoutRequest req;
   req.set_token(std::string(BearerToken(call.req)));
   req.set_request_id(call.ctx.request_id);
-  auto reply = co_await Await<rpc::LogoutReply>([&](auto cb) { logic_.Logout(std::move(req), cb); });
+  auto reply =
+      co_await Await<rpc::LogoutReply>([&](auto cb) { logic_.Logout(std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return NoContent();
 }
@@ -302,8 +321,8 @@ awaitable<Response> ApiHandlers::AddMember(const Call& call) const {
   req.set_group_id(*group_id);
   req.set_user_id(*member);
   req.set_request_id(call.ctx.request_id);
-  auto reply = co_await Await<rpc::MembershipReply>(
-      [&](auto cb) { logic_.AddMember(std::move(req), cb); });
+  auto reply =
+      co_await Await<rpc::MembershipReply>([&](auto cb) { logic_.AddMember(std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return NoContent();
 }
@@ -335,16 +354,17 @@ awaitable<Response> ApiHandlers::Conversations(const Call& call) const {
   convs.reserve(static_cast<size_t>(reply.convs_size()));
   for (const rpc::ConvState& c : reply.convs()) convs.push_back(&c);
   // Most recent activity first, whatever order the logic tier keeps.
-  std::stable_sort(convs.begin(), convs.end(), [](const rpc::ConvState* a, const rpc::ConvState* b) {
-    return a->last_ts() > b->last_ts();
-  });
+  std::stable_sort(
+      convs.begin(), convs.end(),
+      [](const rpc::ConvState* a, const rpc::ConvState* b) { return a->last_ts() > b->last_ts(); });
   boost::json::array list;
   list.reserve(convs.size());
   for (const rpc::ConvState* c : convs) {
-    boost::json::object o{{"conv", c->conv()},
-                          {"last_seq", c->last_seq()},
-                          {"read_seq", c->read_seq()},
-                          {"unread", c->last_seq() > c->read_seq() ? c->last_seq() - c->read_seq() : 0}};
+    boost::json::object o{
+        {"conv", c->conv()},
+        {"last_seq", c->last_seq()},
+        {"read_seq", c->read_seq()},
+        {"unread", c->last_seq() > c->read_seq() ? c->last_seq() - c->read_seq() : 0}};
     if (c->group_id() != 0) {
       o["group_id"] = c->group_id();
     } else {
@@ -376,7 +396,8 @@ awaitable<Response> ApiHandlers::History(const Call& call) const {
   }
   if (before != nullptr) {
     std::optional<uint64_t> v = ParseDecimal(*before, std::numeric_limits<uint64_t>::max());
-    if (!v || *v == 0) co_return Error(Status::InvalidArgument("before_seq must be a positive integer"));
+    if (!v || *v == 0)
+      co_return Error(Status::InvalidArgument("before_seq must be a positive integer"));
     req.set_before_seq(*v);
   }
   uint64_t page = options_.limits.page_limit_default;
@@ -396,7 +417,8 @@ awaitable<Response> ApiHandlers::History(const Call& call) const {
   boost::json::array messages;
   messages.reserve(static_cast<size_t>(reply.messages_size()));
   for (const rpc::ChatMessage& m : reply.messages()) messages.emplace_back(MessageJson(m));
-  co_return Ok(http::status::ok, {{"messages", std::move(messages)}, {"has_more", reply.has_more()}});
+  co_return Ok(http::status::ok,
+               {{"messages", std::move(messages)}, {"has_more", reply.has_more()}});
 }
 
 awaitable<Response> ApiHandlers::Send(const Call& call) const {
@@ -433,8 +455,8 @@ awaitable<Response> ApiHandlers::Readyz(const Call&) const {
   Status status = co_await Await<Status>([&](auto cb) { logic_.Ready(cb); });
   if (!status.ok()) {
     // Always 503: whatever went wrong, the caller should retry elsewhere.
-    co_return Error(Status::Unavailable(status.message().empty() ? "logic tier not ready"
-                                                                 : status.message()));
+    co_return Error(
+        Status::Unavailable(status.message().empty() ? "logic tier not ready" : status.message()));
   }
   co_return Ok(http::status::ok, {{"status", "ready"}});
 }

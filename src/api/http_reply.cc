@@ -23,7 +23,8 @@ Response ErrorResponse(const Status& status, int64_t retry_after_ms) {
   if (status.ok() || status.code() == rpc::INTERNAL) {
     shown = Status::Internal("internal error");
   }
-  Response res = JsonResponse(static_cast<http::status>(HttpStatus(shown.code())), ErrorBody(shown));
+  Response res =
+      JsonResponse(static_cast<http::status>(HttpStatus(shown.code())), ErrorBody(shown));
   if (shown.code() == rpc::RATE_LIMITED) {
     int64_t seconds = retry_after_ms <= 0 ? 1 : (retry_after_ms + 999) / 1000;
     res.set(http::field::retry_after, std::to_string(seconds));

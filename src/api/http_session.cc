@@ -3,6 +3,7 @@
 #include <chrono>
 #include <exception>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,7 +15,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/logging.h"
 
@@ -115,15 +115,16 @@ void HttpSession::Start() {
     std::lock_guard lock(context_->mu);
     context_->sessions.emplace(this, weak_from_this());
   }
-  asio::co_spawn(executor_, [self = shared_from_this()] { return self->Run(); },
-                 [](std::exception_ptr e) {
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& ex) {
-                     spdlog::error("event=http_session_failed error=\"{}\"", ex.what());
-                   }
-                 });
+  asio::co_spawn(
+      executor_, [self = shared_from_this()] { return self->Run(); },
+      [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("event=http_session_failed error=\"{}\"", ex.what());
+        }
+      });
 }
 
 void HttpSession::Stop() {
@@ -162,15 +163,17 @@ asio::awaitable<void> HttpSession::Run() {
       const Request& partial = parser.get();
       std::string method(partial.method_string());
       if (ec == http::error::body_limit) {
-        co_await RejectAndClose(context_->handlers.Error({rpc::PAYLOAD_TOO_LARGE,
-                                                          "request body over the limit of " +
-                                                              std::to_string(context_->options.limits.request_body_max) +
-                                                              " bytes"}),
-                                RequestIdOf(partial), method, LoggablePath(partial.target()), start_ns);
+        co_await RejectAndClose(
+            context_->handlers.Error(
+                {rpc::PAYLOAD_TOO_LARGE,
+                 "request body over the limit of " +
+                     std::to_string(context_->options.limits.request_body_max) + " bytes"}),
+            RequestIdOf(partial), method, LoggablePath(partial.target()), start_ns);
       } else if (IsHttpParseError(ec)) {
-        co_await RejectAndClose(context_->handlers.Error(
-                                    Status::InvalidArgument("malformed HTTP request: " + ec.message())),
-                                RequestIdOf(partial), method, LoggablePath(partial.target()), start_ns);
+        co_await RejectAndClose(
+            context_->handlers.Error(
+                Status::InvalidArgument("malformed HTTP request: " + ec.message())),
+            RequestIdOf(partial), method, LoggablePath(partial.target()), start_ns);
       }
       break;  // closed, reset, timed out or stopped: nothing to answer
     }

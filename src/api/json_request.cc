@@ -74,7 +74,8 @@ StatusOr<std::vector<uint64_t>> JsonRequest::IdArray(std::string_view field,
   ids.reserve(v->get_array().size());
   for (const boost::json::value& e : v->get_array()) {
     std::optional<uint64_t> id = IdFromValue(e);
-    if (!id) return Status::InvalidArgument(Named(field, "elements must be positive integers below 2^53"));
+    if (!id)
+      return Status::InvalidArgument(Named(field, "elements must be positive integers below 2^53"));
     ids.push_back(*id);
   }
   return ids;

@@ -56,8 +56,8 @@ TEST(JsonRequestTest, IdRefusesEverythingElse) {
   JsonRequest r = MustParse(
       R"({"zero":0,"neg":-1,"float":1.5,"whole_float":5.0,"exp":1e3,"big":9007199254740992,)"
       R"("huge":18446744073709551615,"str":"5","null":null,"bool":true,"arr":[1],"obj":{}})");
-  for (const char* field :
-       {"zero", "neg", "float", "whole_float", "exp", "big", "huge", "str", "null", "bool", "arr", "obj"}) {
+  for (const char* field : {"zero", "neg", "float", "whole_float", "exp", "big", "huge", "str",
+                            "null", "bool", "arr", "obj"}) {
     StatusOr<uint64_t> v = r.Id(field);
     ASSERT_FALSE(v.ok()) << field;
     EXPECT_EQ(v.status().code(), rpc::INVALID_ARGUMENT);

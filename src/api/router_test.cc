@@ -17,10 +17,12 @@ RouteMatch Match(verb method, std::string_view target) {
 }
 
 TEST(RequestTargetTest, DecodesSegmentsAndQuery) {
-  StatusOr<RequestTarget> t = ParseTarget("/api/v1/conversations/p%3A1%3A2/messages?after_seq=5&limit=10&x");
+  StatusOr<RequestTarget> t =
+      ParseTarget("/api/v1/conversations/p%3A1%3A2/messages?after_seq=5&limit=10&x");
   ASSERT_OK(t.status());
   EXPECT_EQ(t->path, "/api/v1/conversations/p%3A1%3A2/messages");
-  EXPECT_EQ(t->segments, (std::vector<std::string>{"api", "v1", "conversations", "p:1:2", "messages"}));
+  EXPECT_EQ(t->segments,
+            (std::vector<std::string>{"api", "v1", "conversations", "p:1:2", "messages"}));
   ASSERT_NE(t->Query("after_seq"), nullptr);
   EXPECT_EQ(*t->Query("after_seq"), "5");
   EXPECT_EQ(*t->Query("limit"), "10");

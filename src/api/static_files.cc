@@ -91,7 +91,8 @@ bool StaticFiles::EtagMatches(std::string_view if_none_match, std::string_view e
   while (!if_none_match.empty()) {
     size_t comma = if_none_match.find(',');
     std::string_view tag = Trim(if_none_match.substr(0, comma));
-    if_none_match = comma == std::string_view::npos ? std::string_view() : if_none_match.substr(comma + 1);
+    if_none_match =
+        comma == std::string_view::npos ? std::string_view() : if_none_match.substr(comma + 1);
     if (tag == "*") return true;
     if (tag.starts_with("W/")) tag.remove_prefix(2);  // If-None-Match compares weakly
     if (tag == opaque) return true;

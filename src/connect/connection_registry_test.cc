@@ -9,7 +9,7 @@
 #include "common/metrics.h"
 #include "common/options.h"
 #include "connect/ws_session.h"
-#include "logic/logic_service.h"
+#include "connect/fake_logic_for_test.h"
 
 namespace parley::connect {
 namespace {
@@ -31,9 +31,9 @@ class RegistryTest : public ::testing::Test {
   Options options_;
   Metrics metrics_;
   ConnectionRegistry registry_;
-  // Not used by these tests beyond construction.
-  std::unique_ptr<SessionEnv> env_ = std::make_unique<SessionEnv>(
-      "n1", options_, *static_cast<logic::LogicService*>(nullptr), metrics_, registry_);
+  testing::FakeLogic logic_;  // not called by these tests
+  std::unique_ptr<SessionEnv> env_ =
+      std::make_unique<SessionEnv>("n1", options_, logic_, metrics_, registry_);
 };
 
 TEST_F(RegistryTest, AddFindRemove) {

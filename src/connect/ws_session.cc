@@ -464,7 +464,7 @@ void WsSession::StartCloseHandshake() {
     if (!reading_) Finish({});
     return;
   }
-  ws_.async_close(websocket::close_reason(close_code_, close_reason_),
+  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
                   [self = shared_from_this()](beast::error_code ec) { self->Finish(ec); });
 }
 
@@ -480,8 +480,20 @@ void WsSession::Finish(beast::error_code ec) {
 
   if (opened_) {
     env_.metrics.ws_connections.Add(-1);
-    uint16_t code = close_code_ != 0 ? close_code_ : static_cast<uint16_t>(ws_.reason().code);
-    const char* by = close_code_ != 0 ? "server" : "client";
+    // Who ended it: we (with close_code_), the idle timeout, a protocol
+    // violation Beast failed the connection for (e.g. invalid UTF-8, 1007),
+    // or the client.
+    const char* by = "client";
+    uint16_t code = static_cast<uint16_t>(ws_.reason().code);
+    if (close_code_ != 0) {
+      by = "server";
+      code = close_code_;
+    } else if (ec == beast::error::timeout) {
+      by = "idle_timeout";
+    } else if (ec == websocket::condition::protocol_violation) {
+      by = "violation";
+      env_.metrics.ws_closed_violation.Inc();
+    }
     if (ec && !IsQuietError(ec)) {
       spdlog::info("event=ws_close conn={} user={} code={} by={} err=\"{}\" rid={}", conn_id_,
                    user_id_, code, by, ec.message(), request_id_);

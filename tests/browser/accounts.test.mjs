@@ -1,6 +1,6 @@
 // Accounts in the browser: register, a taken username, a bad password, the
-// session surviving a reload, logout returning to the login screen, and a
-// server that cannot be reached.
+// session surviving a reload, logout returning to the login screen, a token
+// revoked elsewhere, rate limiting, and a server that cannot be reached.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,6 +92,30 @@ test('a token revoked elsewhere ends the session in the page', async () => {
     assertNoConsoleErrors(client);
   } finally {
     await closeClient(client);
+  }
+});
+
+test('too many login attempts are reported as rate limited', async () => {
+  // A server of its own, allowing three attempts per address and then
+  // (almost) nothing more.
+  const strict = await startWebServer({ config: { rate: { auth_per_sec: 0.01, auth_burst: 3 } } });
+  const client = await openClient(browser, strict.baseUrl, { name: 'rate-limited' });
+  const { page } = client;
+  try {
+    const form = loginForm(page);
+    await form.username.fill(uniqueName('rl'));
+    await form.password.fill('wrong password');
+    let text = '';
+    for (let attempt = 0; attempt < 6 && !/Too many attempts/.test(text); attempt++) {
+      await form.login.click();
+      await assertTextEventually(form.error, /Wrong username or password|Too many attempts/);
+      text = await form.error.textContent();
+    }
+    assert.match(text, /^Too many attempts\. Try again in \d+ s\.$/);
+    assertNoConsoleErrors(client, [httpStatusError(401), httpStatusError(429)]);
+  } finally {
+    await closeClient(client);
+    await strict.dispose();
   }
 });
 

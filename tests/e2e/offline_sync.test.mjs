@@ -63,6 +63,29 @@ test('a user who was offline sees last_seq in hello and syncs everything in orde
   await Promise.all([wa.close(), wb.close()]);
 });
 
+test('a client that connects right after an ack sees that message in hello and in the list', async () => {
+  // The hello is how a reconnecting client learns what it missed: a message
+  // acked before the connection opened must be counted in it, or the client
+  // would never sync it.
+  const a = await newUser(base, 'nowA');
+  const b = await newUser(base, 'nowB');
+  const conv = privateConv(a.user_id, b.user_id);
+  const wa = await openWs(server, a.token);
+  for (let round = 1; round <= 3; round++) {
+    await wsSend(wa, { to_user: b.user_id }, `round ${round}`);
+    const wb = await openWs(server, b.token);
+    assert.deepEqual(wb.hello.convs.map((c) => pick(c, ['conv', 'last_seq'])), [{ conv, last_seq: round }],
+      `hello right after ack ${round}`);
+    await wb.close();
+    const h = await httpSend(base, b.token, { to_user: a.user_id }, `reply ${round}`);
+    const list = await api(base, 'GET', '/api/v1/conversations', undefined, a.token);
+    assert.deepEqual(list.json.conversations.map((c) => pick(c, ['conv', 'last_seq'])), [{ conv, last_seq: h.seq }],
+      `conversation list right after the HTTP 200 of send ${h.seq}`);
+    wa.take({ type: 'msg' });
+  }
+  await wa.close();
+});
+
 test('sync pages by limit with has_more, and after_seq skips what the client has', async () => {
   const a = await newUser(base, 'pgA');
   const b = await newUser(base, 'pgB');

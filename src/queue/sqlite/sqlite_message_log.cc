@@ -32,7 +32,8 @@ constexpr uint64_t kBatchesInFlight = 16;
 // Delivered-but-unacked span (oldest unacked to newest delivered) beyond
 // which a group waits for redelivery of its oldest entry: bounds slot memory.
 constexpr uint64_t kMaxWindow = 1 << 20;
-// Committed entries kept in memory for delivery.
+// Committed entries kept in memory for delivery (a power of two: the ring's
+// capacity).
 constexpr size_t kCacheMax = 1 << 16;
 // Redelivery deadlines are checked this often while entries are in flight.
 constexpr auto kTick = std::chrono::milliseconds(50);
@@ -155,9 +156,8 @@ StatusOr<std::unique_ptr<SqliteMessageLog>> SqliteMessageLog::Open(const std::st
   log->next_offset_ = last + 1;
   log->committed_ = last;
   log->deleted_upto_ = max_offset == 0 ? last : min_offset - 1;
-  log->trimmed_upto_ = log->stored_cursors_.empty()
-                           ? log->deleted_upto_
-                           : std::max(log->deleted_upto_, min_cursor);
+  log->trimmed_upto_ =
+      log->stored_cursors_.empty() ? log->deleted_upto_ : std::max(log->deleted_upto_, min_cursor);
   log->cache_base_ = last + 1;
 
   auto read_db = SqliteDb::Open(path, SqliteDb::Mode::kReader);
@@ -172,8 +172,7 @@ StatusOr<std::unique_ptr<SqliteMessageLog>> SqliteMessageLog::Open(const std::st
 }
 
 SqliteMessageLog::SqliteMessageLog(const StorageOptions& options, const Clock& clock)
-    : clock_(clock),
-      redelivery_ns_(std::max<int64_t>(options.log_redelivery_ms, 1) * 1'000'000) {}
+    : clock_(clock), redelivery_ns_(std::max<int64_t>(options.log_redelivery_ms, 1) * 1'000'000) {}
 
 SqliteMessageLog::~SqliteMessageLog() { Close(); }
 
@@ -204,12 +203,12 @@ void SqliteMessageLog::Publish(uint64_t first, std::vector<rpc::ChatMessage>& ba
     std::lock_guard lock(cache_mu_);
     if (cache_.empty()) cache_base_ = first;
     for (size_t i = 0; i < batch.size(); ++i) {
-      cache_.push_back(LogEntry{first + i, std::move(batch[i])});
-    }
-    // Beyond the cap the slowest group reads the oldest entries from SQLite.
-    while (cache_.size() > kCacheMax) {
-      cache_.pop_front();
-      ++cache_base_;
+      // Beyond the cap the slowest group reads the oldest entries from SQLite.
+      if (cache_.size() == kCacheMax) {
+        cache_.pop_front();
+        ++cache_base_;
+      }
+      cache_.push_back(first + i, std::move(batch[i]));
     }
   }
   {
@@ -235,9 +234,8 @@ void SqliteMessageLog::Maintain(SqliteDb& db, bool closing) {
     if (min_cursor != std::numeric_limits<uint64_t>::max()) {
       trimmed_upto_ = std::max(trimmed_upto_, min_cursor);
     }
-    if (trimmed_upto_ > deleted_upto_ &&
-        (closing || now - last_trim_ >= kTrimInterval ||
-         trimmed_upto_ - deleted_upto_ >= kTrimChunk)) {
+    if (trimmed_upto_ > deleted_upto_ && (closing || now - last_trim_ >= kTrimInterval ||
+                                          trimmed_upto_ - deleted_upto_ >= kTrimChunk)) {
       trim_to = std::min(trimmed_upto_, deleted_upto_ + kTrimChunk);
     }
   }
@@ -445,8 +443,8 @@ void SqliteMessageLog::Deliver(Job& job) {
   }
   if (!lost.empty()) {
     // Unreadable entries would be redelivered forever and pin the cursor.
-    spdlog::error("event=log_entries_lost group={} count={} first={}", job.group->name,
-                  lost.size(), lost.front());
+    spdlog::error("event=log_entries_lost group={} count={} first={}", job.group->name, lost.size(),
+                  lost.front());
     Ack(job.group->name, lost);
   }
   if (!batch.empty()) (*job.handler)(std::move(batch));

@@ -33,6 +33,7 @@
 #include "common/clock.h"
 #include "common/options.h"
 #include "queue/message_log.h"
+#include "queue/sqlite/entry_ring.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_writer.h"
 
@@ -62,8 +63,8 @@ class SqliteMessageLog final : public MessageLog {
   struct Job {
     Group* group = nullptr;
     std::shared_ptr<const std::function<void(std::vector<LogEntry>)>> handler;
-    uint64_t lo = 0, hi = 0;         // new entries [lo, hi]
-    std::vector<uint64_t> offsets;   // redelivery (when non-empty)
+    uint64_t lo = 0, hi = 0;        // new entries [lo, hi]
+    std::vector<uint64_t> offsets;  // redelivery (when non-empty)
   };
 
   SqliteMessageLog(const StorageOptions& options, const Clock& clock);
@@ -78,8 +79,7 @@ class SqliteMessageLog final : public MessageLog {
   void Deliver(Job& job);
   // Appends entries [lo, hi] to `out`, from the cache or SQLite; offsets
   // that are gone or unreadable go to `lost`.
-  void ReadRange(uint64_t lo, uint64_t hi, std::vector<LogEntry>& out,
-                 std::vector<uint64_t>& lost);
+  void ReadRange(uint64_t lo, uint64_t hi, std::vector<LogEntry>& out, std::vector<uint64_t>& lost);
   void ReadStored(uint64_t lo, uint64_t hi, std::vector<LogEntry>& out,
                   std::vector<uint64_t>& lost);
   void EvictCache();
@@ -103,8 +103,8 @@ class SqliteMessageLog final : public MessageLog {
   std::condition_variable delivery_cv_;
   // State below is protected by mu_.
   std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_;  // subscribed
-  std::map<std::string, uint64_t, std::less<>> stored_cursors_;  // persisted, not subscribed
-  uint64_t committed_ = 0;     // highest committed offset
+  std::map<std::string, uint64_t, std::less<>> stored_cursors_;        // persisted, not subscribed
+  uint64_t committed_ = 0;                                             // highest committed offset
   // Entries <= this are acked by every known group (deleted or about to be);
   // a new group starts after it.
   uint64_t trimmed_upto_ = 0;
@@ -114,7 +114,7 @@ class SqliteMessageLog final : public MessageLog {
   // State below is protected by cache_mu_. Pushed by the writer; evicted by
   // the delivery thread once acked, by the writer beyond kCacheMax.
   // cache_[i] has offset cache_base_ + i.
-  std::deque<LogEntry> cache_;
+  EntryRing cache_;
   uint64_t cache_base_ = 1;
 
   std::mutex close_mu_;  // serializes Close() callers

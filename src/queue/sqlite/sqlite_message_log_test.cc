@@ -295,7 +295,7 @@ TEST_F(SqliteMessageLogTest, EntriesAckedByEveryGroupAreTrimmed) {
   a.WaitFor(50);
   b.WaitFor(50);
   std::this_thread::sleep_for(1500ms);  // past a trim interval
-  EXPECT_EQ(StoredRows(), 50);  // b has acked nothing
+  EXPECT_EQ(StoredRows(), 50);          // b has acked nothing
   log_->Ack("b", Range(1, 30));
   EXPECT_TRUE(Eventually([&] { return StoredRows() == 20; })) << StoredRows();
   log_->Ack("b", Range(31, 50));
@@ -363,6 +363,28 @@ TEST_F(SqliteMessageLogTest, TenThousandMessagesInBatches) {
   }
   for (size_t n : c.BatchSizes()) EXPECT_LE(n, 256u);
   EXPECT_TRUE(Eventually([&] { return log_->Lag("persist") == 0; }));
+}
+
+TEST_F(SqliteMessageLogTest, EntriesBeyondTheMemoryTailAreReadBack) {
+  // More than the in-memory tail holds (65536) before anyone subscribes: the
+  // oldest entries come from SQLite, the rest from memory, in one order.
+  constexpr uint64_t kTotal = 70'000;
+  std::vector<std::future<Status>> pending;
+  for (uint64_t b = 0; b < kTotal / 1000; ++b) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    pending.push_back(promise->get_future());
+    log_->Append(Msgs(b * 1000 + 1, 1000),
+                 [promise](Status s) { promise->set_value(std::move(s)); });
+  }
+  for (auto& f : pending) ASSERT_OK(f.get());
+  Collector& c = NewCollector("late", true);
+  log_->Subscribe("late", 1000, false, c.Handler());
+  auto got = c.WaitFor(kTotal);
+  ASSERT_EQ(got.size(), kTotal);
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].offset, i + 1);
+    ASSERT_EQ(got[i].message.msg_id(), i + 1);
+  }
 }
 
 TEST_F(SqliteMessageLogTest, AGroupThatDoesNotAckIsThrottled) {

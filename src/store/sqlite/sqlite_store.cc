@@ -86,10 +86,11 @@ Status InsertMember(SqliteDb& db, uint64_t group_id, const std::string& conv, ui
     if (!s.ok()) return s;
     if (db.Changes() == 0) return Status::Ok();
   }
-  PARLEY_PREPARE(st, db,
-                 "INSERT INTO user_convs(user_id, conv, read_seq, peer, group_id) "
-                 "VALUES(?1, ?2, COALESCE((SELECT last_seq FROM conversations WHERE conv = ?2), 0), "
-                 "0, ?3) ON CONFLICT DO NOTHING");
+  PARLEY_PREPARE(
+      st, db,
+      "INSERT INTO user_convs(user_id, conv, read_seq, peer, group_id) "
+      "VALUES(?1, ?2, COALESCE((SELECT last_seq FROM conversations WHERE conv = ?2), 0), "
+      "0, ?3) ON CONFLICT DO NOTHING");
   st->BindU(1, user_id).BindText(2, conv).BindU(3, group_id);
   return db.Done(st->Step(), "user_convs");
 }
@@ -132,9 +133,10 @@ Status AppendBatch(SqliteDb& db, const std::vector<rpc::ChatMessage>& batch) {
   };
   std::unordered_map<std::string_view, ConvAgg> convs;
   {
-    PARLEY_PREPARE(ins, db,
-                   "INSERT OR IGNORE INTO messages(conv, seq, msg_id, from_user, to_user, to_group, "
-                   "body, ts, client_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    PARLEY_PREPARE(
+        ins, db,
+        "INSERT OR IGNORE INTO messages(conv, seq, msg_id, from_user, to_user, to_group, "
+        "body, ts, client_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     for (const auto& m : batch) {
       if (!model::ConvId::Parse(m.conv()) || m.seq() == 0) {
         spdlog::error("event=store_bad_message conv={} seq={} msg_id={}", m.conv(), m.seq(),
@@ -195,8 +197,8 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   if (!s.ok()) return s;
   auto readers = sqlite::SqliteReaderPool::Open(path, kReaderThreads);
   if (!readers.ok()) return readers.status();
-  auto writer = std::make_unique<sqlite::SqliteWriter>(std::move(db).value(),
-                                                       options.commit_batch_max);
+  auto writer =
+      std::make_unique<sqlite::SqliteWriter>(std::move(db).value(), options.commit_batch_max);
   return std::unique_ptr<SqliteStore>(
       new SqliteStore(std::move(writer), std::move(readers).value()));
 }
@@ -290,8 +292,7 @@ void SqliteStore::CreateSession(SessionRecord session, Callback<Status> done) {
 void SqliteStore::FindSession(std::string token_hash, Callback<StatusOr<SessionRecord>> done) {
   Read<SessionRecord>(
       [token_hash = std::move(token_hash)](SqliteDb& db) -> StatusOr<SessionRecord> {
-        PARLEY_PREPARE(st, db,
-                       "SELECT user_id, expires_at FROM sessions WHERE token_hash = ?1");
+        PARLEY_PREPARE(st, db, "SELECT user_id, expires_at FROM sessions WHERE token_hash = ?1");
         st->BindText(1, token_hash);
         int rc = st->Step();
         if (rc == SQLITE_DONE) return Status::NotFound("session not found");
@@ -393,8 +394,7 @@ void SqliteStore::RemoveGroupMember(uint64_t group_id, uint64_t user_id,
           owner = st->UInt(0);
         }
         {
-          PARLEY_PREPARE(st, db,
-                         "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2");
+          PARLEY_PREPARE(st, db, "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2");
           st->BindU(1, group_id).BindU(2, user_id);
           Status s = db.Done(st->Step(), "group_members");
           if (!s.ok()) return s;
@@ -538,7 +538,9 @@ void SqliteStore::GetMessages(std::string conv, uint64_t after_seq, bool has_aft
         PARLEY_PREPARE(st, db, sql);
         // One row beyond the page tells whether more exist in that direction.
         st->BindText(1, conv)
-            .BindU(2, before_seq > 0 ? before_seq : has_after ? after_seq : 0)
+            .BindU(2, before_seq > 0 ? before_seq
+                      : has_after    ? after_seq
+                                     : 0)
             .Bind(3, static_cast<int64_t>(limit) + 1);
         MessagePage page;
         page.messages.reserve(std::min<uint32_t>(limit, 256));
@@ -557,8 +559,7 @@ void SqliteStore::GetMessages(std::string conv, uint64_t after_seq, bool has_aft
       std::move(done));
 }
 
-void SqliteStore::FindSent(uint64_t from, std::string client_id,
-                           Callback<StatusOr<SentKey>> done) {
+void SqliteStore::FindSent(uint64_t from, std::string client_id, Callback<StatusOr<SentKey>> done) {
   Read<SentKey>(
       [from, client_id = std::move(client_id)](SqliteDb& db) -> StatusOr<SentKey> {
         PARLEY_PREPARE(st, db,
@@ -568,8 +569,8 @@ void SqliteStore::FindSent(uint64_t from, std::string client_id,
         int rc = st->Step();
         if (rc == SQLITE_DONE) return Status::NotFound("no such sent message");
         if (rc != SQLITE_ROW) return db.Error(rc, "messages");
-        return SentKey{from, client_id, st->UInt(0), std::string(st->Text(1)), st->UInt(2),
-                       st->Int(3)};
+        return SentKey{from,        client_id, st->UInt(0), std::string(st->Text(1)),
+                       st->UInt(2), st->Int(3)};
       },
       std::move(done));
 }

@@ -16,7 +16,8 @@ using parley::testing::TempDir;
 using parley::testing::Wait;
 
 rpc::ChatMessage Msg(uint64_t msg_id, const std::string& conv, uint64_t seq, uint64_t from,
-                     uint64_t to_user, uint64_t to_group, int64_t ts, const std::string& client_id) {
+                     uint64_t to_user, uint64_t to_group, int64_t ts,
+                     const std::string& client_id) {
   rpc::ChatMessage m;
   m.set_msg_id(msg_id);
   m.set_conv(conv);
@@ -32,8 +33,8 @@ rpc::ChatMessage Msg(uint64_t msg_id, const std::string& conv, uint64_t seq, uin
 
 // A private message from `from` to `to` in p:min:max.
 rpc::ChatMessage Private(uint64_t msg_id, uint64_t from, uint64_t to, uint64_t seq, int64_t ts) {
-  std::string conv = "p:" + std::to_string(std::min(from, to)) + ":" +
-                     std::to_string(std::max(from, to));
+  std::string conv =
+      "p:" + std::to_string(std::min(from, to)) + ":" + std::to_string(std::max(from, to));
   return Msg(msg_id, conv, seq, from, to, 0, ts, "c" + std::to_string(msg_id));
 }
 
@@ -141,8 +142,9 @@ TEST_F(SqliteStoreTest, ConcurrentRegistrationsOfOneNameLetExactlyOneWin) {
 }
 
 TEST_F(SqliteStoreTest, Sessions) {
-  ASSERT_OK(Wait<Status>(
-      [&](auto cb) { store_->CreateSession(SessionRecord{"th1", 7, 5000}, cb); }));
+  ASSERT_OK(Wait<Status>([&](auto cb) {
+    store_->CreateSession(SessionRecord{"th1", 7, 5000}, cb);
+  }));
   auto s = Wait<StatusOr<SessionRecord>>([&](auto cb) { store_->FindSession("th1", cb); });
   ASSERT_OK(s.status());
   EXPECT_EQ(s->token_hash, "th1");
@@ -158,8 +160,9 @@ TEST_F(SqliteStoreTest, Sessions) {
 
 TEST_F(SqliteStoreTest, GroupsMembershipAndOwnership) {
   // Owner 1 is not listed; 3 is listed twice.
-  auto g = Wait<StatusOr<rpc::Group>>(
-      [&](auto cb) { store_->CreateGroup("team", 1, {3, 2, 3}, 100, cb); });
+  auto g = Wait<StatusOr<rpc::Group>>([&](auto cb) {
+    store_->CreateGroup("team", 1, {3, 2, 3}, 100, cb);
+  });
   ASSERT_OK(g.status());
   EXPECT_EQ(g->group_id(), 1u);
   EXPECT_EQ(g->name(), "team");
@@ -210,8 +213,8 @@ TEST_F(SqliteStoreTest, GroupsMembershipAndOwnership) {
   EXPECT_EQ(Members(*after), (std::vector<uint64_t>{4, 1}));
 
   // Everyone leaves: the group remains, without owner.
-  ASSERT_OK(Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->RemoveGroupMember(1, 4, cb); })
-                .status());
+  ASSERT_OK(
+      Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->RemoveGroupMember(1, 4, cb); }).status());
   after = Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->RemoveGroupMember(1, 1, cb); });
   ASSERT_OK(after.status());
   EXPECT_EQ(after->owner(), 0u);
@@ -220,13 +223,14 @@ TEST_F(SqliteStoreTest, GroupsMembershipAndOwnership) {
 }
 
 TEST_F(SqliteStoreTest, RemovedMemberLosesReadCursor) {
-  ASSERT_OK(Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->CreateGroup("g", 1, {2}, 10, cb); })
-                .status());
+  ASSERT_OK(Wait<StatusOr<rpc::Group>>([&](auto cb) {
+              store_->CreateGroup("g", 1, {2}, 10, cb);
+            }).status());
   ASSERT_OK(Append({Msg(1, "g:1", 1, 1, 0, 1, 20, "a"), Msg(2, "g:1", 2, 1, 0, 1, 21, "b")}));
-  ASSERT_OK(Wait<StatusOr<uint64_t>>([&](auto cb) { store_->SetReadSeq(2, "g:1", 1, cb); })
-                .status());
-  ASSERT_OK(Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->RemoveGroupMember(1, 2, cb); })
-                .status());
+  ASSERT_OK(
+      Wait<StatusOr<uint64_t>>([&](auto cb) { store_->SetReadSeq(2, "g:1", 1, cb); }).status());
+  ASSERT_OK(
+      Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->RemoveGroupMember(1, 2, cb); }).status());
   EXPECT_TRUE(Convs(2).empty());
   EXPECT_TRUE(Wait<StatusOr<uint64_t>>([&](auto cb) { store_->SetReadSeq(2, "g:1", 2, cb); })
                   .status()
@@ -242,8 +246,9 @@ TEST_F(SqliteStoreTest, RemovedMemberLosesReadCursor) {
 TEST_F(SqliteStoreTest, ConversationListOrderAndReadCursor) {
   // Users 1, 2, 3. Group g:1 created at ts 150 with 1 and 3.
   ASSERT_OK(Append({Private(10, 1, 2, 1, 100), Private(11, 2, 1, 2, 110)}));
-  ASSERT_OK(Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->CreateGroup("g", 1, {3}, 150, cb); })
-                .status());
+  ASSERT_OK(Wait<StatusOr<rpc::Group>>([&](auto cb) {
+              store_->CreateGroup("g", 1, {3}, 150, cb);
+            }).status());
   ASSERT_OK(Append({Private(12, 1, 1, 1, 120)}));  // note to self
   EXPECT_EQ(ConvIds(1), (std::vector<std::string>{"g:1", "p:1:1", "p:1:2"}));
   EXPECT_EQ(ConvIds(2), (std::vector<std::string>{"p:1:2"}));
@@ -373,15 +378,15 @@ TEST_F(SqliteStoreTest, SentKeysAndLastSeqs) {
                   .status()
                   .IsNotFound());
 
-  auto recent = Wait<StatusOr<std::vector<SentKey>>>(
-      [&](auto cb) { store_->LoadRecentSent(200, 2, cb); });
+  auto recent =
+      Wait<StatusOr<std::vector<SentKey>>>([&](auto cb) { store_->LoadRecentSent(200, 2, cb); });
   ASSERT_OK(recent.status());
   ASSERT_EQ(recent->size(), 2u);
   EXPECT_EQ((*recent)[0].msg_id, 4u);  // newest first
   EXPECT_EQ((*recent)[0].client_id, "g2");
   EXPECT_EQ((*recent)[1].msg_id, 3u);
-  recent = Wait<StatusOr<std::vector<SentKey>>>(
-      [&](auto cb) { store_->LoadRecentSent(150, 100, cb); });
+  recent =
+      Wait<StatusOr<std::vector<SentKey>>>([&](auto cb) { store_->LoadRecentSent(150, 100, cb); });
   EXPECT_EQ(recent->size(), 3u);
 
   auto seqs = Wait<StatusOr<std::vector<std::pair<std::string, uint64_t>>>>(
@@ -394,18 +399,18 @@ TEST_F(SqliteStoreTest, SentKeysAndLastSeqs) {
 
 TEST_F(SqliteStoreTest, EverythingSurvivesReopen) {
   ASSERT_OK(CreateUser("Erin").status());
-  ASSERT_OK(Wait<Status>(
-      [&](auto cb) { store_->CreateSession(SessionRecord{"tok", 1, 99}, cb); }));
-  ASSERT_OK(Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->CreateGroup("g", 1, {2}, 5, cb); })
-                .status());
+  ASSERT_OK(Wait<Status>([&](auto cb) { store_->CreateSession(SessionRecord{"tok", 1, 99}, cb); }));
+  ASSERT_OK(Wait<StatusOr<rpc::Group>>([&](auto cb) {
+              store_->CreateGroup("g", 1, {2}, 5, cb);
+            }).status());
   ASSERT_OK(Append({Private(1, 1, 2, 1, 10), Msg(2, "g:1", 1, 2, 0, 1, 20, "x")}));
-  ASSERT_OK(Wait<StatusOr<uint64_t>>([&](auto cb) { store_->SetReadSeq(2, "p:1:2", 1, cb); })
-                .status());
+  ASSERT_OK(
+      Wait<StatusOr<uint64_t>>([&](auto cb) { store_->SetReadSeq(2, "p:1:2", 1, cb); }).status());
   Reopen();
   ASSERT_OK(Wait<Status>([&](auto cb) { store_->Ping(cb); }));
-  EXPECT_EQ(Wait<StatusOr<UserRecord>>([&](auto cb) { store_->FindUserByName("erin", cb); })
-                ->user_id,
-            1u);
+  EXPECT_EQ(
+      Wait<StatusOr<UserRecord>>([&](auto cb) { store_->FindUserByName("erin", cb); })->user_id,
+      1u);
   EXPECT_TRUE(Wait<StatusOr<SessionRecord>>([&](auto cb) { store_->FindSession("tok", cb); }).ok());
   EXPECT_EQ(Members(GetGroup(1).value()), (std::vector<uint64_t>{1, 2}));
   EXPECT_EQ(ConvIds(2), (std::vector<std::string>{"g:1", "p:1:2"}));

@@ -117,7 +117,7 @@ void SqliteWriter::CommitBatch(std::vector<std::unique_ptr<Op>>& ops) {
     if (!txn.ok() && !db_->AutoCommit()) db_->Run("ROLLBACK");
   }
   for (size_t i = 0; i < ops.size(); ++i) {
-    Status s = txn.ok() ? std::move(results[i])
+    Status s = txn.ok()                                   ? std::move(results[i])
                : (i < results.size() && !results[i].ok()) ? std::move(results[i])
                                                           : txn;
     ops[i]->Finish(std::move(s));

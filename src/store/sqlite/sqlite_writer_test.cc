@@ -145,11 +145,11 @@ TEST(SqliteWriterTest, CloseFinishesQueuedOpsAndRejectsLaterOnes) {
   Recorder rec;
   int maintenance_runs = 0;
   bool closing_seen = false;
-  auto writer = std::make_unique<SqliteWriter>(OpenWithTable(path), 100,
-                                               [&](SqliteDb&, bool closing) {
-                                                 ++maintenance_runs;
-                                                 closing_seen = closing_seen || closing;
-                                               });
+  auto writer =
+      std::make_unique<SqliteWriter>(OpenWithTable(path), 100, [&](SqliteDb&, bool closing) {
+        ++maintenance_runs;
+        closing_seen = closing_seen || closing;
+      });
   std::vector<std::promise<Status>> done(50);
   for (int i = 0; i < 50; ++i) {
     writer->Submit(std::make_unique<InsertOp>(i + 1, false, &rec, &done[i]));

@@ -1,0 +1,613 @@
+// ConnectNode over real loopback sockets: an HTTP acceptor hands upgrade
+// requests to the node, as the api tier does, and Beast WebSocket clients
+// talk to it. Logic is the in-memory FakeLogic.
+#include "connect/connect_node.h"
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <gtest/gtest.h>
+
+#include "connect/fake_logic_for_test.h"
+#include "support/test_util.h"
+
+namespace parley::connect {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+json::object J(const std::string& s) {
+  boost::system::error_code ec;
+  json::value v = json::parse(s, ec);
+  EXPECT_FALSE(ec) << s;
+  return v.is_object() ? v.get_object() : json::object();
+}
+
+// Polls `cond` for up to 10 s.
+template <typename Cond>
+bool Eventually(Cond cond) {
+  for (int i = 0; i < 1000; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return cond();
+}
+
+// A WebSocket client on an io_context of its own, run only while waiting.
+class Client {
+ public:
+  // Connects and reads `hello`; `ok()` tells whether it worked.
+  Client(uint16_t port, const std::string& token, bool token_in_query = false) : ws_(io_) {
+    beast::get_lowest_layer(ws_).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    if (!token_in_query) {
+      ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
+        req.set(http::field::authorization, "Bearer " + token);
+      }));
+    }
+    beast::error_code ec;
+    ws_.handshake("127.0.0.1", token_in_query ? "/ws?token=" + token : "/ws", ec);
+    if (ec) return;
+    auto hello = Read();
+    if (!hello) return;
+    hello_ = J(*hello);
+    ok_ = hello_.at("type").as_string() == "hello";
+  }
+
+  bool ok() const { return ok_; }
+  const json::object& hello() const { return hello_; }
+  uint64_t conn_id() const { return hello_.at("conn_id").to_number<uint64_t>(); }
+
+  void Send(const std::string& text, bool binary = false) {
+    ws_.binary(binary);
+    beast::error_code ec;
+    ws_.write(asio::buffer(text), ec);
+    EXPECT_FALSE(ec) << ec.message();
+  }
+
+  // The next text message; nullopt once the connection closed (see
+  // close_code()) or after `timeout` (the stream is then unusable).
+  std::optional<std::string> Read(std::chrono::milliseconds timeout = 5s) {
+    buffer_.consume(buffer_.size());
+    beast::error_code result = asio::error::timed_out;
+    bool done = false;
+    ws_.async_read(buffer_, [&](beast::error_code ec, size_t) {
+      result = ec;
+      done = true;
+    });
+    io_.restart();
+    io_.run_for(timeout);
+    if (!done) {
+      beast::get_lowest_layer(ws_).cancel();
+      io_.restart();
+      io_.run();
+      timed_out_ = true;
+      return std::nullopt;
+    }
+    if (result) {
+      if (result == websocket::error::closed) close_code_ = ws_.reason().code;
+      return std::nullopt;
+    }
+    return beast::buffers_to_string(buffer_.data());
+  }
+  json::object ReadJson(std::chrono::milliseconds timeout = 5s) {
+    auto s = Read(timeout);
+    EXPECT_TRUE(s.has_value()) << "no frame; close code " << close_code_;
+    return s ? J(*s) : json::object();
+  }
+  // Reads until the server closes; returns its close code (0: none within 10 s).
+  int WaitClosed() {
+    while (Read(10s)) {
+    }
+    return close_code_;
+  }
+  void Close() {
+    beast::error_code ec;
+    ws_.close(websocket::close_code::normal, ec);
+  }
+  bool timed_out() const { return timed_out_; }
+
+ private:
+  asio::io_context io_;
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer buffer_;
+  json::object hello_;
+  bool ok_ = false;
+  bool timed_out_ = false;
+  int close_code_ = 0;
+};
+
+// A plain HTTP exchange: the server's response to `request`.
+http::response<http::string_body> HttpExchange(uint16_t port,
+                                               http::request<http::string_body> request) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  request.set(http::field::host, "127.0.0.1");
+  request.prepare_payload();
+  http::write(socket, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  beast::error_code ec;
+  http::read(socket, buffer, response, ec);
+  EXPECT_FALSE(ec) << ec.message();
+  return response;
+}
+
+http::request<http::string_body> UpgradeRequest(const std::string& auth) {
+  http::request<http::string_body> req(http::verb::get, "/ws", 11);
+  req.set(http::field::upgrade, "websocket");
+  req.set(http::field::connection, "Upgrade");
+  req.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+  req.set(http::field::sec_websocket_version, "13");
+  if (!auth.empty()) req.set(http::field::authorization, auth);
+  return req;
+}
+
+class ConnectNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    logic_.AddToken("tok-a1", 1, "key-a1");
+    logic_.AddToken("tok-a2", 1, "key-a2");
+    logic_.AddToken("tok-b", 2, "key-b");
+    options_.rate.ws_violations_before_close = 3;
+    options_.conn.drain_timeout_ms = 2000;
+  }
+
+  // Starts the node (with options_ as set by the test) and the acceptor.
+  void Start() {
+    node_ = std::make_unique<ConnectNode>(io_.get_executor(), "node-1", options_, logic_, metrics_,
+                                          clock_);
+    acceptor_.open(tcp::v4());
+    acceptor_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    Accept();
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    work_.reset();
+    io_.stop();
+    for (auto& t : threads_) t.join();
+    node_.reset();
+  }
+
+  void Accept() {
+    acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket s) {
+      if (ec) return;
+      struct Pending {
+        beast::tcp_stream stream;
+        beast::flat_buffer buffer;
+        http::request<http::string_body> request;
+      };
+      auto p = std::make_shared<Pending>(Pending{beast::tcp_stream(std::move(s)), {}, {}});
+      http::async_read(p->stream, p->buffer, p->request, [this, p](beast::error_code ec, size_t) {
+        if (!ec) node_->Upgrade(std::move(p->stream), std::move(p->request), std::move(p->buffer));
+      });
+      Accept();
+    });
+  }
+
+  rpc::PushReply Push(const rpc::PushRequest& req) {
+    return parley::testing::Wait<rpc::PushReply>([&](auto cb) { node_->Push(req, cb); });
+  }
+
+  static rpc::PushEvent MsgEvent(std::vector<uint64_t> users, uint64_t seq,
+                                 const std::string& origin_node = "", uint64_t origin_conn = 0) {
+    rpc::PushEvent e;
+    for (uint64_t u : users) e.add_user_ids(u);
+    rpc::ChatMessage* m = e.mutable_msg();
+    m->set_msg_id(9007199254740993ull);
+    m->set_conv("p:1:2");
+    m->set_seq(seq);
+    m->set_from(1);
+    m->set_to_user(2);
+    m->set_body("pushed " + std::to_string(seq));
+    m->set_ts(1'700'000'000'000);
+    m->set_client_id("c" + std::to_string(seq));
+    m->set_origin_node(origin_node);
+    m->set_origin_conn(origin_conn);
+    return e;
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  Options options_;
+  Metrics metrics_;
+  ManualClock clock_{1'700'000'000'100};
+  testing::FakeLogic logic_;
+  std::unique_ptr<ConnectNode> node_;
+  tcp::acceptor acceptor_{io_};
+  uint16_t port_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(ConnectNodeTest, RefusesBadUpgradesWithJsonErrors) {
+  Start();
+  auto res = HttpExchange(port_, UpgradeRequest("Bearer nope"));
+  EXPECT_EQ(res.result_int(), 401);
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "unauthenticated");
+
+  res = HttpExchange(port_, UpgradeRequest(""));
+  EXPECT_EQ(res.result_int(), 401);
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "unauthenticated");
+
+  http::request<http::string_body> plain(http::verb::get, "/ws", 11);
+  plain.set(http::field::authorization, "Bearer tok-a1");
+  res = HttpExchange(port_, plain);
+  EXPECT_EQ(res.result_int(), 400);
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "invalid_argument");
+
+  EXPECT_EQ(node_->connection_count(), 0u);
+  EXPECT_EQ(metrics_.ws_opened.value(), 0u);
+  EXPECT_TRUE(logic_.disconnects().empty()) << "no Disconnect without a Connect";
+}
+
+TEST_F(ConnectNodeTest, HelloPingSendAckAndClose) {
+  Start();
+  Client a(port_, "tok-a1", /*token_in_query=*/true);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.hello().at("user_id").to_number<uint64_t>(), 1u);
+  EXPECT_TRUE(a.hello().at("convs").as_array().empty());
+  EXPECT_EQ(metrics_.ws_opened.value(), 1u);
+  EXPECT_EQ(metrics_.ws_connections.value(), 1);
+  ASSERT_EQ(logic_.connects().size(), 1u);
+  EXPECT_EQ(logic_.connects()[0].token(), "tok-a1");
+  EXPECT_EQ(logic_.connects()[0].node_id(), "node-1");
+  EXPECT_EQ(logic_.connects()[0].conn_id(), a.conn_id());
+
+  a.Send(R"({"type":"ping"})");
+  EXPECT_EQ(a.Read(), R"({"type":"pong"})");
+
+  a.Send(R"({"type":"send","id":"m1","to_user":2,"body":"hello"})");
+  json::object ack = a.ReadJson();
+  EXPECT_EQ(ack.at("type").as_string(), "ack");
+  EXPECT_EQ(ack.at("id").as_string(), "m1");
+  EXPECT_EQ(ack.at("conv").as_string(), "p:1:2");
+  EXPECT_EQ(ack.at("seq").to_number<uint64_t>(), 1u);
+  EXPECT_TRUE(ack.at("msg_id").is_string());
+  ASSERT_EQ(logic_.accepted().size(), 1u);
+  EXPECT_EQ(logic_.accepted()[0].origin_node(), "node-1");
+  EXPECT_EQ(logic_.accepted()[0].origin_conn(), a.conn_id());
+  EXPECT_EQ(logic_.accepted()[0].from(), 1u);
+
+  // A second connection sees the conversation in its hello.
+  Client b(port_, "tok-b");
+  ASSERT_TRUE(b.ok());
+  const json::array& convs = b.hello().at("convs").as_array();
+  ASSERT_EQ(convs.size(), 1u);
+  EXPECT_EQ(convs[0].at("conv").as_string(), "p:1:2");
+  EXPECT_EQ(convs[0].at("last_seq").to_number<uint64_t>(), 1u);
+  EXPECT_EQ(convs[0].at("peer").to_number<uint64_t>(), 1u);
+  EXPECT_NE(b.conn_id(), a.conn_id());
+
+  a.Close();
+  ASSERT_TRUE(Eventually([&] { return node_->connection_count() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return logic_.disconnects().size() == 1; }));
+  rpc::DisconnectRequest d = logic_.disconnects()[0];
+  EXPECT_EQ(d.user_id(), 1u);
+  EXPECT_EQ(d.node_id(), "node-1");
+  EXPECT_EQ(d.conn_id(), a.conn_id());
+  EXPECT_TRUE(Eventually([&] { return metrics_.ws_connections.value() == 1; }));
+}
+
+TEST_F(ConnectNodeTest, PipelinedSendsAreAckedInOrder) {
+  Start();
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  constexpr int kSends = 200;
+  for (int i = 0; i < kSends; ++i) {
+    a.Send(R"({"type":"send","id":"p)" + std::to_string(i) + R"(","to_user":2,"body":"x"})");
+  }
+  for (int i = 0; i < kSends; ++i) {
+    json::object ack = a.ReadJson();
+    ASSERT_EQ(ack.at("type").as_string(), "ack");
+    EXPECT_EQ(ack.at("id").as_string(), "p" + std::to_string(i));
+    EXPECT_EQ(ack.at("seq").to_number<uint64_t>(), static_cast<uint64_t>(i + 1));
+  }
+  EXPECT_EQ(metrics_.frames_in.value(), static_cast<uint64_t>(kSends));
+}
+
+TEST_F(ConnectNodeTest, BadFramesGetErrorFramesAndTheConnectionStays) {
+  Start();
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  struct Case {
+    std::string raw;
+    std::string id;  // empty: no id expected
+  };
+  std::vector<Case> cases = {
+      {"not json", ""},
+      {"[]", ""},
+      {R"({"id":"m1"})", "m1"},
+      {R"({"type":"teleport","id":"m2"})", "m2"},
+      {R"({"type":"send","id":"s1","to_user":"2","body":"x"})", "s1"},
+      {R"({"type":"send","id":"s2","to_user":2,"to_group":3,"body":"x"})", "s2"},
+      {R"({"type":"send","id":"s3","to_user":2,"body":""})", "s3"},
+      {R"({"type":"send","id":12,"to_user":2,"body":"x"})", ""},
+      {R"({"type":"sync","conv":"p:2:1","id":"y"})", "y"},
+  };
+  for (const Case& c : cases) {
+    a.Send(c.raw);
+    json::object err = a.ReadJson();
+    EXPECT_EQ(err.at("type").as_string(), "error") << c.raw;
+    EXPECT_EQ(err.at("code").as_string(), "invalid_argument") << c.raw;
+    EXPECT_TRUE(err.at("message").is_string());
+    if (c.id.empty()) {
+      EXPECT_FALSE(err.contains("id")) << c.raw;
+    } else {
+      EXPECT_EQ(err.at("id").as_string(), c.id) << c.raw;
+    }
+  }
+  a.Send(R"({"type":"ping"})", /*binary=*/true);
+  json::object err = a.ReadJson();
+  EXPECT_EQ(err.at("type").as_string(), "error");
+  EXPECT_EQ(err.at("code").as_string(), "invalid_argument");
+
+  // Errors from logic carry the id too.
+  a.Send(R"({"type":"send","id":"who","to_user":5000,"body":"x"})");
+  err = a.ReadJson();
+  EXPECT_EQ(err.at("code").as_string(), "not_found");
+  EXPECT_EQ(err.at("id").as_string(), "who");
+
+  a.Send(R"({"type":"ping"})");
+  EXPECT_EQ(a.Read(), R"({"type":"pong"})");
+  EXPECT_EQ(node_->connection_count(), 1u);
+  EXPECT_TRUE(logic_.accepted().empty());
+}
+
+TEST_F(ConnectNodeTest, FrameOverTheLimitClosesWith4009) {
+  options_.limits.ws_frame_max = 1000;
+  Start();
+  Client a(port_, "tok-a1");
+  Client sibling(port_, "tok-a2");
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(sibling.ok());
+  auto frame_of = [](size_t size) {
+    std::string head = R"({"type":"ping","pad":")", tail = R"("})";
+    return head + std::string(size - head.size() - tail.size(), 'p') + tail;
+  };
+  a.Send(frame_of(1000));
+  EXPECT_EQ(a.Read(), R"({"type":"pong"})");
+  a.Send(frame_of(1001));
+  EXPECT_EQ(a.WaitClosed(), 4009);
+  EXPECT_EQ(metrics_.ws_closed_violation.value(), 1u);
+
+  // A much bigger one too (the rest of it is read and discarded).
+  Client big(port_, "tok-a1");
+  ASSERT_TRUE(big.ok());
+  big.Send(frame_of(300'000));
+  EXPECT_EQ(big.WaitClosed(), 4009);
+
+  sibling.Send(R"({"type":"ping"})");
+  EXPECT_EQ(sibling.Read(), R"({"type":"pong"})");
+  EXPECT_TRUE(Eventually([&] { return node_->connection_count() == 1; }));
+}
+
+TEST_F(ConnectNodeTest, InvalidUtf8ClosesThatConnectionOnly) {
+  Start();
+  Client a(port_, "tok-a1");
+  Client sibling(port_, "tok-a2");
+  ASSERT_TRUE(a.ok() && sibling.ok());
+  a.Send("{\"type\":\"ping\",\"x\":\"\xc3\x28\"}");
+  int code = a.WaitClosed();
+  EXPECT_NE(code, 1000);
+  EXPECT_NE(code, 0);
+  EXPECT_TRUE(Eventually([&] { return metrics_.ws_closed_violation.value() == 1; }));
+  sibling.Send(R"({"type":"ping"})");
+  EXPECT_EQ(sibling.Read(), R"({"type":"pong"})");
+  EXPECT_TRUE(Eventually([&] { return node_->connection_count() == 1; }));
+}
+
+TEST_F(ConnectNodeTest, PushFansOutOnceSkipsTheOriginAndDedupesUsers) {
+  Start();
+  Client a1(port_, "tok-a1"), a2(port_, "tok-a2"), b(port_, "tok-b");
+  ASSERT_TRUE(a1.ok() && a2.ok() && b.ok());
+
+  rpc::PushRequest req;
+  *req.add_events() = MsgEvent({1, 2, 1}, 1, "node-1", a1.conn_id());
+  rpc::PushReply reply = Push(req);
+  EXPECT_EQ(reply.delivered(), 2u);
+  for (Client* c : {&a2, &b}) {
+    json::object m = c->ReadJson();
+    EXPECT_EQ(m.at("type").as_string(), "msg");
+    EXPECT_EQ(m.at("msg_id").as_string(), "9007199254740993");
+    EXPECT_EQ(m.at("seq").to_number<uint64_t>(), 1u);
+    EXPECT_EQ(m.at("body").as_string(), "pushed 1");
+    EXPECT_EQ(m.at("id").as_string(), "c1");
+  }
+  EXPECT_EQ(metrics_.messages_pushed.value(), 2u);
+
+  // The same conn id on another node is not the origin.
+  rpc::PushRequest req2;
+  *req2.add_events() = MsgEvent({1}, 2, "node-9", a1.conn_id());
+  rpc::PushEvent* read = req2.add_events();
+  read->add_user_ids(1);
+  read->mutable_read()->set_conv("p:1:2");
+  read->mutable_read()->set_user_id(2);
+  read->mutable_read()->set_seq(2);
+  read->mutable_read()->set_origin_node("node-1");
+  read->mutable_read()->set_origin_conn(b.conn_id());
+  EXPECT_EQ(Push(req2).delivered(), 4u);
+  for (Client* c : {&a1, &a2}) {
+    EXPECT_EQ(c->ReadJson().at("seq").to_number<uint64_t>(), 2u);
+    EXPECT_EQ(c->Read(), R"({"type":"read","conv":"p:1:2","user_id":2,"seq":2})");
+  }
+  // a1 got nothing from the first push: its next frame is the pong.
+  a1.Send(R"({"type":"ping"})");
+  EXPECT_EQ(a1.Read(), R"({"type":"pong"})");
+
+  rpc::PushRequest nobody;
+  *nobody.add_events() = MsgEvent({77}, 3);
+  EXPECT_EQ(Push(nobody).delivered(), 0u);
+}
+
+TEST_F(ConnectNodeTest, SyncAndRead) {
+  Start();
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  for (int i = 0; i < 3; ++i) {
+    a.Send(R"({"type":"send","id":"h)" + std::to_string(i) + R"(","to_user":2,"body":"b)" +
+           std::to_string(i) + R"("})");
+    ASSERT_EQ(a.ReadJson().at("type").as_string(), "ack");
+  }
+  a.Send(R"({"type":"sync","conv":"p:1:2","after_seq":1,"limit":1})");
+  json::object s = a.ReadJson();
+  EXPECT_EQ(s.at("type").as_string(), "sync");
+  EXPECT_EQ(s.at("conv").as_string(), "p:1:2");
+  EXPECT_EQ(s.at("has_more").as_bool(), true);
+  ASSERT_EQ(s.at("messages").as_array().size(), 1u);
+  const json::object& m = s.at("messages").as_array()[0].as_object();
+  EXPECT_EQ(m.at("seq").to_number<uint64_t>(), 2u);
+  EXPECT_EQ(m.at("body").as_string(), "b1");
+  EXPECT_EQ(m.at("id").as_string(), "h1");
+  EXPECT_TRUE(m.at("msg_id").is_string());
+
+  a.Send(R"({"type":"sync","conv":"p:1:2"})");  // defaults: after 0, page_limit_default
+  EXPECT_EQ(a.ReadJson().at("messages").as_array().size(), 3u);
+
+  a.Send(R"({"type":"read","conv":"p:1:2","seq":3})");
+  a.Send(R"({"type":"read","conv":"p:2:3","seq":1,"id":"r9"})");
+  json::object err = a.ReadJson();  // the first read has no reply
+  EXPECT_EQ(err.at("type").as_string(), "error");
+  EXPECT_EQ(err.at("code").as_string(), "permission_denied");
+  EXPECT_EQ(err.at("id").as_string(), "r9");
+  auto reads = logic_.reads();
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(reads[0].conv(), "p:1:2");
+  EXPECT_EQ(reads[0].seq(), 3u);
+  EXPECT_EQ(reads[0].user_id(), 1u);
+  EXPECT_EQ(reads[0].origin_conn(), a.conn_id());
+}
+
+TEST_F(ConnectNodeTest, RateLimitedErrorsThenClose4008) {
+  Start();
+  logic_.SetSendBudget(2);
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  for (int i = 0; i < 20; ++i) {
+    a.Send(R"({"type":"send","id":"f)" + std::to_string(i) + R"(","to_user":2,"body":"x"})");
+  }
+  int acks = 0, limited = 0;
+  while (auto frame = a.Read()) {
+    json::object f = J(*frame);
+    if (f.at("type").as_string() == "ack") ++acks;
+    if (f.at("type").as_string() == "error") {
+      EXPECT_EQ(f.at("code").as_string(), "rate_limited");
+      EXPECT_EQ(f.at("retry_after_ms").to_number<int64_t>(), 100);
+      ++limited;
+    }
+  }
+  EXPECT_EQ(a.WaitClosed(), 4008);
+  EXPECT_EQ(acks, 2);
+  EXPECT_EQ(limited, 3) << "ws_violations_before_close in a row, then the close";
+  EXPECT_EQ(metrics_.ws_closed_violation.value(), 1u);
+}
+
+TEST_F(ConnectNodeTest, KickClosesOneLoginOrAll) {
+  Start();
+  Client a1(port_, "tok-a1"), a2(port_, "tok-a2"), b(port_, "tok-b");
+  ASSERT_TRUE(a1.ok() && a2.ok() && b.ok());
+  rpc::KickRequest kick;
+  kick.set_user_id(1);
+  kick.set_session_key("key-a1");
+  kick.set_close_code(4001);
+  kick.set_reason("logged out");
+  auto reply = parley::testing::Wait<rpc::KickReply>([&](auto cb) { node_->Kick(kick, cb); });
+  EXPECT_EQ(reply.closed(), 1u);
+  EXPECT_EQ(a1.WaitClosed(), 4001);
+  a2.Send(R"({"type":"ping"})");
+  EXPECT_EQ(a2.Read(), R"({"type":"pong"})");
+
+  rpc::KickRequest all;
+  all.set_user_id(2);
+  reply = parley::testing::Wait<rpc::KickReply>([&](auto cb) { node_->Kick(all, cb); });
+  EXPECT_EQ(reply.closed(), 1u);
+  EXPECT_EQ(b.WaitClosed(), 4001);
+  EXPECT_TRUE(Eventually([&] { return node_->connection_count() == 1; }));
+}
+
+TEST_F(ConnectNodeTest, SlowConsumerIsClosedNotBuffered) {
+  options_.conn.outbound_queue_max_bytes = 64 * 1024;
+  options_.conn.drain_timeout_ms = 300;
+  Start();
+  Client a(port_, "tok-a1");  // reads hello, then nothing more
+  ASSERT_TRUE(a.ok());
+  rpc::PushRequest req;
+  rpc::PushEvent e = MsgEvent({1}, 1);
+  e.mutable_msg()->set_body(std::string(4000, 'z'));
+  *req.add_events() = e;
+  // Far more than the kernel's socket buffers hold.
+  for (int i = 0; i < 20000 && metrics_.ws_closed_slow.value() == 0; ++i) {
+    Push(req);
+  }
+  EXPECT_EQ(metrics_.ws_closed_slow.value(), 1u);
+  EXPECT_TRUE(Eventually([&] { return node_->connection_count() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return logic_.disconnects().size() == 1; }));
+}
+
+TEST_F(ConnectNodeTest, IdleConnectionIsDroppedAnsweringOneStays) {
+  options_.conn.idle_timeout_ms = 400;
+  Start();
+  Client silent(port_, "tok-a1");  // never reads again: pings go unanswered
+  Client live(port_, "tok-b");     // reads: Beast answers the pings
+  ASSERT_TRUE(silent.ok() && live.ok());
+  auto pusher = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(1200ms);
+    rpc::PushRequest req;
+    *req.add_events() = MsgEvent({2}, 1);
+    return Push(req).delivered();
+  });
+  json::object m = live.ReadJson(5s);  // blocks ~1.2 s, answering pings meanwhile
+  EXPECT_EQ(m.at("type").as_string(), "msg");
+  EXPECT_EQ(pusher.get(), 1u);
+  EXPECT_EQ(node_->connection_count(), 1u) << "the silent one is gone, the live one stays";
+  ASSERT_EQ(logic_.disconnects().size(), 1u);
+  EXPECT_EQ(logic_.disconnects()[0].conn_id(), silent.conn_id());
+}
+
+TEST_F(ConnectNodeTest, DrainClosesWith1001ThenCallsDone) {
+  Start();
+  Client a(port_, "tok-a1"), b(port_, "tok-b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::promise<void> drained;
+  node_->Drain([&] { drained.set_value(); });
+  EXPECT_EQ(a.WaitClosed(), 1001);
+  EXPECT_EQ(b.WaitClosed(), 1001);
+  ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(node_->connection_count(), 0u);
+  EXPECT_EQ(logic_.disconnects().size(), 2u);
+  // New upgrades are refused while draining.
+  auto res = HttpExchange(port_, UpgradeRequest("Bearer tok-a1"));
+  EXPECT_EQ(res.result_int(), 503);
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "unavailable");
+}
+
+TEST_F(ConnectNodeTest, DrainWithNoConnectionsIsPrompt) {
+  Start();
+  std::promise<void> drained;
+  node_->Drain([&] { drained.set_value(); });
+  EXPECT_EQ(drained.get_future().wait_for(1s), std::future_status::ready);
+}
+
+}  // namespace
+}  // namespace parley::connect
