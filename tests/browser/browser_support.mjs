@@ -67,6 +67,16 @@ export const CONNECTION_REFUSED = [
   /WebSocket connection to '.*' failed/,
 ];
 
+// Every control in the accessibility tree has a name (a label or an
+// aria-label), so that people using assistive technology, and these tests,
+// can find it by role and name.
+export async function assertControlsNamed(page) {
+  const tree = await page.locator('body').ariaSnapshot();
+  const unnamed = tree.split('\n').filter((line) =>
+    /^\s*- (button|textbox|link|combobox|checkbox|radio|searchbox|spinbutton|slider|switch|tab|menuitem|option)\s*(\[.*\])?:?\s*$/.test(line));
+  assert.deepEqual(unnamed, [], `controls without an accessible name in:\n${tree}`);
+}
+
 export async function closeClient(client) {
   await client.context.close();
 }

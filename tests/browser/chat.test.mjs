@@ -8,7 +8,8 @@ import { uniqueName, api } from '../support/parley_server.mjs';
 import {
   startWebServer, launchBrowser, openClient, closeClient, assertNoConsoleErrors, registerInUi,
   startChatInUi, sendInUi, openConversation, conversationButton, messageItem, shownMessages,
-  waitForState, assertEventually, screenshot, publishScreenshot, composer, PHONE, PASSWORD,
+  waitForState, assertEventually, screenshot, publishScreenshot, composer, assertControlsNamed, PHONE,
+  PASSWORD,
 } from './browser_support.mjs';
 
 let server;
@@ -38,6 +39,7 @@ test('two users chat both ways; live delivery; sent then read', async () => {
   const bob = await openClient(browser, server.baseUrl, { name: 'bob' });
   try {
     await screenshot(alice.page, 'login');
+    await assertControlsNamed(alice.page);
     await registerInUi(alice.page, aliceName);
     await registerInUi(bob.page, bobName);
     const aliceId = await userId(aliceName);
@@ -97,6 +99,8 @@ test('two users chat both ways; live delivery; sent then read', async () => {
     await messageItem(alice.page, 'see you there').waitFor();
     await waitForState(bob.page, 'see you there', 'read');
     const chatShot = await screenshot(alice.page, 'chat');
+    await assertControlsNamed(alice.page);
+    await assertControlsNamed(bob.page);
     await publishScreenshot(chatShot);
 
     // The body limit is shown and enforced before sending.
@@ -134,6 +138,7 @@ test('phone-sized screen: list and chat take turns; back returns to the list', a
     // The list is out of the way while the chat is open.
     assert.equal(await phone.page.getByRole('button', { name: 'New chat' }).isVisible(), false);
     await screenshot(phone.page, 'chat-phone');
+    await assertControlsNamed(phone.page);
     await phone.page.getByRole('button', { name: 'Back to conversations' }).click();
     await conversationButton(phone.page, bobName).waitFor();
     assert.equal(await composer(phone.page).isVisible(), false);

@@ -7,7 +7,7 @@ import { uniqueName, api } from '../support/parley_server.mjs';
 import {
   startWebServer, launchBrowser, openClient, closeClient, assertNoConsoleErrors, registerInUi,
   createGroupInUi, sendInUi, openConversation, conversationButton, messageItem, shownMessages,
-  waitForState, assertEventually, screenshot, PASSWORD,
+  waitForState, assertEventually, screenshot, assertControlsNamed, PASSWORD,
 } from './browser_support.mjs';
 
 let server;
@@ -73,11 +73,13 @@ test('a group of three: a message reaches the other two', async () => {
     assert.deepEqual(bobShown.map((m) => m.sender),
       [`user #${await idOf(names.alice)}`, 'You', `user #${await idOf(names.carol)}`]);
     await screenshot(alice.page, 'group-chat');
+    await assertControlsNamed(alice.page);
 
     // Alice adds Dave; Carol leaves.
     await alice.page.getByRole('button', { name: 'Add member' }).click();
     const addDialog = alice.page.getByRole('dialog', { name: 'Add a member' });
     await addDialog.getByLabel('Username to add').fill(dave);
+    await assertControlsNamed(alice.page);
     await addDialog.getByRole('button', { name: 'Add' }).click();
     await addDialog.waitFor({ state: 'hidden' });
     await waitForMembers(alice.page, ['you', names.bob, names.carol, dave]);

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startParley, api, newUser, openWs, httpSend, createGroup, privateConv, pick, sleep,
+  startParley, api, newUser, openWs, httpSend, createGroup, privateConv, pick, sleep, eventually, TIMEOUT_SCALE,
 } from '../support/parley_server.mjs';
 
 let server;
@@ -26,6 +26,25 @@ async function convEntry(token, conv) {
   const entry = res.json.conversations.find((c) => c.conv === conv);
   assert.ok(entry, `${conv} not in ${res.text}`);
   return pick(entry, ['conv', 'last_seq', 'read_seq', 'unread']);
+}
+
+// A read frame has no reply, so the cursor moves some time after it was
+// sent: wait until the list shows `readSeq`, then return the entry.
+async function readCursorReaches(token, conv, readSeq) {
+  return eventually(async () => {
+    const entry = await convEntry(token, conv);
+    return entry.read_seq === readSeq ? entry : null;
+  }, { what: `read_seq of ${conv} to reach ${readSeq}` });
+}
+
+// Samples the cursor for a while; it must stay at `readSeq` throughout.
+async function readCursorStays(token, conv, readSeq, ms = 500 * TIMEOUT_SCALE) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const entry = await convEntry(token, conv);
+    assert.equal(entry.read_seq, readSeq, `the cursor moved: ${JSON.stringify(entry)}`);
+    await sleep(25);
+  }
 }
 
 test('reading moves the cursor, tells the peer and the reader\'s other connections, and sets unread', async () => {
@@ -49,7 +68,7 @@ test('reading moves the cursor, tells the peer and the reader\'s other connectio
   await wb1.ping();
   assert.deepEqual(wb1.take((f) => f.type === 'error'), []);
 
-  assert.deepEqual(await convEntry(b.token, conv), { conv, last_seq: 5, read_seq: 3, unread: 2 });
+  assert.deepEqual(await readCursorReaches(b.token, conv, 3), { conv, last_seq: 5, read_seq: 3, unread: 2 });
   await Promise.all([wa, wb1, wb2].map((w) => w.close()));
 });
 
@@ -62,18 +81,20 @@ test('the read cursor never moves down and never past the last seq', async () =>
   const wb = await openWs(server, b.token);
 
   wb.send({ type: 'read', conv, seq: 4 });
+  assert.deepEqual(await readCursorReaches(b.token, conv, 4), { conv, last_seq: 6, read_seq: 4, unread: 2 });
   wb.send({ type: 'read', conv, seq: 2 });
+  wb.send({ type: 'read', conv, seq: 0 });
   wb.send({ type: 'read', conv, seq: 4 });
   await wb.ping();
-  assert.deepEqual(await convEntry(b.token, conv), { conv, last_seq: 6, read_seq: 4, unread: 2 });
+  await readCursorStays(b.token, conv, 4);
 
   wb.send({ type: 'read', conv, seq: 6 });
-  await wb.ping();
-  assert.deepEqual(await convEntry(b.token, conv), { conv, last_seq: 6, read_seq: 6, unread: 0 });
+  assert.deepEqual(await readCursorReaches(b.token, conv, 6), { conv, last_seq: 6, read_seq: 6, unread: 0 });
 
   // A seq beyond the end cannot make unread negative.
   wb.send({ type: 'read', conv, seq: 1000 });
   await wb.ping();
+  await sleep(300 * TIMEOUT_SCALE);
   const entry = await convEntry(b.token, conv);
   assert.ok(entry.unread >= 0, JSON.stringify(entry));
   assert.ok(entry.read_seq <= entry.last_seq, JSON.stringify(entry));
@@ -87,7 +108,7 @@ test('the read cursor is persisted and shown in hello after a restart', async ()
   for (let i = 1; i <= 4; i++) await httpSend(server.baseUrl, a.token, { to_user: b.user_id }, `m${i}`);
   const wb = await openWs(server, b.token);
   wb.send({ type: 'read', conv, seq: 3 });
-  await wb.ping();
+  await readCursorReaches(b.token, conv, 3);
   await wb.close();
 
   await server.restart();
@@ -98,7 +119,7 @@ test('the read cursor is persisted and shown in hello after a restart', async ()
 
   // Also after a crash right after the cursor moved.
   again.send({ type: 'read', conv, seq: 4 });
-  await again.ping();
+  await readCursorReaches(b.token, conv, 4);
   await sleep(1000); // the read frame has no ack; give the write a moment
   await server.kill();
   await server.start();
@@ -128,7 +149,7 @@ test('in a group every other member and the reader\'s other connections get the 
   await wo.ping();
   assert.deepEqual(wo.take({ type: 'read' }), [], 'outsiders learn nothing');
 
-  assert.deepEqual(await convEntry(c.token, conv), { conv, last_seq: 2, read_seq: 2, unread: 0 });
+  assert.deepEqual(await readCursorReaches(c.token, conv, 2), { conv, last_seq: 2, read_seq: 2, unread: 0 });
   assert.deepEqual(await convEntry(b.token, conv), { conv, last_seq: 2, read_seq: 0, unread: 2 }, "one member's cursor is not another's");
 
   // An outsider cannot move a cursor in the group.
@@ -152,6 +173,7 @@ test('bad read frames get an error frame', async () => {
     assert.equal(err.code, 'invalid_argument', `${JSON.stringify(frame)} -> ${JSON.stringify(err)}`);
   }
   await ws.ping();
+  await readCursorStays(b.token, conv, 0);
   assert.deepEqual(await convEntry(b.token, conv), { conv, last_seq: 1, read_seq: 0, unread: 1 });
   await ws.close();
 });
