@@ -87,6 +87,7 @@ void Progress(const BenchConfig& cfg, const std::string& line) {
 }
 
 double Seconds(int64_t from_ns) { return static_cast<double>(NowNs() - from_ns) / 1e9; }
+int64_t Millis(double seconds) { return std::llround(seconds * 1000); }
 
 json::object Params(const BenchConfig& cfg) {
   json::object p;
@@ -131,14 +132,14 @@ StatusOr<std::vector<LoadShare>> PrepareShares(const BenchConfig& cfg, const Ser
                     Fixed(users / std::max(setup_s, 1e-9), 0) + " users/s, register + login)");
   json::object setup;
   setup["users"] = users;
-  setup["users_s"] = setup_s;
+  setup["users_ms"] = Millis(setup_s);
 
   std::vector<LoadShare> shares(loops);
   if (mode == LoadMode::kGroup) {
     int64_t t1 = NowNs();
     auto groups = RunHere(CreateGroups(cfg, target, *created, cfg.groups, cfg.group_size));
     if (!groups.ok()) return groups.status();
-    setup["groups_s"] = Seconds(t1);
+    setup["groups_ms"] = Millis(Seconds(t1));
     Progress(cfg, std::to_string(cfg.groups) + " groups of " + std::to_string(cfg.group_size) +
                       " created in " + Fixed(Seconds(t1), 2) + " s");
     if (cfg.groups < loops) return Status::InvalidArgument("fewer groups than --threads");
@@ -227,7 +228,7 @@ int RunMessaging(const BenchConfig& cfg, const ServerTarget& target, LoadMode mo
     std::cerr << "parley-bench: " << connected.status().message() << "\n";
     return kExitSetup;
   }
-  out["connect_s"] = *connected;
+  out["connect_ms"] = Millis(*connected);
 
   std::cout << cfg.scenario << ": " << (mode == LoadMode::kGroup
                                             ? std::to_string(cfg.groups) + " groups x " +
@@ -289,8 +290,8 @@ int RunMessaging(const BenchConfig& cfg, const ServerTarget& target, LoadMode mo
     std::cout << "best passing step: " << Fixed(best->offered_rate, 0) << " sends/s offered, "
               << Fixed(deliveries, 0) << " deliveries/s, e2e " << LatencyText(best->e2e) << "\n";
     json::object b;
-    b["sends_per_s"] = best->offered_rate;
-    b["deliveries_per_s"] = std::round(deliveries);
+    b["sends_per_s"] = Num(best->offered_rate);
+    b["deliveries_per_s"] = std::llround(deliveries);
     b["e2e"] = LatencyJson(best->e2e);
     out["best"] = std::move(b);
   } else {
@@ -395,13 +396,13 @@ int RunIdle(const BenchConfig& cfg, const ServerTarget& target) {
     code = kExitViolation;
   }
   out["connections"] = n;
-  out["connect_s"] = *connected;
+  out["connect_ms"] = Millis(*connected);
   out["server_rss_before"] = server_before;
   out["server_rss_open"] = server_open;
   out["server_rss_end"] = server_end;
-  out["server_bytes_per_conn"] = per_conn(server_before, server_open);
-  out["server_bytes_per_conn_end"] = per_conn(server_before, server_end);
-  out["client_bytes_per_conn"] = per_conn(client_before, client_open);
+  out["server_bytes_per_conn"] = std::llround(per_conn(server_before, server_open));
+  out["server_bytes_per_conn_end"] = std::llround(per_conn(server_before, server_end));
+  out["client_bytes_per_conn"] = std::llround(per_conn(client_before, client_open));
   out["closed_during_run"] = closed;
   out["exit_code"] = code;
   PrintJsonLine(std::move(out));
@@ -453,7 +454,8 @@ int RunStorm(const BenchConfig& cfg, const ServerTarget& target) {
   }
   out["clients"] = s.clients;
   out["offline_messages"] = s.offline_messages;
-  out["catch_up_s"] = s.catch_up_s;
+  out["catch_up_ms"] = Millis(s.catch_up_s);
+  out["offline_send_ms"] = Millis(s.offline_send_s);
   out["syncs"] = s.syncs;
   out["synced"] = s.synced;
   out["expected"] = s.expected;
@@ -535,11 +537,11 @@ int RunLogin(const BenchConfig& cfg, const ServerTarget& target) {
     code = kExitRefused;
   }
   out["logins"] = ok;
-  out["logins_per_s"] = std::round(rate);
+  out["logins_per_s"] = std::llround(rate);
   out["latency"] = LatencyJson(latency);
   out["rate_limited"] = limited;
-  out["client_cores"] = client_cores;
-  out["server_cores"] = server_cores;
+  out["client_cpu_pct"] = std::llround(client_cores * 100);
+  out["server_cpu_pct"] = server_cores < 0 ? -1 : std::llround(server_cores * 100);
   out["exit_code"] = code;
   PrintJsonLine(std::move(out));
   return code;

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -308,6 +309,55 @@ TEST_F(ConnectNodeTest, HelloPingSendAckAndClose) {
   EXPECT_EQ(d.node_id(), "node-1");
   EXPECT_EQ(d.conn_id(), a.conn_id());
   EXPECT_TRUE(Eventually([&] { return metrics_.ws_connections.value() == 1; }));
+}
+
+TEST_F(ConnectNodeTest, FramesRightBehindTheUpgradeRequestAreKept) {
+  Start();
+  // One write: the upgrade request and, pipelined behind it, a masked text
+  // frame {"type":"ping"}. The acceptor reads both into its buffer.
+  std::string raw =
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Authorization: Bearer tok-a1\r\n\r\n";
+  const std::string payload = R"({"type":"ping"})";
+  const unsigned char mask[4] = {0x11, 0x22, 0x33, 0x44};
+  raw += static_cast<char>(0x81);
+  raw += static_cast<char>(0x80 | payload.size());
+  raw.append(reinterpret_cast<const char*>(mask), 4);
+  for (size_t i = 0; i < payload.size(); ++i) raw += static_cast<char>(payload[i] ^ mask[i % 4]);
+
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+  asio::write(socket, asio::buffer(raw));
+  // Reads the 101 response, then unmasked server frames (all short here).
+  std::string in;
+  auto fill = [&](size_t n) {
+    while (in.size() < n) {
+      char buf[4096];
+      size_t got = socket.read_some(asio::buffer(buf));
+      in.append(buf, got);
+    }
+  };
+  size_t head_end;
+  while ((head_end = in.find("\r\n\r\n")) == std::string::npos) fill(in.size() + 1);
+  EXPECT_EQ(in.substr(0, 12), "HTTP/1.1 101");
+  in.erase(0, head_end + 4);
+  std::vector<std::string> frames;
+  while (frames.size() < 2) {
+    fill(2);
+    size_t len = static_cast<unsigned char>(in[1]) & 0x7f, off = 2;
+    if (len == 126) {
+      fill(4);
+      len = (static_cast<unsigned char>(in[2]) << 8) | static_cast<unsigned char>(in[3]);
+      off = 4;
+    }
+    fill(off + len);
+    frames.push_back(in.substr(off, len));
+    in.erase(0, off + len);
+  }
+  EXPECT_EQ(J(frames[0]).at("type").as_string(), "hello");
+  EXPECT_EQ(frames[1], R"({"type":"pong"})");
 }
 
 TEST_F(ConnectNodeTest, PipelinedSendsAreAckedInOrder) {

@@ -19,6 +19,15 @@ void OutboundQueue::Push(Frame frame) {
   frames_.push_back(std::move(frame));
 }
 
+void OutboundQueue::PushFront(Frame frame) {
+  bytes_ += frame->size();
+  if (head_ > 0) {
+    frames_[--head_] = std::move(frame);
+  } else {
+    frames_.insert(frames_.begin(), std::move(frame));
+  }
+}
+
 void OutboundQueue::PopFront() {
   bytes_ -= frames_[head_]->size();
   frames_[head_].reset();

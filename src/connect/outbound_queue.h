@@ -22,6 +22,8 @@ class OutboundQueue {
   size_t bytes() const { return bytes_; }
 
   void Push(Frame frame);
+  // Puts `frame` before every other; only while no write is in flight.
+  void PushFront(Frame frame);
   // The oldest frame; the queue must not be empty.
   const Frame& Front() const { return frames_[head_]; }
   void PopFront();

@@ -42,6 +42,23 @@ TEST(OutboundQueue, InterleavedPushPopKeepsOrder) {
   EXPECT_EQ(q.bytes(), 0u);
 }
 
+TEST(OutboundQueue, PushFront) {
+  OutboundQueue q;
+  q.PushFront(F("b"));
+  q.Push(F("c"));
+  q.PushFront(F("a"));
+  EXPECT_EQ(q.bytes(), 3u);
+  q.Push(F("d"));
+  q.PopFront();
+  q.PushFront(F("A"));  // reuses the slot before the head
+  std::string order;
+  while (!q.empty()) {
+    order += *q.Front();
+    q.PopFront();
+  }
+  EXPECT_EQ(order, "Abcd");
+}
+
 TEST(OutboundQueue, ClearKeepsTheFrameInFlight) {
   OutboundQueue q;
   Frame first = F("first");

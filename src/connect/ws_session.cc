@@ -89,6 +89,17 @@ void WsSession::DoStart() {
   req.set_conn_id(conn_id_);
   req.set_request_id(request_id_);
   env_.logic.Connect(std::move(req), [self = shared_from_this()](rpc::ConnectReply reply) {
+    // Joins the registry here, on logic's thread, rather than after a hop
+    // to the strand: logic has counted the connection in presence already,
+    // and a push that finds no session is lost. No handler of this session
+    // runs until OnConnected (it waits for this reply), so setting its
+    // state here is safe; frames pushed before OnConnected queue behind
+    // where `hello` goes.
+    if (reply.error().code() == rpc::OK && !self->env_.draining.load()) {
+      self->user_id_ = reply.user_id();
+      self->registered_ = true;
+      self->env_.registry.Add(self->user_id_, self->conn_id_, reply.session_key(), self);
+    }
     self->Post([s = self.get(), reply = std::move(reply)]() mutable {
       s->OnConnected(std::move(reply));
     });
@@ -100,24 +111,22 @@ void WsSession::OnConnected(rpc::ConnectReply reply) {
     ReplyHttpError(Status::FromProto(reply.error()));
     return;
   }
-  user_id_ = reply.user_id();
-  if (env_.draining.load()) {
-    // Logic already counts this connection: take it back.
+  if (!registered_) {
+    // The node began draining: logic already counts this connection, so take
+    // it back.
     rpc::DisconnectRequest req;
-    req.set_user_id(user_id_);
+    req.set_user_id(reply.user_id());
     req.set_node_id(env_.node_id);
     req.set_conn_id(conn_id_);
     env_.logic.Disconnect(std::move(req), [](rpc::DisconnectReply) {});
     ReplyHttpError(Status::Unavailable("this node is shutting down; connect to another one"));
     return;
   }
-  // Registered before the handshake so that no push is lost in between;
-  // frames queued meanwhile wait behind `hello`.
-  registered_ = true;
-  env_.registry.Add(user_id_, conn_id_, reply.session_key(), shared_from_this());
-  queue_.Push(std::make_shared<const std::string>(HelloFrame(user_id_, conn_id_, reply)));
-  // A drain that began after the check above may have missed this session in
-  // its snapshot of the registry; it closes it here instead.
+  if (!closing_ || flush_) {  // not kicked in the meantime
+    queue_.PushFront(std::make_shared<const std::string>(HelloFrame(user_id_, conn_id_, reply)));
+  }
+  // A drain that began after the registration may have missed this session
+  // in its snapshot of the registry; it closes it here instead.
   if (env_.draining.load()) CloseOnStrand(kCloseGoingAway, "going away", /*flush=*/true);
 
   const ConnectionOptions& conn = env_.options.conn;

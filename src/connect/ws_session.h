@@ -132,7 +132,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   const std::string request_id_;
   Stream ws_;
 
-  // State below is used only on the strand.
+  // State below is used only on the strand (user_id_ and registered_ are set
+  // by the Connect reply, while no handler of the session can run).
   uint64_t user_id_ = 0;
   std::unique_ptr<Request> request_;            // until the upgrade is answered
   std::unique_ptr<std::string> leftover_;       // bytes read past the request, if any

@@ -442,6 +442,18 @@ Logic::Task<std::vector<rpc::ConvState>> Logic::Conversations(uint64_t user_id, 
       c.set_last_ts(std::max(c.last_ts(), deps_.clock.NowMs()));
     }
   }
+  // Private conversations so new that the store may not list them yet.
+  new_private_.Expire(deps_.clock.NowMs());
+  for (const auto& [conv, peer] : new_private_.Of(user_id)) {
+    bool listed = std::any_of(convs->begin(), convs->end(),
+                              [&](const rpc::ConvState& c) { return c.conv() == conv; });
+    if (listed) continue;
+    rpc::ConvState& c = convs->emplace_back();
+    c.set_conv(conv);
+    c.set_peer(peer);
+    c.set_last_seq(last_seq_[conv]);
+    c.set_last_ts(deps_.clock.NowMs());
+  }
   std::stable_sort(convs->begin(), convs->end(),
                    [](const auto& a, const auto& b) { return a.last_ts() > b.last_ts(); });
   co_return std::move(*convs);
@@ -509,8 +521,8 @@ Logic::Task<rpc::SyncReply> Logic::DoSync(rpc::SyncRequest req) {
   }
   // Newer than the store: from the recent cache, if contiguous.
   if (got < hi) got = recent_.Copy(req.conv(), got + 1, hi, r.mutable_messages());
-  if (backwards) {
-    r.set_has_more(lo > 1);
+  if (backwards || !req.has_after()) {
+    r.set_has_more(lo > 1);  // paging backwards: older messages exist
   } else {
     r.set_has_more(got < last);
   }
@@ -732,14 +744,15 @@ void Logic::FlushSends() {
   batch.swap(ready_);
   std::vector<rpc::ChatMessage> messages;
   messages.reserve(batch.size());
-  std::vector<std::pair<std::string, uint64_t>> seqs_before;
+  std::unordered_map<std::string, uint64_t> seqs_before;  // conv -> last seq before this batch
   int64_t now = deps_.clock.NowMs();
+  new_private_.Expire(now);
   for (PendingSend& send : batch) {
     uint64_t& last = last_seq_[send.conv];
-    if (std::none_of(seqs_before.begin(), seqs_before.end(),
-                     [&](const auto& p) { return p.first == send.conv; })) {
-      seqs_before.emplace_back(send.conv, last);
+    if (last == 0 && send.req.to_user() != 0) {
+      new_private_.Add(send.conv, send.req.from(), send.req.to_user(), now);
     }
+    seqs_before.try_emplace(send.conv, last);
     rpc::ChatMessage& m = messages.emplace_back();
     m.set_msg_id(ids_.Next());
     m.set_conv(send.conv);
@@ -767,7 +780,7 @@ void Logic::FlushSends() {
 }
 
 void Logic::OnAppended(std::vector<PendingSend> batch, std::vector<rpc::ChatMessage> messages,
-                       std::vector<std::pair<std::string, uint64_t>> seqs_before, Status status) {
+                       std::unordered_map<std::string, uint64_t> seqs_before, Status status) {
   appending_ = false;
   if (!status.ok()) {
     // Nothing of the batch is durable: give its seqs back (no later seq was

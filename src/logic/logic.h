@@ -29,6 +29,7 @@
 #include "connect/connect_service.h"
 #include "logic/idempotency_cache.h"
 #include "logic/logic_service.h"
+#include "logic/new_conversations.h"
 #include "logic/password_hasher.h"
 #include "logic/recent_messages.h"
 #include "model/conversation.h"
@@ -136,7 +137,7 @@ class Logic final : public LogicService {
   Admission Admit(PendingSend& send);
   void FlushSends();
   void OnAppended(std::vector<PendingSend> batch, std::vector<rpc::ChatMessage> messages,
-                  std::vector<std::pair<std::string, uint64_t>> seqs_before, Status status);
+                  std::unordered_map<std::string, uint64_t> seqs_before, Status status);
   void Reply(PendingSend& send, const Status& status, int64_t retry_after_ms = 0);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
@@ -154,6 +155,7 @@ class Logic final : public LogicService {
   std::unordered_map<uint64_t, GroupInfo> groups_;
   std::unordered_set<uint64_t> known_users_;
   std::unordered_map<std::string, store::SessionRecord> sessions_;  // by token hash
+  NewConversations new_private_;
 
   std::deque<PendingSend> waiting_;     // not yet admitted, in arrival order
   std::vector<PendingSend> ready_;      // admitted, for the next append

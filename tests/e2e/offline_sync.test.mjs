@@ -72,9 +72,9 @@ test('a client that connects right after an ack sees that message in hello and i
   const conv = privateConv(a.user_id, b.user_id);
   const wa = await openWs(server, a.token);
   for (let round = 1; round <= 3; round++) {
-    await wsSend(wa, { to_user: b.user_id }, `round ${round}`);
+    const ack = await wsSend(wa, { to_user: b.user_id }, `round ${round}`);
     const wb = await openWs(server, b.token);
-    assert.deepEqual(wb.hello.convs.map((c) => pick(c, ['conv', 'last_seq'])), [{ conv, last_seq: round }],
+    assert.deepEqual(wb.hello.convs.map((c) => pick(c, ['conv', 'last_seq'])), [{ conv, last_seq: ack.seq }],
       `hello right after ack ${round}`);
     await wb.close();
     const h = await httpSend(base, b.token, { to_user: a.user_id }, `reply ${round}`);

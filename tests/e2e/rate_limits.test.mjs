@@ -106,7 +106,11 @@ describe('send rate limit', () => {
     const acks = ws.all.filter((f) => f.type === 'ack');
     const limited = ws.all.filter((f) => f.type === 'error' && f.code === 'rate_limited');
     assert.ok(acks.length >= SEND_BURST && acks.length <= SEND_BURST + 2, `${acks.length} acks`);
-    assert.ok(limited.length >= 1 && limited.length <= VIOLATIONS, `${limited.length} rate_limited errors before the close`);
+    // The close comes after VIOLATIONS errors in a row; sends already in
+    // flight at that moment may still be answered before the close frame.
+    assert.ok(limited.length >= VIOLATIONS && acks.length + limited.length <= total,
+      `${limited.length} rate_limited errors before the close`);
+    assert.ok(limited.every((f) => Number.isInteger(f.retry_after_ms) && f.retry_after_ms > 0), 'each carries retry_after_ms');
     // Exactly the acked messages exist.
     const history = await fullHistory(base, b.token, privateConv(a.user_id, b.user_id));
     assert.deepEqual(history.map((m) => m.id), acks.map((x) => x.id));

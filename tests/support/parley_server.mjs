@@ -76,6 +76,8 @@ class Tail {
 // ---------------------------------------------------------------------------
 // The server.
 
+const SANITIZER_REPORT = /runtime error:|ERROR: (Address|Leak|Thread|Memory)Sanitizer|WARNING: ThreadSanitizer/;
+
 class ParleyServer {
   constructor({ dataDir, configPath, args, bin }) {
     this.dataDir = dataDir;
@@ -89,6 +91,12 @@ class ParleyServer {
     this.stdout = new Tail();
     this.stderr = new Tail();
     this.exited = null; // Promise<{code, signal}> of the current process
+    this.sanitizerReport = null; // first sanitizer report seen on stderr
+  }
+
+  // Fails if any run of this server printed a sanitizer report.
+  assertNoSanitizerReport() {
+    assert.equal(this.sanitizerReport, null, `parley printed a sanitizer report:\n${this.sanitizerReport}`);
   }
 
   commandLine() {
@@ -123,7 +131,15 @@ class ParleyServer {
     });
     proc.stdout.setEncoding('utf8');
     proc.stderr.setEncoding('utf8');
-    proc.stderr.on('data', (d) => this.stderr.push(d));
+    let carry = '';
+    proc.stderr.on('data', (d) => {
+      this.stderr.push(d);
+      // UBSan may report and carry on with exit code 0: look for reports.
+      const window = carry + d;
+      const m = SANITIZER_REPORT.exec(window);
+      if (m && this.sanitizerReport === null) this.sanitizerReport = window.slice(m.index, m.index + 2000);
+      carry = window.slice(-200);
+    });
 
     const ready = new Promise((resolve, reject) => {
       let line = '';
@@ -188,6 +204,7 @@ class ParleyServer {
       });
     assert.deepEqual(result, { code: 0, signal: null },
       `parley must exit with code 0 after SIGTERM\n${this.logs()}`);
+    this.assertNoSanitizerReport();
   }
 
   // Crash: SIGKILL, wait for the exit.
@@ -212,6 +229,7 @@ class ParleyServer {
   async dispose() {
     try {
       await this.stop();
+      this.assertNoSanitizerReport();
     } finally {
       await this.kill();
       for (const d of this.ownedDirs ?? []) {

@@ -130,6 +130,8 @@ Status AppendBatch(SqliteDb& db, const std::vector<rpc::ChatMessage>& batch) {
   struct ConvAgg {
     uint64_t last_seq = 0;
     int64_t last_ts = 0;
+    // Each sender has read the conversation up to its own latest message.
+    std::vector<std::pair<uint64_t, uint64_t>> senders;  // (user, seq)
   };
   std::unordered_map<std::string_view, ConvAgg> convs;
   {
@@ -157,6 +159,13 @@ Status AppendBatch(SqliteDb& db, const std::vector<rpc::ChatMessage>& batch) {
       auto& agg = convs[m.conv()];
       agg.last_seq = std::max(agg.last_seq, m.seq());
       agg.last_ts = std::max(agg.last_ts, m.ts());
+      auto sender = std::find_if(agg.senders.begin(), agg.senders.end(),
+                                 [&](const auto& p) { return p.first == m.from(); });
+      if (sender == agg.senders.end()) {
+        agg.senders.emplace_back(m.from(), m.seq());
+      } else {
+        sender->second = std::max(sender->second, m.seq());
+      }
     }
   }
   for (const auto& [conv, agg] : convs) {
@@ -182,6 +191,17 @@ Status AppendBatch(SqliteDb& db, const std::vector<rpc::ChatMessage>& batch) {
       st->Reset();
       if (!s.ok()) return s;
       if (id->a == id->b) break;
+    }
+  }
+  for (const auto& [conv, agg] : convs) {
+    PARLEY_PREPARE(st, db,
+                   "UPDATE user_convs SET read_seq = max(read_seq, ?3) "
+                   "WHERE user_id = ?1 AND conv = ?2");
+    for (const auto& [user, seq] : agg.senders) {
+      st->BindU(1, user).BindText(2, conv).BindU(3, seq);
+      Status s = db.Done(st->Step(), "user_convs");
+      st->Reset();
+      if (!s.ok()) return s;
     }
   }
   return Status::Ok();

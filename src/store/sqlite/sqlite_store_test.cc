@@ -262,7 +262,7 @@ TEST_F(SqliteStoreTest, ConversationListOrderAndReadCursor) {
   EXPECT_EQ(convs[0].last_ts(), 200);
   EXPECT_EQ(convs[0].peer(), 2u);
   EXPECT_EQ(convs[0].group_id(), 0u);
-  EXPECT_EQ(convs[0].read_seq(), 0u);
+  EXPECT_EQ(convs[0].read_seq(), 1u);  // a sender has read up to its own message
   EXPECT_EQ(convs[3].conv(), "p:1:1");
   EXPECT_EQ(convs[3].peer(), 1u);
 
@@ -272,9 +272,9 @@ TEST_F(SqliteStoreTest, ConversationListOrderAndReadCursor) {
   EXPECT_EQ(set(1, "p:1:2", 2).value(), 2u);
   EXPECT_EQ(set(1, "p:1:2", 1).value(), 2u);  // never down
   EXPECT_EQ(set(1, "p:1:2", 3).value(), 3u);
-  EXPECT_EQ(set(2, "p:1:2", 1).value(), 1u);  // per user
+  EXPECT_EQ(set(2, "p:1:2", 1).value(), 3u);  // user 2 sent seq 3: read up to it
   EXPECT_EQ(Convs(1)[0].read_seq(), 3u);
-  EXPECT_EQ(Convs(2)[0].read_seq(), 1u);
+  EXPECT_EQ(Convs(2)[0].read_seq(), 3u);
 
   EXPECT_TRUE(set(3, "p:1:2", 1).status().IsNotFound());  // not a participant
   EXPECT_TRUE(set(2, "g:1", 1).status().IsNotFound());    // not a member
