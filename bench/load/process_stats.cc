@@ -38,6 +38,27 @@ int64_t ServerCpuNs(int pid) {
   return (utime + stime) * (1'000'000'000LL / sysconf(_SC_CLK_TCK));
 }
 
+int64_t ServerWriteBytes(int pid) {
+  if (pid <= 0) return -1;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  long long value = 0;
+  while (f >> key >> value) {
+    if (key == "write_bytes:") return value;
+  }
+  return -1;
+}
+
+// Writeback, softirqs and kernel threads work for the server without being
+// charged to it: the machine's busy time shows them.
+int64_t MachineBusyNs() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  long long user, nice, system, idle, iowait, irq, softirq, steal;
+  if (!(f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal)) return -1;
+  return (user + nice + system + irq + softirq + steal) * (1'000'000'000LL / sysconf(_SC_CLK_TCK));
+}
+
 }  // namespace
 
 CpuSample SampleCpu(int server_pid) {
@@ -48,6 +69,8 @@ CpuSample SampleCpu(int server_pid) {
   auto ns = [](const timeval& tv) { return tv.tv_sec * 1'000'000'000LL + tv.tv_usec * 1000LL; };
   s.self_cpu_ns = ns(ru.ru_utime) + ns(ru.ru_stime);
   s.server_cpu_ns = ServerCpuNs(server_pid);
+  s.server_write_bytes = ServerWriteBytes(server_pid);
+  s.machine_busy_ns = MachineBusyNs();
   return s;
 }
 

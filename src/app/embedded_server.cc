@@ -161,7 +161,15 @@ void EmbeddedServer::Shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   p.log->Close();
+  // With every socket closed, the io_context runs out of work by itself;
+  // letting it do so (rather than stopping it) runs the handlers still queued,
+  // so none is left pointing into the parts when they are destroyed.
   p.work.reset();
+  auto io_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!io_.stopped() && std::chrono::steady_clock::now() < io_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!io_.stopped()) spdlog::warn("event=shutdown_forced reason=\"work left after drain\"");
   io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

@@ -37,10 +37,10 @@ class EmbeddedServer {
   Options options_;
   SystemClock clock_;
   Metrics metrics_;
-  // Declared before io_ so that the io_context (and the handlers it still
-  // holds) goes first, while the parts those handlers point to still exist.
-  std::unique_ptr<Parts> parts_;
+  // The parts hold strands of io_, so they must go before it; Shutdown lets
+  // io_ run out of work first, so no handler still points into the parts.
   boost::asio::io_context io_;
+  std::unique_ptr<Parts> parts_;
   std::vector<std::thread> threads_;
 };
 

@@ -42,7 +42,7 @@ void ConnectNode::Upgrade(beast::tcp_stream stream,
   // Move the connection onto a strand of its own: the io_context may be run
   // by several threads, and Beast's internal operations (pings, timeouts)
   // use the socket's executor.
-  WsSession::Socket accepted = stream.release_socket();
+  auto accepted = stream.release_socket();
   beast::error_code ec;
   auto endpoint = accepted.local_endpoint(ec);
   if (ec) {

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <gtest/gtest.h>
 
 #include "common/metrics.h"
@@ -14,11 +15,13 @@
 namespace parley::connect {
 namespace {
 
+namespace asio = boost::asio;
+
 // The registry only holds sessions; unconnected ones do for these tests.
 class RegistryTest : public ::testing::Test {
  protected:
   std::shared_ptr<WsSession> NewSession(uint64_t conn_id) {
-    return std::make_shared<WsSession>(*env_, WsSession::Socket(io_), conn_id, "rid");
+    return std::make_shared<WsSession>(*env_, WsSession::Socket(asio::make_strand(asio::any_io_executor(io_.get_executor()))), conn_id, "rid");
   }
   static std::vector<WsSession*> Ptrs(const std::vector<std::shared_ptr<WsSession>>& v) {
     std::vector<WsSession*> out;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,7 +19,10 @@
 #include <utility>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -67,10 +71,14 @@ inline constexpr uint16_t kCloseInternal = 1011;
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  using Socket = boost::asio::ip::tcp::socket;
+  // The session's own strand. A concrete executor type rather than
+  // any_io_executor: every pending operation keeps copies of it, and an
+  // any_io_executor holding a strand is a heap allocation each time.
+  using Executor = boost::asio::strand<boost::asio::any_io_executor>;
+  using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  // `socket`'s executor must be a strand used by nothing else.
+  // `socket`'s strand must be used by nothing else.
   WsSession(SessionEnv& env, Socket socket, uint64_t conn_id, std::string request_id);
   ~WsSession();
 
@@ -103,7 +111,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void ReplyHttpError(const Status& status);
 
   void DoRead();
-  void OnRead(boost::beast::error_code ec);
+  void OnRead(boost::beast::error_code ec, size_t bytes);
   void HandleText(std::string_view text);
   void HandleSend(ClientFrame& frame);
   void HandleSync(ClientFrame& frame);
@@ -137,7 +145,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   uint64_t user_id_ = 0;
   std::unique_ptr<Request> request_;            // until the upgrade is answered
   std::unique_ptr<std::string> leftover_;       // bytes read past the request, if any
-  std::unique_ptr<boost::asio::steady_timer> close_deadline_;  // only while closing
+  using Timer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                                  boost::asio::wait_traits<std::chrono::steady_clock>,
+                                                  Executor>;
+  std::unique_ptr<Timer> close_deadline_;  // only while closing
   boost::beast::flat_buffer read_buffer_;       // the message being read
   OutboundQueue queue_;
   std::string close_reason_;
