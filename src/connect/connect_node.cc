@@ -4,12 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/logging.h"
 #include "connect/frame_codec.h"
@@ -19,10 +20,22 @@ namespace parley::connect {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 
+namespace {
+asio::io_context& IoContextOf(const asio::any_io_executor& executor) {
+  const auto* io_executor = executor.target<asio::io_context::executor_type>();
+  if (io_executor == nullptr) {
+    spdlog::critical("ConnectNode needs an io_context's executor");
+    std::abort();
+  }
+  return io_executor->context();
+}
+}  // namespace
+
 ConnectNode::ConnectNode(asio::any_io_executor executor, std::string node_id,
                          const Options& options, logic::LogicService& logic, Metrics& metrics,
                          const Clock& clock)
     : executor_(std::move(executor)),
+      io_(IoContextOf(executor_)),
       clock_(clock),
       metrics_(metrics),
       env_(std::move(node_id), options, logic, metrics, registry_),
@@ -54,7 +67,7 @@ void ConnectNode::Upgrade(beast::tcp_stream stream,
     spdlog::warn("event=ws_upgrade_dropped conn={} err=\"{}\"", conn_id, ec.message());
     return;
   }
-  WsSession::Socket socket(asio::make_strand(executor_));
+  WsSession::Socket socket(asio::make_strand(io_.get_executor()));
   socket.assign(endpoint.protocol(), fd, ec);
   if (ec) {
     ::close(fd);

@@ -33,6 +33,7 @@ namespace parley::connect {
 class ConnectNode final : public connect::ConnectService, public api::UpgradeHandler {
  public:
   // `node_id` names this node to logic (presence) and in push origins.
+  // `executor` must be an io_context's (io_context::get_executor()).
   ConnectNode(boost::asio::any_io_executor executor, std::string node_id, const Options& options,
               logic::LogicService& logic, Metrics& metrics, const Clock& clock);
   ~ConnectNode() override;
@@ -65,6 +66,7 @@ class ConnectNode final : public connect::ConnectService, public api::UpgradeHan
   void CheckDrained();  // on drain_strand_
 
   boost::asio::any_io_executor executor_;
+  boost::asio::io_context& io_;  // executor_'s: sessions get strands of it
   const Clock& clock_;
   Metrics& metrics_;
   ConnectionRegistry registry_;

@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
-#include <gtest/gtest.h>
 
 #include "common/metrics.h"
 #include "common/options.h"
-#include "connect/ws_session.h"
 #include "connect/fake_logic_for_test.h"
+#include "connect/ws_session.h"
 
 namespace parley::connect {
 namespace {
@@ -21,7 +21,8 @@ namespace asio = boost::asio;
 class RegistryTest : public ::testing::Test {
  protected:
   std::shared_ptr<WsSession> NewSession(uint64_t conn_id) {
-    return std::make_shared<WsSession>(*env_, WsSession::Socket(asio::make_strand(asio::any_io_executor(io_.get_executor()))), conn_id, "rid");
+    return std::make_shared<WsSession>(
+        *env_, WsSession::Socket(asio::make_strand(io_.get_executor())), conn_id, "rid");
   }
   static std::vector<WsSession*> Ptrs(const std::vector<std::shared_ptr<WsSession>>& v) {
     std::vector<WsSession*> out;

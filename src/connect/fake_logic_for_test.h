@@ -104,8 +104,9 @@ class FakeLogic final : public logic::LogicService {
         Status::NotFound("no such recipient").ToProto(reply.mutable_error());
       } else {
         if (send_budget_ > 0) --send_budget_;
-        model::ConvId conv = req.to_group() != 0 ? model::ConvId::Group(req.to_group())
-                                                 : model::ConvId::Private(req.from(), req.to_user());
+        model::ConvId conv = req.to_group() != 0
+                                 ? model::ConvId::Group(req.to_group())
+                                 : model::ConvId::Private(req.from(), req.to_user());
         auto& msgs = history_[conv.ToString()];
         rpc::ChatMessage m;
         m.set_msg_id(++next_msg_id_ + (1ull << 60));

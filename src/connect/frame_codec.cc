@@ -39,7 +39,8 @@ Status ReadInt(const json::value& v, std::string_view name, uint64_t min, uint64
     out = static_cast<uint64_t>(v.get_int64());
   } else if (v.is_double()) {
     double d = v.get_double();
-    if (std::trunc(d) != d) return Status::InvalidArgument(std::string(name) + " must be an integer");
+    if (std::trunc(d) != d)
+      return Status::InvalidArgument(std::string(name) + " must be an integer");
     // 2^64 and beyond, negatives and infinities are out of range.
     if (d < 0 || d >= 18446744073709551616.0) return range_error();
     out = static_cast<uint64_t>(d);
@@ -62,7 +63,8 @@ Status ReadConv(const json::object& o, std::string& out) {
   if (v == nullptr) return Status::InvalidArgument(Missing("conv"));
   if (Status s = ReadString(*v, "conv", out); !s.ok()) return s;
   if (!model::ConvId::Parse(out)) {
-    return Status::InvalidArgument("conv is not a valid conversation id (p:A:B with A <= B, or g:N)");
+    return Status::InvalidArgument(
+        "conv is not a valid conversation id (p:A:B with A <= B, or g:N)");
   }
   return Status::Ok();
 }
@@ -276,13 +278,27 @@ void AppendJsonString(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         out += "\\u00";
         out += kHex[c >> 4];

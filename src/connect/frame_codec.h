@@ -22,13 +22,13 @@ struct ClientFrame {
   // The frame's "id" when it was a JSON string (also when the frame was
   // otherwise invalid): echoed on error frames. For `send`, a valid client id.
   std::optional<std::string> id;
-  uint64_t to_user = 0;   // send: exactly one of to_user / to_group is set
+  uint64_t to_user = 0;  // send: exactly one of to_user / to_group is set
   uint64_t to_group = 0;
-  std::string body;       // send
-  std::string conv;       // sync, read: a well-formed conversation id
-  uint64_t after_seq = 0; // sync (default 0)
-  uint32_t limit = 0;     // sync (default limits.page_limit_default)
-  uint64_t seq = 0;       // read
+  std::string body;        // send
+  std::string conv;        // sync, read: a well-formed conversation id
+  uint64_t after_seq = 0;  // sync (default 0)
+  uint32_t limit = 0;      // sync (default limits.page_limit_default)
+  uint64_t seq = 0;        // read
 };
 
 // Parses one text frame. On error returns INVALID_ARGUMENT with a message

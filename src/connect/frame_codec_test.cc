@@ -2,9 +2,9 @@
 
 #include <string>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <gtest/gtest.h>
 
 #include "support/test_util.h"
 
@@ -78,8 +78,8 @@ TEST(ParseClientFrame, SendGroupAndLimits) {
   // 64 characters of id, 4096 bytes of body are the most.
   std::string id(64, 'a');
   std::string body(4096, 'b');
-  ASSERT_OK(Parse(R"({"type":"send","id":")" + id + R"(","to_user":1,"body":")" + body + "\"}")
-                .status);
+  ASSERT_OK(
+      Parse(R"({"type":"send","id":")" + id + R"(","to_user":1,"body":")" + body + "\"}").status);
 }
 
 TEST(ParseClientFrame, NotAnObject) {
@@ -121,20 +121,19 @@ TEST(ParseClientFrame, SendFieldErrors) {
                 "to_user must be a positive integer below 2^53", "s4");
   ExpectInvalid(R"({"type":"send","id":"s5","to_user":5.5,"body":"x"})",
                 "to_user must be an integer", "s5");
-  ExpectInvalid(R"({"type":"send","id":"s6","to_user":9007199254740992,"body":"x"})",
-                "below 2^53", "s6");
+  ExpectInvalid(R"({"type":"send","id":"s6","to_user":9007199254740992,"body":"x"})", "below 2^53",
+                "s6");
   ExpectInvalid(R"({"type":"send","id":"s7","to_user":5,"body":17})", "body must be a string",
                 "s7");
   ExpectInvalid(R"({"type":"send","id":"s8","to_user":5,"body":""})", "body must be 1 to 4096",
                 "s8");
   ExpectInvalid(R"({"type":"send","id":"s9","to_user":5,"body":")" + std::string(4097, 'x') + "\"}",
                 "body must be 1 to 4096", "s9");
-  ExpectInvalid(R"({"type":"send","id":"s10","to_user":5,"to_group":1,"body":"x"})",
-                "exactly one", "s10");
+  ExpectInvalid(R"({"type":"send","id":"s10","to_user":5,"to_group":1,"body":"x"})", "exactly one",
+                "s10");
   ExpectInvalid(R"({"type":"send","id":"s11","to_group":"1","body":"x"})",
                 "to_group must be an integer", "s11");
-  ExpectInvalid(R"({"type":"send","id":"s12","to_user":0,"body":"x"})", "positive integer",
-                "s12");
+  ExpectInvalid(R"({"type":"send","id":"s12","to_user":0,"body":"x"})", "positive integer", "s12");
   ExpectInvalid(R"({"type":"send","id":"s13","to_user":null,"body":"x"})",
                 "to_user must be an integer", "s13");
   ExpectInvalid(R"({"type":"send","id":"s14","to_user":1e300,"body":"x"})", "below 2^53", "s14");
@@ -177,8 +176,7 @@ TEST(ParseClientFrame, Sync) {
 
   ExpectInvalid(R"({"type":"sync","id":"y1"})", "missing field 'conv'", "y1");
   ExpectInvalid(R"({"type":"sync","conv":5,"id":"y2"})", "conv must be a string", "y2");
-  ExpectInvalid(R"({"type":"sync","conv":"p:2:1","id":"y3"})", "not a valid conversation id",
-                "y3");
+  ExpectInvalid(R"({"type":"sync","conv":"p:2:1","id":"y3"})", "not a valid conversation id", "y3");
   ExpectInvalid(R"({"type":"sync","conv":"x:1"})", "not a valid conversation id");
   ExpectInvalid(R"({"type":"sync","conv":"p:1:2","after_seq":-1})",
                 "after_seq must be a non-negative integer");
@@ -252,8 +250,9 @@ TEST(Serialize, Ack) {
   r.set_conv("g:3");
   r.set_seq(8);
   r.set_ts(99);
-  EXPECT_EQ(AckFrame("a-1", r),
-            R"({"type":"ack","id":"a-1","msg_id":"123456789012345678","conv":"g:3","seq":8,"ts":99})");
+  EXPECT_EQ(
+      AckFrame("a-1", r),
+      R"({"type":"ack","id":"a-1","msg_id":"123456789012345678","conv":"g:3","seq":8,"ts":99})");
 }
 
 TEST(Serialize, Error) {
@@ -261,8 +260,9 @@ TEST(Serialize, Error) {
             R"({"type":"error","id":"e1","code":"not_found","message":"no such user"})");
   EXPECT_EQ(ErrorFrame(std::nullopt, Status::InvalidArgument("bad \"x\"")),
             R"({"type":"error","code":"invalid_argument","message":"bad \"x\""})");
-  EXPECT_EQ(ErrorFrame(std::string("r"), Status::RateLimited("slow down"), 250),
-            R"({"type":"error","id":"r","code":"rate_limited","message":"slow down","retry_after_ms":250})");
+  EXPECT_EQ(
+      ErrorFrame(std::string("r"), Status::RateLimited("slow down"), 250),
+      R"({"type":"error","id":"r","code":"rate_limited","message":"slow down","retry_after_ms":250})");
   // retry_after_ms belongs to rate_limited only.
   EXPECT_EQ(ErrorFrame(std::nullopt, Status::Internal("x"), 250),
             R"({"type":"error","code":"internal","message":"x"})");
@@ -280,10 +280,9 @@ TEST(Serialize, Hello) {
   g->set_conv("g:12");
   g->set_last_seq(3);
   g->set_group_id(12);
-  EXPECT_EQ(HelloFrame(1, 77, r),
-            R"({"type":"hello","user_id":1,"conn_id":77,"convs":[)"
-            R"({"conv":"p:1:5","last_seq":10,"read_seq":4,"peer":5},)"
-            R"({"conv":"g:12","last_seq":3,"read_seq":0,"group_id":12}]})");
+  EXPECT_EQ(HelloFrame(1, 77, r), R"({"type":"hello","user_id":1,"conn_id":77,"convs":[)"
+                                  R"({"conv":"p:1:5","last_seq":10,"read_seq":4,"peer":5},)"
+                                  R"({"conv":"g:12","last_seq":3,"read_seq":0,"group_id":12}]})");
   EXPECT_EQ(HelloFrame(2, 1, rpc::ConnectReply()),
             R"({"type":"hello","user_id":2,"conn_id":1,"convs":[]})");
 }
@@ -312,7 +311,8 @@ TEST(Serialize, SyncReadPong) {
   EXPECT_EQ(msgs[1].at("msg_id").as_string(), "102");
   EXPECT_EQ(msgs[1].at("seq").to_number<uint64_t>(), 2u);
   EXPECT_FALSE(msgs[0].as_object().contains("type"));
-  EXPECT_EQ(SyncFrame(rpc::SyncReply()), R"({"type":"sync","conv":"","messages":[],"has_more":false})");
+  EXPECT_EQ(SyncFrame(rpc::SyncReply()),
+            R"({"type":"sync","conv":"","messages":[],"has_more":false})");
 
   rpc::ReadReceipt rr;
   rr.set_conv("g:4");

@@ -5,12 +5,12 @@
 #include <sstream>
 #include <utility>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/json_error.h"
 #include "common/logging.h"
@@ -100,9 +100,8 @@ void WsSession::DoStart() {
       self->registered_ = true;
       self->env_.registry.Add(self->user_id_, self->conn_id_, reply.session_key(), self);
     }
-    self->Post([s = self.get(), reply = std::move(reply)]() mutable {
-      s->OnConnected(std::move(reply));
-    });
+    self->Post(
+        [s = self.get(), reply = std::move(reply)]() mutable { s->OnConnected(std::move(reply)); });
   });
 }
 
@@ -131,7 +130,8 @@ void WsSession::OnConnected(rpc::ConnectReply reply) {
 
   const ConnectionOptions& conn = env_.options.conn;
   websocket::stream_base::timeout timeouts;
-  timeouts.handshake_timeout = std::chrono::milliseconds(std::max<uint32_t>(conn.drain_timeout_ms, 1));
+  timeouts.handshake_timeout =
+      std::chrono::milliseconds(std::max<uint32_t>(conn.drain_timeout_ms, 1));
   if (conn.idle_timeout_ms > 0) {
     // Beast pings after half of it without a frame, and closes after all of it.
     timeouts.idle_timeout = std::chrono::milliseconds(conn.idle_timeout_ms);
@@ -157,8 +157,8 @@ void WsSession::OnConnected(rpc::ConnectReply reply) {
       ws_.async_accept(asio::buffer(*leftover_), std::move(on_accept));
       return;
     }
-    spdlog::debug("event=ws_leftover_dropped conn={} bytes={} rid={}", conn_id_,
-                  leftover_->size(), request_id_);
+    spdlog::debug("event=ws_leftover_dropped conn={} bytes={} rid={}", conn_id_, leftover_->size(),
+                  request_id_);
   }
   ws_.async_accept(*request_, std::move(on_accept));
 }
@@ -221,10 +221,9 @@ void WsSession::DoRead() {
   reading_ = true;
   // Into a buffer we prepare ourselves rather than Beast's dynamic-buffer
   // overload: one operation layer less held by every idle connection.
-  ws_.async_read_some(read_buffer_.prepare(limit),
-                      [self = shared_from_this()](beast::error_code ec, size_t n) {
-                        self->OnRead(ec, n);
-                      });
+  ws_.async_read_some(
+      read_buffer_.prepare(limit),
+      [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
 }
 
 void WsSession::OnRead(beast::error_code ec, size_t bytes) {
@@ -303,10 +302,10 @@ void WsSession::HandleSend(ClientFrame& frame) {
   ++inflight_;
   // Not awaited: the next frame is read at once. Logic replies to one
   // caller's sends to one conversation in order, and posting keeps that order.
-  env_.logic.Send(std::move(req), [self = shared_from_this(),
-                                   id = std::move(*frame.id)](rpc::SendReply reply) {
-    self->Post([s = self.get(), id, reply = std::move(reply)] { s->OnSendReply(id, reply); });
-  });
+  env_.logic.Send(
+      std::move(req), [self = shared_from_this(), id = std::move(*frame.id)](rpc::SendReply reply) {
+        self->Post([s = self.get(), id, reply = std::move(reply)] { s->OnSendReply(id, reply); });
+      });
 }
 
 void WsSession::OnSendReply(const std::string& id, const rpc::SendReply& reply) {
@@ -479,8 +478,9 @@ void WsSession::StartCloseHandshake() {
     if (!reading_) Finish({});
     return;
   }
-  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
-                  [self = shared_from_this()](beast::error_code ec) { self->Finish(ec); });
+  ws_.async_close(
+      websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
+      [self = shared_from_this()](beast::error_code ec) { self->Finish(ec); });
 }
 
 void WsSession::Finish(beast::error_code ec) {
