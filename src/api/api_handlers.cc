@@ -148,6 +148,8 @@ awaitable<Response> ApiHandlers::Dispatch(const Call& call) const {
       co_return co_await Me(call);
     case Route::kFindUser:
       co_return co_await FindUser(call);
+    case Route::kGetUser:
+      co_return co_await GetUser(call);
     case Route::kCreateGroup:
       co_return co_await CreateGroup(call);
     case Route::kGetGroup:
@@ -256,15 +258,27 @@ awaitable<Response> ApiHandlers::Logout(const Call& call) const {
   co_return NoContent();
 }
 
-awaitable<Response> ApiHandlers::Me(const Call& call) const {
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
-  rpc::GetUserRequest req;
-  req.set_user_id(*user);
+awaitable<Response> ApiHandlers::LookUpUser(const Call& call, rpc::GetUserRequest req) const {
   req.set_request_id(call.ctx.request_id);
   auto reply =
       co_await Await<rpc::GetUserReply>([&](auto cb) { logic_.GetUser(std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return Ok(http::status::ok, UserJson(reply.user()));
+}
+
+awaitable<Response> ApiHandlers::Me(const Call& call) const {
+  PARLEY_TRY_AWAIT(user, Authenticate(call));
+  rpc::GetUserRequest req;
+  req.set_user_id(*user);
+  co_return co_await LookUpUser(call, std::move(req));
+}
+
+awaitable<Response> ApiHandlers::GetUser(const Call& call) const {
+  PARLEY_TRY(user_id, ParseIdText(call.match.params[0], "user_id"));
+  PARLEY_TRY_AWAIT(caller, Authenticate(call));
+  rpc::GetUserRequest req;
+  req.set_user_id(*user_id);
+  co_return co_await LookUpUser(call, std::move(req));
 }
 
 awaitable<Response> ApiHandlers::FindUser(const Call& call) const {
@@ -275,11 +289,7 @@ awaitable<Response> ApiHandlers::FindUser(const Call& call) const {
   PARLEY_TRY_AWAIT(user, Authenticate(call));
   rpc::GetUserRequest req;
   req.set_username(*username);
-  req.set_request_id(call.ctx.request_id);
-  auto reply =
-      co_await Await<rpc::GetUserReply>([&](auto cb) { logic_.GetUser(std::move(req), cb); });
-  if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
-  co_return Ok(http::status::ok, UserJson(reply.user()));
+  co_return co_await LookUpUser(call, std::move(req));
 }
 
 awaitable<Response> ApiHandlers::CreateGroup(const Call& call) const {

@@ -55,6 +55,9 @@ class ApiHandlers {
   boost::asio::awaitable<Response> Logout(const Call& call) const;
   boost::asio::awaitable<Response> Me(const Call& call) const;
   boost::asio::awaitable<Response> FindUser(const Call& call) const;
+  boost::asio::awaitable<Response> GetUser(const Call& call) const;
+  // The user as {"user_id","username","online"}, for the three lookups above.
+  boost::asio::awaitable<Response> LookUpUser(const Call& call, rpc::GetUserRequest req) const;
   boost::asio::awaitable<Response> CreateGroup(const Call& call) const;
   boost::asio::awaitable<Response> GetGroup(const Call& call) const;
   boost::asio::awaitable<Response> AddMember(const Call& call) const;

@@ -45,7 +45,8 @@ constexpr http::verb kDelete = http::verb::delete_;
 constexpr RouteSpec kRoutes[] = {
     {kPost, {"api", "v1", "users"}, 3, Route::kRegister},
     {kGet, {"api", "v1", "users"}, 3, Route::kFindUser},
-    {kGet, {"api", "v1", "users", "me"}, 4, Route::kMe},
+    {kGet, {"api", "v1", "users", "me"}, 4, Route::kMe},  // before {}: first match wins
+    {kGet, {"api", "v1", "users", "{}"}, 4, Route::kGetUser},
     {kPost, {"api", "v1", "sessions"}, 3, Route::kLogin},
     {kDelete, {"api", "v1", "sessions"}, 3, Route::kLogout},
     {kPost, {"api", "v1", "groups"}, 3, Route::kCreateGroup},

@@ -30,6 +30,7 @@ enum class Route {
   kRegister,       // POST   /api/v1/users
   kFindUser,       // GET    /api/v1/users?username=
   kMe,             // GET    /api/v1/users/me
+  kGetUser,        // GET    /api/v1/users/{user_id}
   kLogin,          // POST   /api/v1/sessions
   kLogout,         // DELETE /api/v1/sessions
   kCreateGroup,    // POST   /api/v1/groups

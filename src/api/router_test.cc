@@ -61,6 +61,7 @@ TEST(RouterTest, EveryEndpoint) {
       {verb::post, "/api/v1/users", Route::kRegister, {}},
       {verb::get, "/api/v1/users?username=bob", Route::kFindUser, {}},
       {verb::get, "/api/v1/users/me", Route::kMe, {}},
+      {verb::get, "/api/v1/users/12", Route::kGetUser, {"12"}},
       {verb::post, "/api/v1/sessions", Route::kLogin, {}},
       {verb::delete_, "/api/v1/sessions", Route::kLogout, {}},
       {verb::post, "/api/v1/groups", Route::kCreateGroup, {}},

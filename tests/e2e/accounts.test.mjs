@@ -129,6 +129,18 @@ test('lookup by username finds the user, shown as registered', async () => {
   assertError(missing, 404, 'not_found', 'unknown username');
 });
 
+test('lookup by id (an extension, docs/protocol.md) names the user', async () => {
+  const asker = await newUser(base, 'askerId');
+  const target = await newUser(base, 'ById');
+  const res = await api(base, 'GET', `/api/v1/users/${target.user_id}`, undefined, asker.token);
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(pick(res.json, ['user_id', 'username', 'online']),
+    { user_id: target.user_id, username: target.username, online: false });
+  assertError(await api(base, 'GET', '/api/v1/users/9007199254740000', undefined, asker.token), 404, 'not_found', 'unknown id');
+  assertError(await api(base, 'GET', '/api/v1/users/abc', undefined, asker.token), 400, 'invalid_argument', 'bad id');
+  assertError(await api(base, 'GET', `/api/v1/users/${target.user_id}`), 401, 'unauthenticated', 'no token');
+});
+
 test('online is true while the user holds a WebSocket and false after', async () => {
   const asker = await newUser(base, 'watcher');
   const u = await newUser(base, 'onl');
