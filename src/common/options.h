@@ -37,7 +37,7 @@ struct RateLimits {
 
 struct ConnectionOptions {
   // A WebSocket with no frame (data, ping or pong) from the client for this
-  // long is closed; the server pings at a third of it.
+  // long is closed; the server pings at half of it (Beast keep-alive pings).
   uint32_t idle_timeout_ms = 60'000;
   // Bytes queued for one connection beyond which it is a slow consumer and
   // is closed (1008 policy) rather than letting memory grow.
