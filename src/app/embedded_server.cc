@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <future>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/http_server.h"
 #include "app/direct_connect_directory.h"
@@ -82,7 +82,8 @@ Status EmbeddedServer::Start() {
   auto store = store::SqliteStore::Open((fs::path(dir) / "parley.db").string(), options_.storage);
   if (!store.ok()) return store.status();
   p.store = std::move(store).value();
-  auto log = queue::SqliteMessageLog::Open((fs::path(dir) / "log.db").string(), options_.storage, clock_);
+  auto log =
+      queue::SqliteMessageLog::Open((fs::path(dir) / "log.db").string(), options_.storage, clock_);
   if (!log.ok()) return log.status();
   p.log = std::move(log).value();
 
@@ -103,16 +104,17 @@ Status EmbeddedServer::Start() {
   }
 
   p.directory = std::make_unique<DirectConnectDirectory>(kNodeId);
-  auto logic = logic::Logic::Create(io_.get_executor(),
-                                    {options_, clock_, *p.store, *p.log, p.presence, *p.directory, metrics_});
+  auto logic = logic::Logic::Create(
+      io_.get_executor(), {options_, clock_, *p.store, *p.log, p.presence, *p.directory, metrics_});
   if (!logic.ok()) return logic.status();
   p.logic = std::move(logic).value();
   if (Status s = Block<Status>([&](auto cb) { p.logic->Start(cb); }); !s.ok()) return s;
 
-  p.connect = std::make_unique<connect::ConnectNode>(io_.get_executor(), kNodeId, options_, *p.logic,
-                                                     metrics_, clock_);
+  p.connect = std::make_unique<connect::ConnectNode>(io_.get_executor(), kNodeId, options_,
+                                                     *p.logic, metrics_, clock_);
   p.directory->Attach(p.connect.get());
-  p.push = std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory, metrics_);
+  p.push =
+      std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory, metrics_);
   p.push->Start();
 
   p.discovery = std::make_unique<discovery::StaticDiscovery>();
@@ -121,7 +123,8 @@ Status EmbeddedServer::Start() {
   if (Status s = p.http->Listen(options_.listen); !s.ok()) return s;
   std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
   std::string address = host + ":" + std::to_string(p.http->port());
-  std::string ws_url = options_.public_ws_url.empty() ? "ws://" + address + "/ws" : options_.public_ws_url;
+  std::string ws_url =
+      options_.public_ws_url.empty() ? "ws://" + address + "/ws" : options_.public_ws_url;
   p.discovery->SetNodes({{kNodeId, "connect", address, ws_url, 0}});
   return Status::Ok();
 }
@@ -129,10 +132,12 @@ Status EmbeddedServer::Start() {
 int EmbeddedServer::Run() {
   Parts& p = *parts_;
   p.http->Start();
-  spdlog::info("event=listening address={}:{} data_dir={}", options_.listen.substr(0, options_.listen.rfind(':')),
-               p.http->port(), options_.storage.data_dir);
+  spdlog::info("event=listening address={}:{} data_dir={}",
+               options_.listen.substr(0, options_.listen.rfind(':')), p.http->port(),
+               options_.storage.data_dir);
   // Tools and tests wait for this exact line.
-  std::printf("parley listening on %s:%u\n", options_.listen.substr(0, options_.listen.rfind(':')).c_str(),
+  std::printf("parley listening on %s:%u\n",
+              options_.listen.substr(0, options_.listen.rfind(':')).c_str(),
               static_cast<unsigned>(p.http->port()));
   std::fflush(stdout);
 
@@ -154,9 +159,10 @@ void EmbeddedServer::Shutdown() {
   Block<bool>([&](auto cb) { p.connect->Drain([cb] { cb(true); }); });
   // Let the consumers finish what is queued (bounded by the drain timeout);
   // anything left is durable in the log and replayed at the next start.
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(options_.conn.drain_timeout_ms);
-  while ((p.log->Lag(task::PersistConsumer::kGroup) > 0 || p.log->Lag(task::PushConsumer::kGroup) > 0) &&
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.conn.drain_timeout_ms);
+  while ((p.log->Lag(task::PersistConsumer::kGroup) > 0 ||
+          p.log->Lag(task::PushConsumer::kGroup) > 0) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "app/embedded_server.h"
 #include "common/config_file.h"
@@ -20,8 +20,8 @@ std::string DefaultWebRoot(const char* argv0) {
   std::error_code ec;
   fs::path exe = fs::canonical("/proc/self/exe", ec);
   if (ec) exe = fs::absolute(argv0);
-  for (const fs::path& candidate : {exe.parent_path().parent_path() / "share/parley/web",
-                                    fs::path(PARLEY_SOURCE_WEB_ROOT)}) {
+  for (const fs::path& candidate :
+       {exe.parent_path().parent_path() / "share/parley/web", fs::path(PARLEY_SOURCE_WEB_ROOT)}) {
     if (fs::exists(candidate / "index.html", ec)) return candidate.string();
   }
   return "";
@@ -45,16 +45,23 @@ int main(int argc, char** argv) {
 
   parley::Options options;
   std::string config_path;
-  CLI::App* serve = app.add_subcommand("serve", "Run every tier in one process over SQLite (embedded mode)");
-  auto* listen = serve->add_option("--listen", options.listen, "HOST:PORT for HTTP, WebSocket /ws and the web client")
+  CLI::App* serve =
+      app.add_subcommand("serve", "Run every tier in one process over SQLite (embedded mode)");
+  auto* listen = serve
+                     ->add_option("--listen", options.listen,
+                                  "HOST:PORT for HTTP, WebSocket /ws and the web client")
                      ->capture_default_str();
-  auto* data_dir = serve->add_option("--data-dir", options.storage.data_dir, "Directory for the SQLite files")
-                       ->capture_default_str();
-  auto* cost = serve->add_option("--password-hash-cost", options.password_hash_cost,
-                                 "argon2id cost: min, interactive or moderate")
+  auto* data_dir =
+      serve->add_option("--data-dir", options.storage.data_dir, "Directory for the SQLite files")
+          ->capture_default_str();
+  auto* cost = serve
+                   ->add_option("--password-hash-cost", options.password_hash_cost,
+                                "argon2id cost: min, interactive or moderate")
                    ->check(CLI::IsMember({"min", "interactive", "moderate"}))
                    ->capture_default_str();
-  serve->add_option("--config", config_path, "JSON file with any other setting (see docs/configuration.md)")
+  serve
+      ->add_option("--config", config_path,
+                   "JSON file with any other setting (see docs/configuration.md)")
       ->check(CLI::ExistingFile);
   auto* web_root = serve->add_option("--web-root", options.web_root, "Directory of the web client");
   auto* node_id = serve->add_option("--node-id", options.node_id, "Snowflake node id, 0-1023")
@@ -63,8 +70,9 @@ int main(int argc, char** argv) {
   auto* threads = serve->add_option("--threads", options.threads, "Network threads")
                       ->check(CLI::Range(1, 256))
                       ->capture_default_str();
-  auto* log_level = serve->add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
-                        ->capture_default_str();
+  auto* log_level =
+      serve->add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
+          ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 

@@ -28,9 +28,8 @@ boost::asio::awaitable<T> Await(Start start) {
         // std::function needs a copyable target; the handler is move-only.
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         start(Callback<T>([shared, ex](T value) mutable {
-          boost::asio::post(ex, [shared, value = std::move(value)]() mutable {
-            (*shared)(std::move(value));
-          });
+          boost::asio::post(
+              ex, [shared, value = std::move(value)]() mutable { (*shared)(std::move(value)); });
         }));
       },
       boost::asio::use_awaitable);

@@ -70,7 +70,8 @@ std::string Metrics::Render() const {
   out.reserve(8192);
   RenderGauge(out, "parley_ws_connections", "Open WebSocket connections.", ws_connections);
   RenderCounter(out, "parley_ws_opened_total", "WebSocket connections opened.", ws_opened);
-  RenderCounter(out, "parley_ws_closed_slow_total", "Connections closed as slow consumers.", ws_closed_slow);
+  RenderCounter(out, "parley_ws_closed_slow_total", "Connections closed as slow consumers.",
+                ws_closed_slow);
   RenderCounter(out, "parley_ws_closed_violation_total", "Connections closed for violations.",
                 ws_closed_violation);
   RenderCounter(out, "parley_http_requests_total", "HTTP requests handled.", http_requests);
@@ -88,7 +89,8 @@ std::string Metrics::Render() const {
   RenderGauge(out, "parley_log_lag_persist", "Log entries not yet persisted.", log_lag_persist);
   errors.Render(out, "parley_errors_total", "Error replies by code.");
   send_latency.Render(out, "parley_send_latency_seconds", "Send received to durable ack.");
-  push_latency.Render(out, "parley_push_latency_seconds", "Message accepted to queued for a recipient.");
+  push_latency.Render(out, "parley_push_latency_seconds",
+                      "Message accepted to queued for a recipient.");
   commit_latency.Render(out, "parley_commit_latency_seconds", "One group commit.");
   http_latency.Render(out, "parley_http_latency_seconds", "HTTP request handling time.");
   return out;

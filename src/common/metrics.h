@@ -36,9 +36,8 @@ class Gauge {
 // Latency histogram in seconds with fixed buckets from 100 us to 10 s.
 class Histogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                                     0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
-                                                     1.0,    10.0};
+  static constexpr std::array<double, 14> kBounds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0};
   void ObserveNs(int64_t ns);
   void Render(std::string& out, const char* name, const char* help) const;
 
@@ -61,23 +60,23 @@ class CodeCounter {
 struct Metrics {
   Gauge ws_connections;
   Counter ws_opened;
-  Counter ws_closed_slow;        // closed as slow consumers
-  Counter ws_closed_violation;   // closed for protocol or policy violations
+  Counter ws_closed_slow;       // closed as slow consumers
+  Counter ws_closed_violation;  // closed for protocol or policy violations
   Counter http_requests;
-  Counter messages_accepted;     // acknowledged sends
-  Counter messages_duplicate;    // resends answered from the idempotency cache
-  Counter messages_pushed;       // frames queued to connections
+  Counter messages_accepted;   // acknowledged sends
+  Counter messages_duplicate;  // resends answered from the idempotency cache
+  Counter messages_pushed;     // frames queued to connections
   Counter messages_persisted;
   Counter frames_in;
   Counter logins;
   Counter registrations;
   Gauge log_lag_push;
   Gauge log_lag_persist;
-  CodeCounter errors;            // error replies by code (HTTP and WebSocket)
-  Histogram send_latency;        // send received -> ack (durable)
-  Histogram push_latency;        // accepted -> queued on the recipient connection
-  Histogram commit_latency;      // one group commit
-  Histogram http_latency;        // HTTP request handling
+  CodeCounter errors;        // error replies by code (HTTP and WebSocket)
+  Histogram send_latency;    // send received -> ack (durable)
+  Histogram push_latency;    // accepted -> queued on the recipient connection
+  Histogram commit_latency;  // one group commit
+  Histogram http_latency;    // HTTP request handling
 
   // The whole exposition, text format 0.0.4.
   std::string Render() const;

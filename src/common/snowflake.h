@@ -19,7 +19,9 @@ class SnowflakeGenerator {
   // rather than waiting or repeating.
   uint64_t Next();
 
-  static int64_t TimestampMs(uint64_t id) { return static_cast<int64_t>(id >> 22) + kSnowflakeEpochMs; }
+  static int64_t TimestampMs(uint64_t id) {
+    return static_cast<int64_t>(id >> 22) + kSnowflakeEpochMs;
+  }
   static uint32_t NodeId(uint64_t id) { return static_cast<uint32_t>((id >> 12) & 0x3ff); }
 
  private:

@@ -58,8 +58,8 @@ int HttpStatus(Code code);
 template <typename T>
 class StatusOr {
  public:
-  StatusOr(T value) : v_(std::move(value)) {}            // NOLINT: implicit by design
-  StatusOr(Status status) : v_(std::move(status)) {      // NOLINT
+  StatusOr(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
+  StatusOr(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok());
   }
   bool ok() const { return std::holds_alternative<T>(v_); }

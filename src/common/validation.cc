@@ -15,8 +15,8 @@ std::string Range(uint32_t lo, uint32_t hi) {
 
 Status ValidateUsername(std::string_view u, const Limits& limits) {
   if (u.size() < limits.username_min || u.size() > limits.username_max) {
-    return Status::InvalidArgument("username must be " + Range(limits.username_min, limits.username_max) +
-                                   " characters");
+    return Status::InvalidArgument("username must be " +
+                                   Range(limits.username_min, limits.username_max) + " characters");
   }
   for (char c : u) {
     if (!IsAsciiAlnum(c) && c != '_' && c != '.' && c != '-') {
@@ -28,15 +28,16 @@ Status ValidateUsername(std::string_view u, const Limits& limits) {
 
 Status ValidatePassword(std::string_view p, const Limits& limits) {
   if (p.size() < limits.password_min || p.size() > limits.password_max) {
-    return Status::InvalidArgument("password must be " + Range(limits.password_min, limits.password_max) +
-                                   " bytes");
+    return Status::InvalidArgument("password must be " +
+                                   Range(limits.password_min, limits.password_max) + " bytes");
   }
   return Status::Ok();
 }
 
 Status ValidateGroupName(std::string_view name, const Limits& limits) {
   if (name.empty() || name.size() > limits.group_name_max) {
-    return Status::InvalidArgument("name must be 1 to " + std::to_string(limits.group_name_max) + " bytes");
+    return Status::InvalidArgument("name must be 1 to " + std::to_string(limits.group_name_max) +
+                                   " bytes");
   }
   if (!IsValidUtf8(name)) return Status::InvalidArgument("name must be valid UTF-8");
   return Status::Ok();
@@ -44,7 +45,8 @@ Status ValidateGroupName(std::string_view name, const Limits& limits) {
 
 Status ValidateBody(std::string_view body, const Limits& limits) {
   if (body.empty() || body.size() > limits.body_max) {
-    return Status::InvalidArgument("body must be 1 to " + std::to_string(limits.body_max) + " bytes");
+    return Status::InvalidArgument("body must be 1 to " + std::to_string(limits.body_max) +
+                                   " bytes");
   }
   if (!IsValidUtf8(body)) return Status::InvalidArgument("body must be valid UTF-8");
   return Status::Ok();

@@ -67,13 +67,13 @@ TEST(Validation, PageLimits) {
 TEST(Validation, Utf8) {
   EXPECT_TRUE(IsValidUtf8(""));
   EXPECT_TRUE(IsValidUtf8("plain ascii"));
-  EXPECT_TRUE(IsValidUtf8("\xc3\xa9"));                // é
-  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x91\x8b"));        // 👋
-  EXPECT_FALSE(IsValidUtf8("\xc3"));                   // truncated
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));               // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));           // surrogate
-  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));       // above U+10FFFF
-  EXPECT_FALSE(IsValidUtf8("\x80"));                   // lone continuation
+  EXPECT_TRUE(IsValidUtf8("\xc3\xa9"));           // é
+  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x91\x8b"));   // 👋
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // lone continuation
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ namespace parley::logic {
 
 class IdempotencyCache {
  public:
-  IdempotencyCache(int64_t ttl_ms, size_t max_entries) : ttl_ms_(ttl_ms), max_entries_(max_entries) {}
+  IdempotencyCache(int64_t ttl_ms, size_t max_entries)
+      : ttl_ms_(ttl_ms), max_entries_(max_entries) {}
 
   static std::string Key(uint64_t from, const std::string& client_id) {
     return std::to_string(from) + ':' + client_id;

@@ -80,7 +80,8 @@ TEST(IdempotencyCache, PendingEntriesAreNeverEvicted) {
   cache.Expire(1000);
   rpc::SendReply ack;
   Callback<rpc::SendReply> w = [](rpc::SendReply) {};
-  EXPECT_EQ(cache.Find(IdempotencyCache::Key(1, "a"), &ack, &w), IdempotencyCache::Lookup::kPending);
+  EXPECT_EQ(cache.Find(IdempotencyCache::Key(1, "a"), &ack, &w),
+            IdempotencyCache::Lookup::kPending);
 }
 
 }  // namespace

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/validation.h"
 
@@ -54,18 +54,17 @@ Logic::~Logic() = default;
 
 template <typename R>
 void Logic::Run(Task<R> op, Callback<R> done) {
-  asio::co_spawn(strand_, std::move(op),
-                 [done = std::move(done)](std::exception_ptr e, R reply) {
-                   if (e) {
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       spdlog::error("event=logic_exception what=\"{}\"", ex.what());
-                     }
-                     reply = ErrorReply<R>(Status::Internal("internal error"));
-                   }
-                   done(std::move(reply));
-                 });
+  asio::co_spawn(strand_, std::move(op), [done = std::move(done)](std::exception_ptr e, R reply) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("event=logic_exception what=\"{}\"", ex.what());
+      }
+      reply = ErrorReply<R>(Status::Internal("internal error"));
+    }
+    done(std::move(reply));
+  });
 }
 
 void Logic::Start(Callback<Status> done) {
@@ -114,14 +113,14 @@ Logic::Task<rpc::RegisterReply> Logic::DoRegister(rpc::RegisterRequest req) {
     r.mutable_error()->set_retry_after_ms(retry);
     co_return r;
   }
-  auto hash = co_await Await<StatusOr<std::string>>(
-      [&](auto cb) { hasher_->Hash(req.password(), cb); });
+  auto hash =
+      co_await Await<StatusOr<std::string>>([&](auto cb) { hasher_->Hash(req.password(), cb); });
   if (!hash.ok()) co_return ErrorReply<R>(hash.status());
-  auto user = co_await Await<StatusOr<store::UserRecord>>([&](auto cb) {
-    deps_.store.CreateUser(req.username(), *hash, deps_.clock.NowMs(), cb);
-  });
+  auto user = co_await Await<StatusOr<store::UserRecord>>(
+      [&](auto cb) { deps_.store.CreateUser(req.username(), *hash, deps_.clock.NowMs(), cb); });
   if (!user.ok()) {
-    if (user.status().IsAlreadyExists()) co_return ErrorReply<R>(Status::AlreadyExists("username is taken"));
+    if (user.status().IsAlreadyExists())
+      co_return ErrorReply<R>(Status::AlreadyExists("username is taken"));
     co_return ErrorReply<R>(user.status());
   }
   known_users_.insert(user->user_id);
@@ -193,7 +192,8 @@ Logic::Task<StatusOr<store::SessionRecord>> Logic::Authenticate(const std::strin
     auto found = co_await Await<StatusOr<store::SessionRecord>>(
         [&](auto cb) { deps_.store.FindSession(key, cb); });
     if (!found.ok()) {
-      if (found.status().IsNotFound()) co_return Status::Unauthenticated("unknown or revoked token");
+      if (found.status().IsNotFound())
+        co_return Status::Unauthenticated("unknown or revoked token");
       co_return found.status();
     }
     session = *found;
@@ -213,8 +213,8 @@ Logic::Task<rpc::LogoutReply> Logic::DoLogout(rpc::LogoutRequest req) {
   auto session = co_await Authenticate(req.token());
   if (!session.ok()) co_return ErrorReply<R>(session.status());
   sessions_.erase(session->token_hash);
-  Status s = co_await Await<Status>(
-      [&](auto cb) { deps_.store.DeleteSession(session->token_hash, cb); });
+  Status s =
+      co_await Await<Status>([&](auto cb) { deps_.store.DeleteSession(session->token_hash, cb); });
   if (!s.ok()) co_return ErrorReply<R>(s);
   // The token is dead; now close its sockets wherever they are.
   rpc::KickRequest kick;
@@ -275,7 +275,8 @@ Logic::Task<Status> Logic::CheckUserExists(uint64_t user_id) {
   auto user = co_await Await<StatusOr<store::UserRecord>>(
       [&](auto cb) { deps_.store.FindUserById(user_id, cb); });
   if (!user.ok()) {
-    if (user.status().IsNotFound()) co_return Status::NotFound("no user " + std::to_string(user_id));
+    if (user.status().IsNotFound())
+      co_return Status::NotFound("no user " + std::to_string(user_id));
     co_return user.status();
   }
   known_users_.insert(user_id);
@@ -294,8 +295,8 @@ void Logic::CacheGroup(const rpc::Group& g) {
 Logic::Task<StatusOr<const Logic::GroupInfo*>> Logic::LoadGroup(uint64_t group_id) {
   if (Status s = ValidateId(group_id, "group_id"); !s.ok()) co_return s;
   if (auto it = groups_.find(group_id); it != groups_.end()) co_return &it->second;
-  auto g = co_await Await<StatusOr<rpc::Group>>(
-      [&](auto cb) { deps_.store.GetGroup(group_id, cb); });
+  auto g =
+      co_await Await<StatusOr<rpc::Group>>([&](auto cb) { deps_.store.GetGroup(group_id, cb); });
   if (!g.ok()) {
     if (g.status().IsNotFound()) co_return Status::NotFound("no group " + std::to_string(group_id));
     co_return g.status();
@@ -419,7 +420,8 @@ Logic::Task<rpc::MembershipReply> Logic::DoRemoveMember(rpc::RemoveMemberRequest
 
 Logic::Task<Status> Logic::Authorize(uint64_t user, const model::ConvId& conv) {
   if (!conv.is_group()) {
-    if (!conv.HasParticipant(user)) co_return Status::PermissionDenied("not a participant of this conversation");
+    if (!conv.HasParticipant(user))
+      co_return Status::PermissionDenied("not a participant of this conversation");
     co_return Status::Ok();
   }
   auto group = co_await LoadGroup(conv.group_id());
@@ -464,7 +466,8 @@ void Logic::ListConversations(rpc::ListConversationsRequest req,
   Run(DoListConversations(std::move(req)), std::move(done));
 }
 
-Logic::Task<rpc::ListConversationsReply> Logic::DoListConversations(rpc::ListConversationsRequest req) {
+Logic::Task<rpc::ListConversationsReply> Logic::DoListConversations(
+    rpc::ListConversationsRequest req) {
   Status s;
   auto convs = co_await Conversations(req.user_id(), &s);
   if (!s.ok()) co_return ErrorReply<rpc::ListConversationsReply>(s);
@@ -625,7 +628,8 @@ void Logic::Send(rpc::SendRequest req, Callback<rpc::SendReply> done) {
     if (s.ok() && (r.to_user() == 0) == (r.to_group() == 0)) {
       s = Status::InvalidArgument("exactly one of to_user and to_group is required");
     }
-    if (s.ok()) s = r.to_user() ? ValidateId(r.to_user(), "to_user") : ValidateId(r.to_group(), "to_group");
+    if (s.ok())
+      s = r.to_user() ? ValidateId(r.to_user(), "to_user") : ValidateId(r.to_group(), "to_group");
     if (s.ok()) s = ValidateBody(r.body(), limits_);
     if (!s.ok()) return Reply(send, s);
     int64_t retry = 0;
@@ -666,13 +670,17 @@ Logic::Admission Logic::Admit(PendingSend& send) {
   }
   if (sent_.lossy() && !unsent_keys_.contains(send.key)) {
     if (sent_lookups_.insert(send.key).second) {
-      deps_.store.FindSent(r.from(), r.client_id(), [this, key = send.key](StatusOr<store::SentKey> found) {
-        asio::post(strand_, [this, key, found = std::move(found)] {
-          sent_lookups_.erase(key);
-          if (found.ok()) sent_.Insert(*found); else unsent_keys_.insert(key);
-          AdmitSends();
-        });
-      });
+      deps_.store.FindSent(r.from(), r.client_id(),
+                           [this, key = send.key](StatusOr<store::SentKey> found) {
+                             asio::post(strand_, [this, key, found = std::move(found)] {
+                               sent_lookups_.erase(key);
+                               if (found.ok())
+                                 sent_.Insert(*found);
+                               else
+                                 unsent_keys_.insert(key);
+                               AdmitSends();
+                             });
+                           });
     }
     return Admission::kWait;
   }
@@ -687,7 +695,10 @@ Logic::Admission Logic::Admit(PendingSend& send) {
         deps_.store.FindUserById(to, [this, to](StatusOr<store::UserRecord> u) {
           asio::post(strand_, [this, to, ok = u.ok()] {
             user_lookups_.erase(to);
-            if (ok) known_users_.insert(to); else missing_users_.insert(to);
+            if (ok)
+              known_users_.insert(to);
+            else
+              missing_users_.insert(to);
             AdmitSends();
           });
         });
@@ -706,7 +717,10 @@ Logic::Admission Logic::Admit(PendingSend& send) {
         deps_.store.GetGroup(gid, [this, gid](StatusOr<rpc::Group> g) {
           asio::post(strand_, [this, gid, g = std::move(g)] {
             group_lookups_.erase(gid);
-            if (g.ok()) CacheGroup(*g); else missing_groups_.insert(gid);
+            if (g.ok())
+              CacheGroup(*g);
+            else
+              missing_groups_.insert(gid);
             AdmitSends();
           });
         });
@@ -769,14 +783,15 @@ void Logic::FlushSends() {
   }
   int64_t started = deps_.clock.MonotonicNs();
   auto copy = messages;  // the log takes its own; we keep ours for the acks and cache
-  deps_.log.Append(std::move(copy), [this, batch = std::move(batch), messages = std::move(messages),
-                                     seqs_before = std::move(seqs_before), started](Status s) mutable {
-    deps_.metrics.commit_latency.ObserveNs(deps_.clock.MonotonicNs() - started);
-    asio::post(strand_, [this, batch = std::move(batch), messages = std::move(messages),
-                         seqs_before = std::move(seqs_before), s = std::move(s)]() mutable {
-      OnAppended(std::move(batch), std::move(messages), std::move(seqs_before), std::move(s));
-    });
-  });
+  deps_.log.Append(
+      std::move(copy), [this, batch = std::move(batch), messages = std::move(messages),
+                        seqs_before = std::move(seqs_before), started](Status s) mutable {
+        deps_.metrics.commit_latency.ObserveNs(deps_.clock.MonotonicNs() - started);
+        asio::post(strand_, [this, batch = std::move(batch), messages = std::move(messages),
+                             seqs_before = std::move(seqs_before), s = std::move(s)]() mutable {
+          OnAppended(std::move(batch), std::move(messages), std::move(seqs_before), std::move(s));
+        });
+      });
 }
 
 void Logic::OnAppended(std::vector<PendingSend> batch, std::vector<rpc::ChatMessage> messages,

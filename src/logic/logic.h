@@ -51,7 +51,8 @@ struct LogicDeps {
 
 class Logic final : public LogicService {
  public:
-  static StatusOr<std::unique_ptr<Logic>> Create(boost::asio::any_io_executor executor, LogicDeps deps);
+  static StatusOr<std::unique_ptr<Logic>> Create(boost::asio::any_io_executor executor,
+                                                 LogicDeps deps);
   ~Logic() override;
 
   // Loads the conversations' last seqs and the recent idempotency keys from
@@ -97,7 +98,8 @@ class Logic final : public LogicService {
     int64_t received_ns = 0;
   };
 
-  Logic(boost::asio::any_io_executor executor, LogicDeps deps, std::unique_ptr<PasswordHasher> hasher);
+  Logic(boost::asio::any_io_executor executor, LogicDeps deps,
+        std::unique_ptr<PasswordHasher> hasher);
 
   template <typename R>
   void Run(Task<R> op, Callback<R> done);
@@ -157,9 +159,9 @@ class Logic final : public LogicService {
   std::unordered_map<std::string, store::SessionRecord> sessions_;  // by token hash
   NewConversations new_private_;
 
-  std::deque<PendingSend> waiting_;     // not yet admitted, in arrival order
-  std::vector<PendingSend> ready_;      // admitted, for the next append
-  bool appending_ = false;              // one append in flight at a time
+  std::deque<PendingSend> waiting_;                            // not yet admitted, in arrival order
+  std::vector<PendingSend> ready_;                             // admitted, for the next append
+  bool appending_ = false;                                     // one append in flight at a time
   std::unordered_set<uint64_t> user_lookups_, group_lookups_;  // in flight
   std::unordered_set<std::string> sent_lookups_;
   // Lookups that found nothing, valid until the waiting queue empties.

@@ -4,9 +4,9 @@
 
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
 
 #include "presence/memory/memory_presence.h"
 #include "queue/sqlite/sqlite_message_log.h"
@@ -45,10 +45,11 @@ class LogicTest : public ::testing::Test {
     options_.rate.send_per_sec = 1000;
     options_.rate.send_burst = 1000;
     store_ = std::move(store::SqliteStore::Open(dir_.path() + "/s.db", options_.storage)).value();
-    log_ = std::move(queue::SqliteMessageLog::Open(dir_.path() + "/l.db", options_.storage, clock_)).value();
+    log_ = std::move(queue::SqliteMessageLog::Open(dir_.path() + "/l.db", options_.storage, clock_))
+               .value();
     thread_ = std::thread([this] { io_.run(); });
-    logic_ = std::move(Logic::Create(io_.get_executor(), {options_, clock_, *store_, *log_, presence_,
-                                                          connect_, metrics_}))
+    logic_ = std::move(Logic::Create(io_.get_executor(), {options_, clock_, *store_, *log_,
+                                                          presence_, connect_, metrics_}))
                  .value();
     Status s = Wait<Status>([&](auto cb) { logic_->Start(cb); });
     EXPECT_TRUE(s.ok()) << s.message();
@@ -74,8 +75,8 @@ class LogicTest : public ::testing::Test {
     req.set_password(password);
     return Wait<rpc::LoginReply>([&](auto cb) { logic_->Login(req, cb); });
   }
-  rpc::SendReply Send(uint64_t from, const std::string& id, uint64_t to_user, const std::string& body,
-                      uint64_t to_group = 0) {
+  rpc::SendReply Send(uint64_t from, const std::string& id, uint64_t to_user,
+                      const std::string& body, uint64_t to_group = 0) {
     rpc::SendRequest req;
     req.set_from(from);
     req.set_client_id(id);
@@ -128,7 +129,8 @@ TEST_F(LogicTest, LogoutRevokesAtOnceAndKicksTheSessionsSockets) {
   auto login = Login("alice");
   rpc::LogoutRequest out;
   out.set_token(login.token());
-  EXPECT_EQ(Wait<rpc::LogoutReply>([&](auto cb) { logic_->Logout(out, cb); }).error().code(), rpc::OK);
+  EXPECT_EQ(Wait<rpc::LogoutReply>([&](auto cb) { logic_->Logout(out, cb); }).error().code(),
+            rpc::OK);
   rpc::AuthRequest auth;
   auth.set_token(login.token());
   EXPECT_EQ(Wait<rpc::AuthReply>([&](auto cb) { logic_->Auth(auth, cb); }).error().code(),
@@ -191,7 +193,8 @@ TEST_F(LogicTest, RejectsUnknownRecipientsNonMembersAndBadInput) {
   auto g = Wait<rpc::GroupReply>([&](auto cb) { logic_->CreateGroup(create, cb); });
   ASSERT_EQ(g.error().code(), rpc::OK);
   EXPECT_EQ(g.group().owner(), a);
-  EXPECT_EQ(Send(c, "x5", 0, "let me in", g.group().group_id()).error().code(), rpc::PERMISSION_DENIED);
+  EXPECT_EQ(Send(c, "x5", 0, "let me in", g.group().group_id()).error().code(),
+            rpc::PERMISSION_DENIED);
   auto ok = Send(b, "x6", 0, "hi team", g.group().group_id());
   EXPECT_EQ(ok.conv(), "g:" + std::to_string(g.group().group_id()));
   EXPECT_EQ(ok.seq(), 1u);
@@ -201,8 +204,8 @@ TEST_F(LogicTest, SendsOverTheRateGetRateLimitedWithRetryAfter) {
   options_.rate.send_burst = 2;
   options_.rate.send_per_sec = 1;
   // The limiter reads the options at construction: make a Logic with them.
-  auto limited = std::move(Logic::Create(io_.get_executor(), {options_, clock_, *store_, *log_, presence_,
-                                                              connect_, metrics_}))
+  auto limited = std::move(Logic::Create(io_.get_executor(), {options_, clock_, *store_, *log_,
+                                                              presence_, connect_, metrics_}))
                      .value();
   ASSERT_OK(Wait<Status>([&](auto cb) { limited->Start(cb); }));
   uint64_t a = Register("alice"), b = Register("bob");

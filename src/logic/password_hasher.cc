@@ -10,8 +10,8 @@ StatusOr<std::unique_ptr<PasswordHasher>> PasswordHasher::Create(const std::stri
                                                                  unsigned threads) {
   if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
   if (cost == "min") {
-    return std::unique_ptr<PasswordHasher>(new PasswordHasher(
-        crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, threads));
+    return std::unique_ptr<PasswordHasher>(
+        new PasswordHasher(crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, threads));
   }
   if (cost == "interactive") {
     return std::unique_ptr<PasswordHasher>(new PasswordHasher(

@@ -16,7 +16,8 @@ class PasswordHasher {
  public:
   // cost: "min" | "interactive" | "moderate" (libsodium's opslimit/memlimit
   // pairs). INVALID_ARGUMENT for anything else.
-  static StatusOr<std::unique_ptr<PasswordHasher>> Create(const std::string& cost, unsigned threads);
+  static StatusOr<std::unique_ptr<PasswordHasher>> Create(const std::string& cost,
+                                                          unsigned threads);
   ~PasswordHasher();
 
   // `done` runs on a pool thread.

@@ -82,13 +82,15 @@ class Store {
   // Every conversation of the user: private ones it has messages in, and the
   // groups it belongs to; most recent activity first. last_seq/last_ts are
   // those of persisted messages.
-  virtual void ListConversations(uint64_t user_id, Callback<StatusOr<std::vector<rpc::ConvState>>> done) = 0;
+  virtual void ListConversations(uint64_t user_id,
+                                 Callback<StatusOr<std::vector<rpc::ConvState>>> done) = 0;
   // Moves the user's read cursor up to `seq` (never down). Returns the
   // cursor afterwards.
   virtual void SetReadSeq(uint64_t user_id, std::string conv, uint64_t seq,
                           Callback<StatusOr<uint64_t>> done) = 0;
   // Highest persisted seq of every conversation; for priming counters at start.
-  virtual void LoadLastSeqs(Callback<StatusOr<std::vector<std::pair<std::string, uint64_t>>>> done) = 0;
+  virtual void LoadLastSeqs(
+      Callback<StatusOr<std::vector<std::pair<std::string, uint64_t>>>> done) = 0;
 
   // --- messages ---
   // Idempotent on msg_id and on (from, client_id): rows already present are

@@ -11,15 +11,15 @@
 #include "common/callback.h"
 #include "common/status.h"
 
-#define ASSERT_OK(expr)                                              \
-  do {                                                               \
-    const auto& _s = (expr);                                         \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.message();           \
+#define ASSERT_OK(expr)                                    \
+  do {                                                     \
+    const auto& _s = (expr);                               \
+    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.message(); \
   } while (0)
-#define EXPECT_OK(expr)                                              \
-  do {                                                               \
-    const auto& _s = (expr);                                         \
-    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.message();           \
+#define EXPECT_OK(expr)                                    \
+  do {                                                     \
+    const auto& _s = (expr);                               \
+    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.message(); \
   } while (0)
 
 namespace parley::testing {

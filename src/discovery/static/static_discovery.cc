@@ -12,7 +12,8 @@ std::vector<NodeInfo> StaticDiscovery::Nodes(const std::string& role) const {
       if (n.role == role) out.push_back(n);
     }
   }
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.load < b.load; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.load < b.load; });
   return out;
 }
 
