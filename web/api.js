@@ -63,6 +63,9 @@ export class Api {
   me() {
     return this.request('GET', '/api/v1/users/me');
   }
+  user(userId) {
+    return this.request('GET', `/api/v1/users/${encodeURIComponent(String(userId))}`);
+  }
   userByName(username) {
     return this.request('GET', `/api/v1/users?username=${encodeURIComponent(username)}`);
   }

@@ -1,12 +1,14 @@
 // The protocol driver: keeps the store in step with the server over the
 // WebSocket (live pushes, hello-driven sync, gap filling, acks, read
-// receipts, outbox resend) and performs the user's actions over HTTP.
+// receipts, outbox resend), has the names of the users it meets looked up
+// (name_resolver.js), and performs the user's actions over HTTP.
 //
 // Events: 'connection' {state, retryInMs} (see socket.js), 'ended' {message}
 // when the session is over (logged out elsewhere, expired), 'notice' {text}
 // for a background failure worth showing.
 
 import {ApiError} from './api.js';
+import {NameResolver} from './name_resolver.js';
 import {ChatSocket, FatalConnectError} from './socket.js';
 import {convForUsers} from './store.js';
 import {errorText} from './format.js';
@@ -27,11 +29,15 @@ export class ChatClient extends EventTarget {
     this.groupLoads = new Set();  // group ids being fetched
     this.readScheduled = false;
     this.stopped = false;
+    this.names = new NameResolver({api, store, onAuthError: (error) => this.backgroundError(error)});
     this.socket = new ChatSocket({token, resolveUrl: (attempt) => this.resolveUrl(attempt)});
     this.socket.addEventListener('state', (e) => this.onSocketState(e.detail));
     this.socket.addEventListener('frame', (e) => this.onFrame(e.detail));
     this.socket.addEventListener('fatal', () => this.end('Your session has ended. Please log in again.'));
-    this.onStoreChange = () => this.scheduleRead();
+    this.onStoreChange = () => {
+      this.scheduleRead();
+      this.names.schedule();
+    };
     this.onVisible = () => this.scheduleRead();
     this.onOnline = () => this.socket.reconnectNow();
   }
@@ -43,6 +49,7 @@ export class ChatClient extends EventTarget {
     this.win.addEventListener('online', this.onOnline);
     this.socket.start();
     this.loadConversationList();
+    this.names.schedule();
   }
 
   stop() {
@@ -53,6 +60,7 @@ export class ChatClient extends EventTarget {
     this.win.removeEventListener('online', this.onOnline);
     for (const timer of this.syncing.values()) clearTimeout(timer);
     this.syncing.clear();
+    this.names.stop();
     this.socket.stop();
   }
 
@@ -150,6 +158,8 @@ export class ChatClient extends EventTarget {
     }
     for (const c of this.store.convs.values()) this.catchUp(c.conv);
     for (const pending of this.store.sendable()) this.transmit(pending);
+    // Lookups that failed while we were cut off get another chance.
+    this.names.retryFailed();
     this.scheduleRead();
   }
 

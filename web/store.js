@@ -26,6 +26,7 @@ export class ChatStore extends EventTarget {
     this.me = {user_id: me.user_id, username: me.username};
     this.storage = storage;
     this.names = new Map();
+    this.wantedNames = new Set();  // ids seen without a name, not yet taken
     this.convs = new Map();
     this.groups = new Map();
     this.outbox = new Map();  // client id -> pending send, in send order
@@ -93,8 +94,22 @@ export class ChatStore extends EventTarget {
     this.changed();
   }
 
+  // `user #N` stands in while the name is unknown (being looked up, or the
+  // lookup failed).
   displayName(userId) {
     return this.names.get(userId) || `user #${userId}`;
+  }
+
+  // Records a user id the views may show, so that its name gets looked up.
+  noteUser(userId) {
+    if (Number.isInteger(userId) && userId > 0 && !this.names.has(userId)) this.wantedNames.add(userId);
+  }
+
+  // The ids noted since the last call whose names are still unknown.
+  takeWantedNames() {
+    const ids = Array.from(this.wantedNames).filter((id) => !this.names.has(id));
+    this.wantedNames.clear();
+    return ids;
   }
 
   // ---- conversations ------------------------------------------------------
@@ -123,6 +138,7 @@ export class ChatStore extends EventTarget {
       order: this.nextOrder++,
     };
     this.convs.set(conv, c);
+    if (c.peer !== null) this.noteUser(c.peer);
     this.changed();
     return c;
   }
@@ -167,6 +183,7 @@ export class ChatStore extends EventTarget {
       owner: group.owner,
       members: Array.isArray(group.members) ? group.members.slice() : [],
     });
+    for (const id of this.groups.get(group.group_id).members) this.noteUser(id);
     this.changed();
   }
 
@@ -220,7 +237,10 @@ export class ChatStore extends EventTarget {
     for (const m of messages) {
       if (!Number.isInteger(m.seq) || m.seq < 1) continue;
       top = Math.max(top, m.seq);
-      if (!c.messages.has(m.seq)) c.messages.set(m.seq, normalize(m));
+      if (!c.messages.has(m.seq)) {
+        c.messages.set(m.seq, normalize(m));
+        this.noteUser(m.from);
+      }
       c.lastSeq = Math.max(c.lastSeq, m.seq);
       // A message of ours that was still in the outbox got through.
       if (m.from === this.me.user_id && m.id && this.outbox.has(m.id)) {

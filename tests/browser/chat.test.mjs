@@ -43,6 +43,9 @@ test('two users chat both ways; live delivery; sent then read', async () => {
     await registerInUi(alice.page, aliceName);
     await registerInUi(bob.page, bobName);
     const aliceId = await userId(aliceName);
+    const bobId = await userId(bobName);
+    const aliceLookups = countUserLookups(alice.page);
+    const bobLookups = countUserLookups(bob.page);
 
     // Alice starts the chat by username and writes; Bob is looking at his list.
     await startChatInUi(alice.page, bobName);
@@ -52,11 +55,13 @@ test('two users chat both ways; live delivery; sent then read', async () => {
     await waitForState(alice.page, 'with a newline.', 'sent');
 
     // Bob sees the conversation appear, with two unread, without reloading.
-    // He never looked Alice up, so she is known by id.
-    const aliceTitle = `user #${aliceId}`;
+    // He never looked Alice up: the client asks the server who user #N is
+    // and shows her name.
+    const aliceTitle = aliceName;
     const bobsEntry = conversationButton(bob.page, aliceTitle);
     await assertEventually(async () => (await bobsEntry.getAttribute('aria-label')) === `${aliceTitle}, 2 unread`,
       'two unread messages in Bob\'s list');
+    assert.equal(await bob.page.getByText(`user #${aliceId}`).count(), 0, 'no id left on Bob\'s screen');
     await screenshot(bob.page, 'conversation-list');
     // Not opened yet: still only sent.
     assert.equal(await messageItem(alice.page, 'Hi Bob!').getAttribute('data-state'), 'sent');
@@ -103,6 +108,12 @@ test('two users chat both ways; live delivery; sent then read', async () => {
     await assertControlsNamed(bob.page);
     await publishScreenshot(chatShot);
 
+    // One lookup of Alice's id by Bob however many messages named her; none
+    // by Alice, who found Bob by his name.
+    assert.deepEqual(bobLookups, [aliceId], 'Bob looked Alice up once');
+    assert.deepEqual(aliceLookups, [], 'Alice knew Bob\'s name already');
+    assert.ok(!bobLookups.includes(bobId));
+
     // The body limit is shown and enforced before sending.
     await composer(alice.page).fill('x'.repeat(4097));
     await alice.page.getByText('4097 / 4096 bytes: too long').waitFor();
@@ -117,6 +128,13 @@ test('two users chat both ways; live delivery; sent then read', async () => {
     assert.deepEqual(reloaded.map((m) => m.seq), [1, 2, 3, 4, 5]);
     assert.equal(reloaded[0].state, 'read', 'read receipts are remembered across a reload');
 
+    // Bob's client remembers Alice's name across a reload: no new lookup.
+    await bob.page.reload();
+    await openConversation(bob.page, aliceTitle);
+    await messageItem(bob.page, 'see you there').waitFor();
+    assert.equal((await shownMessages(bob.page))[0].sender, aliceName);
+    assert.deepEqual(bobLookups, [aliceId], 'the name came from the cache');
+
     assertNoConsoleErrors(alice);
     assertNoConsoleErrors(bob);
   } finally {
@@ -124,6 +142,16 @@ test('two users chat both ways; live delivery; sent then read', async () => {
     await closeClient(bob);
   }
 });
+
+// The user ids the page looks up by GET /api/v1/users/{id}, as they are asked.
+function countUserLookups(page) {
+  const ids = [];
+  page.on('request', (request) => {
+    const m = /\/api\/v1\/users\/(\d+)$/.exec(new URL(request.url()).pathname);
+    if (m && request.method() === 'GET') ids.push(Number(m[1]));
+  });
+  return ids;
+}
 
 test('phone-sized screen: list and chat take turns; back returns to the list', async () => {
   const aliceName = uniqueName('pa');

@@ -3,7 +3,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniqueName, api } from '../support/parley_server.mjs';
+import { uniqueName, api, register, newUser, createGroup, httpSend } from '../support/parley_server.mjs';
 import {
   startWebServer, launchBrowser, openClient, closeClient, assertNoConsoleErrors, registerInUi,
   createGroupInUi, sendInUi, openConversation, conversationButton, messageItem, shownMessages,
@@ -69,9 +69,10 @@ test('a group of three: a message reaches the other two', async () => {
       const shown = await shownMessages(member.page);
       assert.deepEqual(shown.map((m) => [m.seq, m.body]), bodies.map((b, i) => [i + 1, b]), member.name);
     }
+    // Bob never looked Alice or Carol up; their names came by their ids.
+    await waitForMembers(bob.page, [names.alice, 'you', names.carol]);
     const bobShown = await shownMessages(bob.page);
-    assert.deepEqual(bobShown.map((m) => m.sender),
-      [`user #${await idOf(names.alice)}`, 'You', `user #${await idOf(names.carol)}`]);
+    assert.deepEqual(bobShown.map((m) => m.sender), [names.alice, 'You', names.carol]);
     await screenshot(alice.page, 'group-chat');
     await assertControlsNamed(alice.page);
 
@@ -100,6 +101,67 @@ test('a group of three: a message reaches the other two', async () => {
     for (const c of Object.values(clients)) await closeClient(c);
   }
 });
+
+test('a large group: each member\'s name is looked up once, a few at a time', async () => {
+  const owner = await newUser(server.baseUrl, 'lo');
+  const others = [];
+  for (let i = 0; i < 16; i++) others.push(await register(server.baseUrl, uniqueName(`lm${i}`)));
+  const bobName = uniqueName('lb');
+  const bob = await openClient(browser, server.baseUrl, { name: 'bob' });
+  const lookups = watchUserLookups(bob.page);
+  try {
+    await registerInUi(bob.page, bobName);
+    const bobId = await idOf(bobName);
+    const group = await createGroup(server.baseUrl, owner.token, 'Big crowd',
+      [bobId, ...others.map((u) => u.user_id)]);
+    await httpSend(server.baseUrl, owner.token, { to_group: group.group_id }, 'Welcome, all of you!');
+
+    // Bob never looked anyone up: the sender's name shows in his list...
+    const entry = conversationButton(bob.page, 'Big crowd');
+    await assertEventually(async () =>
+      (await entry.locator('.conversation-preview').textContent()) === `${owner.username}: Welcome, all of you!`,
+    'the sender\'s name in the preview');
+    // ... and on the message, and every member's name in the header.
+    await openConversation(bob.page, 'Big crowd');
+    await waitForMembers(bob.page, ['you', owner.username, ...others.map((u) => u.username)]);
+    assert.deepEqual((await shownMessages(bob.page)).map((m) => [m.sender, m.body]),
+      [[owner.username, 'Welcome, all of you!']]);
+
+    const expected = [owner.user_id, ...others.map((u) => u.user_id)].sort((a, b) => a - b);
+    assert.deepEqual([...lookups.ids].sort((a, b) => a - b), expected, 'one lookup per member');
+    assert.ok(lookups.maxInFlight <= 4, `at most 4 lookups at once, saw ${lookups.maxInFlight}`);
+
+    // Remembered across a reload: no lookup at all.
+    lookups.ids.length = 0;
+    await bob.page.reload();
+    await openConversation(bob.page, 'Big crowd');
+    await waitForMembers(bob.page, ['you', owner.username, ...others.map((u) => u.username)]);
+    await messageItem(bob.page, 'Welcome, all of you!').waitFor();
+    assert.deepEqual(lookups.ids, []);
+    assertNoConsoleErrors(bob);
+  } finally {
+    await closeClient(bob);
+  }
+});
+
+// The user ids the page asks GET /api/v1/users/{id} for, and the most such
+// requests open at once.
+function watchUserLookups(page) {
+  const watch = { ids: [], open: 0, maxInFlight: 0 };
+  const isLookup = (request) =>
+    request.method() === 'GET' && /^\/api\/v1\/users\/\d+$/.test(new URL(request.url()).pathname);
+  page.on('request', (request) => {
+    if (!isLookup(request)) return;
+    watch.ids.push(Number(new URL(request.url()).pathname.split('/').pop()));
+    watch.maxInFlight = Math.max(watch.maxInFlight, ++watch.open);
+  });
+  for (const done of ['requestfinished', 'requestfailed']) {
+    page.on(done, (request) => {
+      if (isLookup(request)) watch.open--;
+    });
+  }
+  return watch;
+}
 
 async function idOf(username) {
   const s = await api(server.baseUrl, 'POST', '/api/v1/sessions', { username, password: PASSWORD });

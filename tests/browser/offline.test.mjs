@@ -45,7 +45,7 @@ test('messages sent while a user was offline appear after login, in order', asyn
     // Bob logs in.
     bobClient = await openClient(browser, server.baseUrl, { name: 'bob' });
     await loginInUi(bobClient.page, bob.username);
-    const title = `user #${alice.user_id}`;
+    const title = alice.username;  // Bob's client looks her id up
     const entry = conversationButton(bobClient.page, title);
     await assertEventually(async () => (await entry.getAttribute('aria-label')) === `${title}, 120 unread`,
       '120 unread in Bob\'s list');

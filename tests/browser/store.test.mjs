@@ -128,3 +128,24 @@ test('the conversation list is newest activity first', () => {
   assert.equal(store.title(store.convs.get('p:1:7')), 'ann');
   assert.equal(store.title(store.convs.get('p:2:7')), 'user #2');
 });
+
+test('ids shown without a name are noted once for lookup; names persist', () => {
+  const storage = new MemoryStorage();
+  const store = new ChatStore(ME, storage);
+  store.ensureConv('p:2:7');
+  store.addMessages('g:4', [msg('g:4', 1, 3), msg('g:4', 2, 3), msg('g:4', 3, 7)]);
+  store.setGroup({ group_id: 4, name: 'four', owner: 3, members: [3, 7, 9] });
+  assert.deepEqual(store.takeWantedNames().sort(), [2, 3, 9], 'peers, senders and members; not me');
+  assert.deepEqual(store.takeWantedNames(), [], 'taken once');
+  store.addMessages('g:4', [msg('g:4', 4, 9)]);
+  store.learnName(9, 'nine');
+  assert.deepEqual(store.takeWantedNames(), [], 'a name learned meanwhile is not wanted');
+  assert.equal(store.displayName(3), 'user #3');
+  store.learnName(3, 'three');
+  assert.equal(store.displayName(3), 'three');
+  const again = new ChatStore(ME, storage);
+  again.ensureConv('p:3:7');
+  again.addMessages('g:4', [msg('g:4', 1, 9)]);
+  assert.deepEqual(again.takeWantedNames(), [], 'names from storage are known');
+  assert.equal(again.title(again.convs.get('p:3:7')), 'three');
+});
