@@ -299,6 +299,8 @@ void WsSession::HandleSend(ClientFrame& frame) {
   req.set_origin_node(env_.node_id);
   req.set_origin_conn(conn_id_);
   req.set_request_id(NewRequestId());
+  SPDLOG_DEBUG("event=ws_send conn={} user={} id={} rid={}", conn_id_, user_id_, req.client_id(),
+               req.request_id());
   ++inflight_;
   // Not awaited: the next frame is read at once. Logic replies to one
   // caller's sends to one conversation in order, and posting keeps that order.
@@ -362,6 +364,8 @@ void WsSession::HandleRead(ClientFrame& frame) {
   req.set_origin_node(env_.node_id);
   req.set_origin_conn(conn_id_);
   req.set_request_id(NewRequestId());
+  SPDLOG_DEBUG("event=ws_read conn={} user={} conv={} seq={} rid={}", conn_id_, user_id_,
+               req.conv(), req.seq(), req.request_id());
   ++inflight_;
   env_.logic.Read(std::move(req),
                   [self = shared_from_this(), id = std::move(frame.id)](rpc::ReadReply reply) {

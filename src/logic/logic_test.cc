@@ -98,6 +98,7 @@ class LogicTest : public ::testing::Test {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
   std::unique_ptr<Logic> logic_;
+  std::unique_ptr<Logic> limited_;
 };
 
 TEST_F(LogicTest, RegisterLoginAndAuthenticate) {
@@ -204,9 +205,11 @@ TEST_F(LogicTest, SendsOverTheRateGetRateLimitedWithRetryAfter) {
   options_.rate.send_burst = 2;
   options_.rate.send_per_sec = 1;
   // The limiter reads the options at construction: make a Logic with them.
-  auto limited = std::move(Logic::Create(io_.get_executor(), {options_, clock_, *store_, *log_,
-                                                              presence_, connect_, metrics_}))
-                     .value();
+  // The fixture owns it, so that it outlives the io thread's last handler.
+  limited_ = std::move(Logic::Create(io_.get_executor(), {options_, clock_, *store_, *log_,
+                                                          presence_, connect_, metrics_}))
+                 .value();
+  Logic* limited = limited_.get();
   ASSERT_OK(Wait<Status>([&](auto cb) { limited->Start(cb); }));
   uint64_t a = Register("alice"), b = Register("bob");
   auto send = [&](const std::string& id) {

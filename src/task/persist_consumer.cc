@@ -15,6 +15,8 @@ void PersistConsumer::OnBatch(std::vector<queue::LogEntry> entries) {
   batch.reserve(entries.size());
   offsets.reserve(entries.size());
   for (queue::LogEntry& e : entries) {
+    SPDLOG_DEBUG("event=persist rid={} conv={} seq={}", e.message.request_id(), e.message.conv(),
+                 e.message.seq());
     offsets.push_back(e.offset);
     batch.push_back(std::move(e.message));
   }
