@@ -216,8 +216,12 @@ export async function screenshot(page, name) {
   return file;
 }
 
-// The README's picture: copied from a screenshot this run just took.
+// The README's picture: copied from a screenshot this run just took, only
+// when asked (PARLEY_UPDATE_SCREENSHOT=1), so that a test run leaves the
+// source tree as it found it.
 export async function publishScreenshot(file) {
+  assert.ok(fs.statSync(file).size > 10_000, 'the screenshot looks empty');
+  if (process.env.PARLEY_UPDATE_SCREENSHOT !== '1') return;
   const target = path.join(REPO_ROOT, 'docs', 'screenshot.png');
   await fsp.mkdir(path.dirname(target), { recursive: true });
   await fsp.copyFile(file, target);
