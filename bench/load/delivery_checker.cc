@@ -56,8 +56,8 @@ void DeliveryChecker::Reserve(size_t more) {
   if (records_.size() + more > records_.capacity()) records_.reserve(records_.size() + more);
 }
 
-uint64_t DeliveryChecker::OnSend(int64_t now_ns, uint64_t conv, uint32_t sender,
-                                 uint16_t expected, uint16_t tag, bool measured) {
+uint64_t DeliveryChecker::OnSend(int64_t now_ns, uint64_t conv, uint32_t sender, uint16_t expected,
+                                 uint16_t tag, bool measured) {
   records_.push_back(Record{now_ns, conv, 0, sender, expected, 0, tag, kPending, measured});
   ++tally_.sent;
   return records_.size() - 1;
@@ -100,8 +100,8 @@ void DeliveryChecker::OnRefused(uint64_t index) {
   if (r.received > 0) tally_.mismatched += r.received;
 }
 
-int64_t DeliveryChecker::OnDelivery(uint32_t receiver, uint64_t index, uint64_t conv,
-                                    uint64_t seq, int64_t now_ns) {
+int64_t DeliveryChecker::OnDelivery(uint32_t receiver, uint64_t index, uint64_t conv, uint64_t seq,
+                                    int64_t now_ns) {
   if (index >= records_.size() || receiver >= last_seq_.size()) {
     ++tally_.unknown;
     return -1;

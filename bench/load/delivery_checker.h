@@ -29,16 +29,16 @@ inline uint64_t GroupConvKey(uint64_t group_id) { return uint64_t{1} << 63 | gro
 struct DeliveryTally {
   uint64_t sent = 0;
   uint64_t acked = 0;
-  uint64_t refused = 0;       // answered with an error frame
-  uint64_t unacked = 0;       // neither ack nor error by the end
-  uint64_t lost = 0;          // deliveries missing for acked sends
+  uint64_t refused = 0;  // answered with an error frame
+  uint64_t unacked = 0;  // neither ack nor error by the end
+  uint64_t lost = 0;     // deliveries missing for acked sends
   uint64_t duplicated = 0;
   uint64_t out_of_order = 0;
-  uint64_t mismatched = 0;    // ack/push naming another conversation or seq than expected
-  uint64_t unknown = 0;       // a push or ack with an id this run never used
-  uint64_t seq_gaps = 0;      // acked seqs of a conversation not contiguous
-  uint64_t seq_reused = 0;    // two acked sends with the same (conv, seq)
-  uint64_t send_order = 0;    // one connection's sends to a conversation acked out of order
+  uint64_t mismatched = 0;  // ack/push naming another conversation or seq than expected
+  uint64_t unknown = 0;     // a push or ack with an id this run never used
+  uint64_t seq_gaps = 0;    // acked seqs of a conversation not contiguous
+  uint64_t seq_reused = 0;  // two acked sends with the same (conv, seq)
+  uint64_t send_order = 0;  // one connection's sends to a conversation acked out of order
 
   bool clean() const {
     return unacked == 0 && lost == 0 && duplicated == 0 && out_of_order == 0 && mismatched == 0 &&

@@ -75,7 +75,7 @@ TEST(DeliveryCheckerTest, ChecksSeqsOfEachConversation) {
   uint64_t b = c.OnSend(0, conv, 0, 0, 1, false);
   uint64_t d = c.OnSend(0, conv, 0, 0, 1, false);
   uint64_t e = c.OnSend(0, other, 0, 0, 1, false);
-  c.OnAck(a, conv, 2, 1);   // sent first, sequenced after b
+  c.OnAck(a, conv, 2, 1);  // sent first, sequenced after b
   c.OnAck(b, conv, 1, 1);
   c.OnAck(d, conv, 4, 1);   // seq 3 skipped
   c.OnAck(e, other, 9, 1);  // another conversation, alone: fine

@@ -12,8 +12,8 @@ namespace parley::bench {
 
 class Histogram {
  public:
-  static constexpr int kSubBits = 7;                     // 128 buckets per power of two
-  static constexpr uint64_t kExact = 2u << kSubBits;     // values below are exact
+  static constexpr int kSubBits = 7;                  // 128 buckets per power of two
+  static constexpr uint64_t kExact = 2u << kSubBits;  // values below are exact
   static constexpr int kBuckets = kExact + (63 - kSubBits) * (1 << kSubBits);
 
   // Values are unsigned (ns); negative inputs are clamped to 0.

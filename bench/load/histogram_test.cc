@@ -1,9 +1,9 @@
 #include "load/histogram.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
-#include <algorithm>
 
 #include <gtest/gtest.h>
 

@@ -50,14 +50,22 @@ Status FromHttpError(unsigned status, const std::string& body) {
   std::string text = code + " (HTTP " + std::to_string(status) + ")";
   if (!message.empty()) text += ": " + message;
   switch (status) {
-    case 400: return Status::InvalidArgument(text);
-    case 401: return Status::Unauthenticated(text);
-    case 403: return Status::PermissionDenied(text);
-    case 404: return Status::NotFound(text);
-    case 409: return Status::AlreadyExists(text);
-    case 429: return Status::RateLimited(text);
-    case 503: return Status::Unavailable(text);
-    default: return Status::Internal(text);
+    case 400:
+      return Status::InvalidArgument(text);
+    case 401:
+      return Status::Unauthenticated(text);
+    case 403:
+      return Status::PermissionDenied(text);
+    case 404:
+      return Status::NotFound(text);
+    case 409:
+      return Status::AlreadyExists(text);
+    case 429:
+      return Status::RateLimited(text);
+    case 503:
+      return Status::Unavailable(text);
+    default:
+      return Status::Internal(text);
   }
 }
 
@@ -203,17 +211,17 @@ asio::awaitable<Status> ForEachBounded(
   size_t next = 0;
   bool failed = false;
   uint32_t workers = static_cast<uint32_t>(std::min<size_t>(std::max<uint32_t>(concurrency, 1), n));
-  co_return co_await RunWorkers(
-      target, workers, [&](size_t, HttpConnection& conn) -> asio::awaitable<Status> {
-        while (!failed && next < n) {
-          Status s = co_await job(next++, conn);
-          if (!s.ok()) {
-            failed = true;
-            co_return s;
-          }
-        }
-        co_return Status::Ok();
-      });
+  co_return co_await RunWorkers(target, workers,
+                                [&](size_t, HttpConnection& conn) -> asio::awaitable<Status> {
+                                  while (!failed && next < n) {
+                                    Status s = co_await job(next++, conn);
+                                    if (!s.ok()) {
+                                      failed = true;
+                                      co_return s;
+                                    }
+                                  }
+                                  co_return Status::Ok();
+                                });
 }
 
 }  // namespace parley::bench

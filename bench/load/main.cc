@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
                  "WebSocket handshakes in flight during set-up")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  app.add_option("--setup-timeout", cfg.setup_timeout_s, "seconds for connecting (and storm catch-up)")
+  app.add_option("--setup-timeout", cfg.setup_timeout_s,
+                 "seconds for connecting (and storm catch-up)")
       ->capture_default_str();
   app.add_option("--rate", cfg.rate, "offered sends per second over all clients")
       ->check(CLI::PositiveNumber)
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
                  "START:FACTOR:MAX: raise the rate step by step on the same connections and "
                  "report the highest whose p99 meets --p99-target with nothing missing");
   app.add_option("--body-size", cfg.body_size, "bytes per message body")->capture_default_str();
-  app.add_option("--warmup", cfg.warmup_s, "seconds of load before measuring")->capture_default_str();
+  app.add_option("--warmup", cfg.warmup_s, "seconds of load before measuring")
+      ->capture_default_str();
   app.add_option("--duration", cfg.duration_s,
                  "seconds measured (idle: held open; login: logging in)")
       ->check(CLI::PositiveNumber)

@@ -48,6 +48,8 @@ void StepStats::Merge(const StepStats& o) {
   measured_acked += o.measured_acked;
   refused += o.refused;
   skipped_closed += o.skipped_closed;
+  window_acks += o.window_acks;
+  window_deliveries += o.window_deliveries;
   outstanding_after_grace += o.outstanding_after_grace;
   drained = drained && o.drained;
   window_s = std::max(window_s, o.window_s);
@@ -177,9 +179,11 @@ void MessageLoad::OnPush(WsClient& c, const json::object& o, int64_t now) {
   }
   int64_t latency = checker_.OnDelivery(c.index(), index, ConvKey(StringField(o, "conv")),
                                         static_cast<uint64_t>(IntField(o, "seq")), now);
-  if (latency >= 0 && stats_ && checker_.tag_of(index) == step_ && checker_.measured(index)) {
+  if (latency < 0) return;
+  ++deliveries_;
+  if (stats_ && checker_.tag_of(index) == step_ && checker_.measured(index)) {
     stats_->e2e.Record(latency);
-    ++stats_->measured_delivered;
+    if (in_grace_) ++stats_->measured_delivered;
   }
 }
 
@@ -192,9 +196,11 @@ void MessageLoad::OnAck(const json::object& o, int64_t now) {
   if (StringField(o, "msg_id").empty()) ++bad_frames_;
   int64_t latency = checker_.OnAck(index, ConvKey(StringField(o, "conv")),
                                    static_cast<uint64_t>(IntField(o, "seq")), now);
-  if (latency >= 0 && stats_ && checker_.tag_of(index) == step_ && checker_.measured(index)) {
+  if (latency < 0) return;
+  ++acks_;
+  if (stats_ && checker_.tag_of(index) == step_ && checker_.measured(index)) {
     stats_->ack.Record(latency);
-    ++stats_->measured_acked;
+    if (in_grace_) ++stats_->measured_acked;
   }
 }
 
@@ -267,6 +273,7 @@ asio::awaitable<StepStats> MessageLoad::RunStep(double rate, uint16_t step, bool
   st.window_s = cfg_.duration_s;
   step_ = step;
   stats_ = &st;
+  in_grace_ = true;
   asio::steady_timer timer(io_);
 
   const double period_ns = 1e9 / rate;
@@ -277,13 +284,16 @@ asio::awaitable<StepStats> MessageLoad::RunStep(double rate, uint16_t step, bool
 
   const int64_t start = NowNs();
   const int64_t window_start = start + static_cast<int64_t>(cfg_.warmup_s * 1e9);
-  bool sampled = !sample_cpu;
+  bool sampled = false;
+  uint64_t acks_at_start = 0, deliveries_at_start = 0;
   int64_t last_measured_send = window_start;
   uint64_t k = 0;
   while (k < total) {
     int64_t now = NowNs();
     if (!sampled && now >= window_start) {
-      st.cpu_start = SampleCpu(cfg_.server_pid);
+      if (sample_cpu) st.cpu_start = SampleCpu(cfg_.server_pid);
+      acks_at_start = acks_;
+      deliveries_at_start = deliveries_;
       sampled = true;
     }
     uint64_t due = std::min<uint64_t>(
@@ -300,10 +310,14 @@ asio::awaitable<StepStats> MessageLoad::RunStep(double rate, uint16_t step, bool
     int64_t next = start + static_cast<int64_t>(static_cast<double>(k) * period_ns);
     co_await SleepUntilNs(timer, std::max(next, now + tick_ns));
   }
-  if (sample_cpu) {
-    if (!sampled) st.cpu_start = SampleCpu(cfg_.server_pid);
-    st.cpu_end = SampleCpu(cfg_.server_pid);
+  if (!sampled) {
+    if (sample_cpu) st.cpu_start = SampleCpu(cfg_.server_pid);
+    acks_at_start = acks_;
+    deliveries_at_start = deliveries_;
   }
+  if (sample_cpu) st.cpu_end = SampleCpu(cfg_.server_pid);
+  st.window_acks = acks_ - acks_at_start;
+  st.window_deliveries = deliveries_ - deliveries_at_start;
   st.send_span_s = static_cast<double>(last_measured_send - window_start) / 1e9;
 
   // Grace: stragglers still count; then what is missing makes the step fail.
@@ -312,14 +326,16 @@ asio::awaitable<StepStats> MessageLoad::RunStep(double rate, uint16_t step, bool
     co_await SleepUntilNs(timer, std::min(grace_end, NowNs() + 2'000'000));
   }
   st.outstanding_after_grace = checker_.outstanding();
-  stats_ = nullptr;  // later arrivals no longer count for this step
-
-  // Drain: the next step must start from empty queues; what never comes is lost.
+  // Drain: the next step must start from empty queues; what never comes is
+  // lost. Late arrivals still go into the latency histograms (an overloaded
+  // step shows its true latency), not into the delivered rate.
+  in_grace_ = false;
   int64_t drain_end = NowNs() + static_cast<int64_t>(cfg_.drain_timeout_s * 1e9);
   while (checker_.outstanding() > 0 && NowNs() < drain_end) {
     co_await SleepUntilNs(timer, std::min(drain_end, NowNs() + 10'000'000));
   }
   st.drained = checker_.outstanding() == 0;
+  stats_ = nullptr;
   co_return st;
 }
 

@@ -52,15 +52,19 @@ struct StepStats {
   uint64_t measured_expected = 0;   // deliveries those sends owe
   uint64_t measured_delivered = 0;  // deliveries of them received by the end of grace
   uint64_t measured_acked = 0;
-  uint64_t refused = 0;             // error frames (all sends of the step)
-  uint64_t skipped_closed = 0;      // sends not made: the sender's socket had closed
+  uint64_t refused = 0;         // error frames (all sends of the step)
+  uint64_t skipped_closed = 0;  // sends not made: the sender's socket had closed
   uint64_t outstanding_after_grace = 0;
-  bool drained = true;              // everything in before the drain timeout
-  double window_s = 0;              // measured window, as configured
-  double send_span_s = 0;           // from window start to the last measured send
-  Histogram e2e;                    // send -> push received, measured sends
-  Histogram ack;                    // send -> ack, measured sends
-  Histogram lag;                    // actual - scheduled send time
+  bool drained = true;  // everything in before the drain timeout
+  // Acks and pushes received (of any step) while the window's sends went
+  // out: what the server got done in that time, also when it fell behind.
+  uint64_t window_acks = 0;
+  uint64_t window_deliveries = 0;
+  double window_s = 0;     // measured window, as configured
+  double send_span_s = 0;  // from window start to the last measured send
+  Histogram e2e;           // send -> push received, measured sends (also late ones)
+  Histogram ack;           // send -> ack, measured sends (also late ones)
+  Histogram lag;           // actual - scheduled send time
   // Sampled around the measured window by the loop asked to (see RunStep).
   CpuSample cpu_start;
   CpuSample cpu_end;
@@ -134,6 +138,9 @@ class MessageLoad : public WsHandler {
   // Running.
   StepStats* stats_ = nullptr;  // the step in progress, if any
   uint16_t step_ = 0;
+  bool in_grace_ = true;  // window or grace, not yet the drain
+  uint64_t acks_ = 0;     // acks and deliveries received, all steps
+  uint64_t deliveries_ = 0;
   uint64_t closed_during_run_ = 0;
   std::string first_close_reason_;
   uint64_t bad_frames_ = 0;

@@ -49,16 +49,6 @@ int64_t ServerWriteBytes(int pid) {
   return -1;
 }
 
-// Writeback, softirqs and kernel threads work for the server without being
-// charged to it: the machine's busy time shows them.
-int64_t MachineBusyNs() {
-  std::ifstream f("/proc/stat");
-  std::string cpu;
-  long long user, nice, system, idle, iowait, irq, softirq, steal;
-  if (!(f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal)) return -1;
-  return (user + nice + system + irq + softirq + steal) * (1'000'000'000LL / sysconf(_SC_CLK_TCK));
-}
-
 }  // namespace
 
 CpuSample SampleCpu(int server_pid) {
@@ -70,7 +60,6 @@ CpuSample SampleCpu(int server_pid) {
   s.self_cpu_ns = ns(ru.ru_utime) + ns(ru.ru_stime);
   s.server_cpu_ns = ServerCpuNs(server_pid);
   s.server_write_bytes = ServerWriteBytes(server_pid);
-  s.machine_busy_ns = MachineBusyNs();
   return s;
 }
 

@@ -7,11 +7,10 @@
 namespace parley::bench {
 
 struct CpuSample {
-  int64_t wall_ns = 0;        // monotonic
-  int64_t self_cpu_ns = 0;    // user + system of this process
-  int64_t server_cpu_ns = -1; // user + system of the server; -1 unknown
+  int64_t wall_ns = 0;              // monotonic
+  int64_t self_cpu_ns = 0;          // user + system of this process
+  int64_t server_cpu_ns = -1;       // user + system of the server; -1 unknown
   int64_t server_write_bytes = -1;  // bytes the server caused to be written to disk
-  int64_t machine_busy_ns = -1;     // non-idle time of all CPUs (kernel threads too)
 };
 
 // Monotonic clock in ns (the clock every latency is taken with).

@@ -18,7 +18,6 @@ struct Derived {
   double server_cores = -1;
   double server_us_per_send = -1;
   double server_us_per_delivery = -1;
-  double machine_cores = -1;
   double server_write_bytes_per_send = -1;
 };
 
@@ -33,19 +32,19 @@ Derived Derive(const StepStats& s) {
                                s.cpu_end.wall_ns);
     d.server_cores = CoreShare(s.cpu_start.server_cpu_ns, s.cpu_end.server_cpu_ns,
                                s.cpu_start.wall_ns, s.cpu_end.wall_ns);
-    d.machine_cores = CoreShare(s.cpu_start.machine_busy_ns, s.cpu_end.machine_busy_ns,
-                                s.cpu_start.wall_ns, s.cpu_end.wall_ns);
     if (d.server_cores >= 0) {
-      // The window's sends happened over [cpu_start, cpu_end].
-      double cpu_us = static_cast<double>(s.cpu_end.server_cpu_ns - s.cpu_start.server_cpu_ns) / 1e3;
-      double wall_s = static_cast<double>(s.cpu_end.wall_ns - s.cpu_start.wall_ns) / 1e9;
-      double sends = d.sends_per_s * wall_s;
-      if (sends > 0) d.server_us_per_send = cpu_us / sends;
-      double deliveries = d.deliveries_per_s * wall_s;
-      if (deliveries > 0) d.server_us_per_delivery = cpu_us / deliveries;
-      if (sends > 0 && s.cpu_start.server_write_bytes >= 0) {
+      // Per message the server finished (acked) while the window's sends
+      // went out: meaningful also when it fell behind the offered rate.
+      double cpu_us =
+          static_cast<double>(s.cpu_end.server_cpu_ns - s.cpu_start.server_cpu_ns) / 1e3;
+      if (s.window_acks > 0) d.server_us_per_send = cpu_us / static_cast<double>(s.window_acks);
+      if (s.window_deliveries > 0) {
+        d.server_us_per_delivery = cpu_us / static_cast<double>(s.window_deliveries);
+      }
+      if (s.window_acks > 0 && s.cpu_start.server_write_bytes >= 0) {
         d.server_write_bytes_per_send =
-            static_cast<double>(s.cpu_end.server_write_bytes - s.cpu_start.server_write_bytes) / sends;
+            static_cast<double>(s.cpu_end.server_write_bytes - s.cpu_start.server_write_bytes) /
+            static_cast<double>(s.window_acks);
       }
     }
   }
@@ -82,25 +81,28 @@ bool StepPasses(const StepStats& s, double p99_target_ms, std::string* why) {
 
 std::string StepTableHeader() {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%10s %10s %11s %8s %8s %8s %8s %8s %8s %7s %7s %7s %8s %8s  %s",
-                "offered/s", "sent/s", "delivered/s", "p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms",
-                "ack p99", "cli cpu", "srv cpu", "all cpu", "srv us/m", "srv KB/m", "verdict");
+  std::snprintf(buf, sizeof buf, "%10s %10s %11s %8s %8s %8s %8s %8s %8s %7s %7s %8s %8s  %s",
+                "offered/s", "sent/s", "delivered/s", "p50 ms", "p90 ms", "p99 ms", "p99.9",
+                "max ms", "ack p99", "cli cpu", "srv cpu", "srv us/m", "srv KB/m", "verdict");
   return buf;
 }
 
 std::string StepTableRow(const StepStats& s, bool pass, const std::string& why) {
   Derived d = Derive(s);
-  auto pct = [](double cores) { return cores < 0 ? std::string("-") : Fixed(cores * 100, 0) + "%"; };
+  auto pct = [](double cores) {
+    return cores < 0 ? std::string("-") : Fixed(cores * 100, 0) + "%";
+  };
   char buf[512];
-  std::snprintf(buf, sizeof buf, "%10.0f %10.0f %11.0f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %7s %7s %7s %8s %8s  %s",
-                s.offered_rate, d.sends_per_s, d.deliveries_per_s, Ms(s.e2e.Quantile(0.5)),
-                Ms(s.e2e.Quantile(0.9)), Ms(s.e2e.Quantile(0.99)), Ms(s.e2e.Quantile(0.999)),
-                Ms(s.e2e.max()), Ms(s.ack.Quantile(0.99)), pct(d.client_cores).c_str(),
-                pct(d.server_cores).c_str(), pct(d.machine_cores).c_str(),
-                d.server_us_per_send < 0 ? "-" : Fixed(d.server_us_per_send, 1).c_str(),
-                d.server_write_bytes_per_send < 0 ? "-"
-                                                  : Fixed(d.server_write_bytes_per_send / 1024, 1).c_str(),
-                pass ? "ok" : ("FAIL: " + why).c_str());
+  std::snprintf(
+      buf, sizeof buf,
+      "%10.0f %10.0f %11.0f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %7s %7s %8s %8s  %s",
+      s.offered_rate, d.sends_per_s, d.deliveries_per_s, Ms(s.e2e.Quantile(0.5)),
+      Ms(s.e2e.Quantile(0.9)), Ms(s.e2e.Quantile(0.99)), Ms(s.e2e.Quantile(0.999)), Ms(s.e2e.max()),
+      Ms(s.ack.Quantile(0.99)), pct(d.client_cores).c_str(), pct(d.server_cores).c_str(),
+      d.server_us_per_send < 0 ? "-" : Fixed(d.server_us_per_send, 1).c_str(),
+      d.server_write_bytes_per_send < 0 ? "-"
+                                        : Fixed(d.server_write_bytes_per_send / 1024, 1).c_str(),
+      pass ? "ok" : ("FAIL: " + why).c_str());
   return buf;
 }
 
@@ -125,7 +127,8 @@ json::value Num(double v) {
 
 std::string LatencyText(const Histogram& h) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms (n=%llu)",
+  std::snprintf(buf, sizeof buf,
+                "p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms (n=%llu)",
                 Ms(h.Quantile(0.5)), Ms(h.Quantile(0.9)), Ms(h.Quantile(0.99)),
                 Ms(h.Quantile(0.999)), Ms(h.max()), static_cast<unsigned long long>(h.count()));
   return buf;
@@ -141,6 +144,8 @@ json::object StepJson(const StepStats& s, bool pass, const std::string& why) {
   o["sends"] = s.measured_sends;
   o["deliveries_expected"] = s.measured_expected;
   o["deliveries_in_grace"] = s.measured_delivered;
+  o["window_acks"] = s.window_acks;
+  o["window_deliveries"] = s.window_deliveries;
   o["e2e"] = LatencyJson(s.e2e);
   o["ack"] = LatencyJson(s.ack);
   o["pacing_lag"] = LatencyJson(s.lag);
@@ -154,7 +159,6 @@ json::object StepJson(const StepStats& s, bool pass, const std::string& why) {
   o["server_ns_per_send"] = d.server_us_per_send < 0 ? -1 : whole(d.server_us_per_send * 1e3);
   o["server_ns_per_delivery"] =
       d.server_us_per_delivery < 0 ? -1 : whole(d.server_us_per_delivery * 1e3);
-  o["machine_cpu_pct"] = d.machine_cores < 0 ? -1 : whole(d.machine_cores * 100);
   o["server_write_bytes_per_send"] =
       d.server_write_bytes_per_send < 0 ? -1 : whole(d.server_write_bytes_per_send);
   o["pass"] = pass;

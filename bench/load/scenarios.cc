@@ -2,10 +2,10 @@
 
 #include <charconv>
 #include <cmath>
-#include <map>
 #include <cstdio>
 #include <future>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -230,15 +230,16 @@ int RunMessaging(const BenchConfig& cfg, const ServerTarget& target, LoadMode mo
   }
   out["connect_ms"] = Millis(*connected);
 
-  std::cout << cfg.scenario << ": " << (mode == LoadMode::kGroup
-                                            ? std::to_string(cfg.groups) + " groups x " +
-                                                  std::to_string(cfg.group_size) + " members"
-                                            : std::to_string(cfg.users) + " users")
+  std::cout << cfg.scenario << ": "
+            << (mode == LoadMode::kGroup ? std::to_string(cfg.groups) + " groups x " +
+                                               std::to_string(cfg.group_size) + " members"
+                                         : std::to_string(cfg.users) + " users")
             << ", " << cfg.devices << " connection(s) per user, " << cfg.body_size
             << "-byte bodies, " << fanout << " deliveries per send, " << cfg.warmup_s
             << " s warm-up + " << cfg.duration_s << " s measured + up to " << cfg.grace_s
             << " s grace per step\n";
-  std::cout << "latency: send on one socket -> push received on another (ms); ack p99: send -> ack\n";
+  std::cout
+      << "latency: send on one socket -> push received on another (ms); ack p99: send -> ack\n";
   std::cout << StepTableHeader() << std::endl;
 
   json::array steps;
@@ -249,11 +250,10 @@ int RunMessaging(const BenchConfig& cfg, const ServerTarget& target, LoadMode mo
                       Fixed(rates[k], 0) + " sends/s");
     std::vector<std::future<StepStats>> fs;
     for (size_t i = 0; i < loads.size(); ++i) {
-      fs.push_back(asio::co_spawn(
-          loops.io(i),
-          loads[i]->RunStep(rates[k] / static_cast<double>(loads.size()),
-                            static_cast<uint16_t>(k + 1), i == 0),
-          asio::use_future));
+      fs.push_back(asio::co_spawn(loops.io(i),
+                                  loads[i]->RunStep(rates[k] / static_cast<double>(loads.size()),
+                                                    static_cast<uint16_t>(k + 1), i == 0),
+                                  asio::use_future));
     }
     StepStats merged;
     for (auto& f : fs) merged.Merge(f.get());
@@ -300,7 +300,8 @@ int RunMessaging(const BenchConfig& cfg, const ServerTarget& target, LoadMode mo
   }
   int code = kExitOk;
   if (closed > 0) {
-    std::cout << "!!! " << closed << " WebSockets closed during the run; first: " << close_reason << "\n";
+    std::cout << "!!! " << closed << " WebSockets closed during the run; first: " << close_reason
+              << "\n";
     code = kExitViolation;
   }
   if (bad_frames > 0) {
@@ -492,8 +493,7 @@ int RunLogin(const BenchConfig& cfg, const ServerTarget& target) {
   CpuSample c0 = SampleCpu(cfg.server_pid);
   int64_t deadline = NowNs() + static_cast<int64_t>(cfg.duration_s * 1e9);
   Status s = RunHere(RunWorkers(
-      target, cfg.login_concurrency,
-      [&](size_t, HttpConnection& conn) -> asio::awaitable<Status> {
+      target, cfg.login_concurrency, [&](size_t, HttpConnection& conn) -> asio::awaitable<Status> {
         while (NowNs() < deadline) {
           const BenchUser& u = (*users)[next++ % users->size()];
           json::object body;

@@ -15,9 +15,9 @@ namespace parley::bench {
 
 // Exit codes of a run.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitSetup = 1;       // usage, set-up or connection failure
-inline constexpr int kExitViolation = 2;   // lost, duplicated, out of order, ...
-inline constexpr int kExitRefused = 3;     // the server refused work (errors, 429s)
+inline constexpr int kExitSetup = 1;      // usage, set-up or connection failure
+inline constexpr int kExitViolation = 2;  // lost, duplicated, out of order, ...
+inline constexpr int kExitRefused = 3;    // the server refused work (errors, 429s)
 
 // Rates of "START:FACTOR:MAX": START, START*FACTOR, ... up to MAX.
 StatusOr<std::vector<double>> ParseSweep(const std::string& spec);

@@ -20,7 +20,8 @@ StatusOr<ServerTarget> ParseServerTarget(const std::string& server, uint32_t sou
   ServerTarget t;
   t.server = asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(port));
   for (uint32_t i = 0; i < source_ips; ++i) {
-    t.sources.push_back(asio::ip::make_address_v4(asio::ip::address_v4::uint_type{0x7f000002u + i}));
+    t.sources.push_back(
+        asio::ip::make_address_v4(asio::ip::address_v4::uint_type{0x7f000002u + i}));
   }
   return t;
 }

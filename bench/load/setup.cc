@@ -34,11 +34,14 @@ std::string Credentials(const std::string& username, const std::string& password
 asio::awaitable<Status> Login(HttpConnection& conn, const BenchConfig& cfg, BenchUser& u) {
   auto r = co_await conn.Call(http::verb::post, "/api/v1/sessions",
                               Credentials(u.username, cfg.password), "");
-  if (!r.ok()) co_return Status(r.status().code(), "login " + u.username + ": " + r.status().message());
+  if (!r.ok())
+    co_return Status(r.status().code(), "login " + u.username + ": " + r.status().message());
   u.token = std::string(StringField(*r, "token"));
   uint64_t id = static_cast<uint64_t>(IntField(*r, "user_id"));
-  if (u.token.empty() || id == 0) co_return Status::Internal("login reply without token or user_id");
-  if (u.user_id != 0 && u.user_id != id) co_return Status::Internal("login returned another user_id");
+  if (u.token.empty() || id == 0)
+    co_return Status::Internal("login reply without token or user_id");
+  if (u.user_id != 0 && u.user_id != id)
+    co_return Status::Internal("login returned another user_id");
   u.user_id = id;
   co_return Status::Ok();
 }
@@ -59,7 +62,8 @@ asio::awaitable<StatusOr<std::vector<BenchUser>>> CreateUsers(const BenchConfig&
         if (r.ok()) {
           u.user_id = static_cast<uint64_t>(IntField(*r, "user_id"));
         } else if (!r.status().IsAlreadyExists()) {
-          co_return Status(r.status().code(), "register " + u.username + ": " + r.status().message());
+          co_return Status(r.status().code(),
+                           "register " + u.username + ": " + r.status().message());
         }
         co_return co_await Login(conn, cfg, u);
       });
@@ -76,9 +80,9 @@ asio::awaitable<Status> LoginUsers(const BenchConfig& cfg, const ServerTarget& t
 }
 
 asio::awaitable<StatusOr<std::vector<BenchGroup>>> CreateGroups(const BenchConfig& cfg,
-                                                               const ServerTarget& target,
-                                                               const std::vector<BenchUser>& users,
-                                                               uint32_t groups, uint32_t size) {
+                                                                const ServerTarget& target,
+                                                                const std::vector<BenchUser>& users,
+                                                                uint32_t groups, uint32_t size) {
   if (static_cast<uint64_t>(groups) * size > users.size()) {
     co_return Status::InvalidArgument("not enough users for the groups");
   }

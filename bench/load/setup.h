@@ -1,5 +1,6 @@
 // The set-up phase shared by the scenarios: users registered and logged in
-// over HTTP (concurrent, bounded, kept-alive) and groups created.
+// over HTTP (concurrent, bounded, kept-alive) and groups created. Coroutines
+// for one executor; the references passed must outlive them.
 #pragma once
 
 #include <cstdint>

@@ -42,7 +42,8 @@ StormLoad::~StormLoad() = default;
 
 void StormLoad::StartConnections() {
   // The first connection is bounded like any set-up; the storm is not.
-  size_t limit = phase_ == Phase::kStorm ? clients_.size() : std::max<uint32_t>(cfg_.connect_concurrency, 1);
+  size_t limit =
+      phase_ == Phase::kStorm ? clients_.size() : std::max<uint32_t>(cfg_.connect_concurrency, 1);
   while (in_flight_ < limit && next_to_connect_ < clients_.size()) {
     size_t i = next_to_connect_++;
     ++in_flight_;
@@ -62,9 +63,9 @@ asio::awaitable<StatusOr<StormResult>> StormLoad::Run(const ServerTarget& target
     co_await SleepMs(io_, 5);
   }
   if (hellos_ < clients_.size()) {
-    co_return Status::Unavailable("initial connections failed: " +
-                                  std::to_string(clients_.size() - hellos_) + ", first: " +
-                                  result_.first_failure);
+    co_return Status::Unavailable(
+        "initial connections failed: " + std::to_string(clients_.size() - hellos_) +
+        ", first: " + result_.first_failure);
   }
 
   // 2. Everyone gone at once.

@@ -32,18 +32,18 @@ struct StormResult {
   uint32_t clients = 0;
   uint64_t offline_messages = 0;  // sent over HTTP while everyone was away
   double offline_send_s = 0;
-  double catch_up_s = 0;          // reconnect start -> last client caught up
-  Histogram per_client;           // reconnect start -> that client caught up, ns
-  Histogram hello;                // reconnect start -> that client's hello, ns
-  uint64_t syncs = 0;             // sync requests made
-  uint64_t synced = 0;            // messages received through sync
-  uint64_t expected = 0;          // messages the clients should have synced
-  uint64_t lost = 0;              // acked seqs a client never got
+  double catch_up_s = 0;  // reconnect start -> last client caught up
+  Histogram per_client;   // reconnect start -> that client caught up, ns
+  Histogram hello;        // reconnect start -> that client's hello, ns
+  uint64_t syncs = 0;     // sync requests made
+  uint64_t synced = 0;    // messages received through sync
+  uint64_t expected = 0;  // messages the clients should have synced
+  uint64_t lost = 0;      // acked seqs a client never got
   uint64_t duplicated = 0;
   uint64_t out_of_order = 0;
-  uint64_t not_caught_up = 0;     // clients still behind at the timeout
-  uint64_t failures = 0;          // reconnects that failed
-  uint64_t errors = 0;            // error frames (e.g. a refused sync)
+  uint64_t not_caught_up = 0;  // clients still behind at the timeout
+  uint64_t failures = 0;       // reconnects that failed
+  uint64_t errors = 0;         // error frames (e.g. a refused sync)
   std::string first_failure;
 
   bool clean() const {

@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -70,8 +70,7 @@ void BM_LogicSend1000(benchmark::State& state) {
         io.get_executor(), {options, clock, **store, **log, presence, nodes, metrics});
     if (!logic.ok()) {
       state.SkipWithError(logic.status().message().c_str());
-    } else if (parley::Status s =
-                   Block<parley::Status>([&](auto cb) { (*logic)->Start(cb); });
+    } else if (parley::Status s = Block<parley::Status>([&](auto cb) { (*logic)->Start(cb); });
                !s.ok()) {
       state.SkipWithError(s.message().c_str());
     } else {
