@@ -821,8 +821,8 @@ void Logic::OnAppended(std::vector<PendingSend> batch, std::vector<rpc::ChatMess
       ack.set_seq(m.seq());
       ack.set_ts(m.ts());
       recent_.Add(m);
-      SPDLOG_DEBUG("event=accepted rid={} from={} conv={} seq={} msg_id={}", m.request_id(), m.from(),
-                   m.conv(), m.seq(), m.msg_id());
+      SPDLOG_DEBUG("event=accepted rid={} from={} conv={} seq={} msg_id={}", m.request_id(),
+                   m.from(), m.conv(), m.seq(), m.msg_id());
       for (auto& waiter : sent_.Complete(batch[i].key, ack)) waiter(ack);
       deps_.metrics.send_latency.ObserveNs(now_ns - batch[i].received_ns);
       batch[i].done(std::move(ack));

@@ -93,8 +93,8 @@ void PushConsumer::Dispatch(Batch& batch) {
       recipients.push_back(conv->a);
       if (conv->b != conv->a) recipients.push_back(conv->b);
     }
-    SPDLOG_DEBUG("event=push rid={} conv={} seq={} recipients={}", m.request_id(), m.conv(), m.seq(),
-                 recipients.size());
+    SPDLOG_DEBUG("event=push rid={} conv={} seq={} recipients={}", m.request_id(), m.conv(),
+                 m.seq(), recipients.size());
     for (uint64_t user : recipients) {
       for (const std::string& node : presence_.NodesOf(user)) {
         auto& [req, event_of] = by_node[node];
