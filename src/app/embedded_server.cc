@@ -121,24 +121,20 @@ Status EmbeddedServer::Start() {
   p.http = std::make_unique<api::HttpServer>(io_.get_executor(), options_, *p.logic, *p.discovery,
                                              *p.connect, metrics_, clock_);
   if (Status s = p.http->Listen(options_.listen); !s.ok()) return s;
-  std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
-  std::string address = host + ":" + std::to_string(p.http->port());
+  address_ =
+      options_.listen.substr(0, options_.listen.rfind(':')) + ":" + std::to_string(p.http->port());
   std::string ws_url =
-      options_.public_ws_url.empty() ? "ws://" + address + "/ws" : options_.public_ws_url;
-  p.discovery->SetNodes({{kNodeId, "connect", address, ws_url, 0}});
+      options_.public_ws_url.empty() ? "ws://" + address_ + "/ws" : options_.public_ws_url;
+  p.discovery->SetNodes({{kNodeId, "connect", address_, ws_url, 0}});
   return Status::Ok();
 }
 
 int EmbeddedServer::Run() {
   Parts& p = *parts_;
   p.http->Start();
-  spdlog::info("event=listening address={}:{} data_dir={}",
-               options_.listen.substr(0, options_.listen.rfind(':')), p.http->port(),
-               options_.storage.data_dir);
+  spdlog::info("event=listening address={} data_dir={}", address_, options_.storage.data_dir);
   // Tools and tests wait for this exact line.
-  std::printf("parley listening on %s:%u\n",
-              options_.listen.substr(0, options_.listen.rfind(':')).c_str(),
-              static_cast<unsigned>(p.http->port()));
+  std::printf("parley listening on %s\n", address_.c_str());
   std::fflush(stdout);
 
   std::promise<void> stop;

@@ -35,6 +35,7 @@ class EmbeddedServer {
   void Shutdown();
 
   Options options_;
+  std::string address_;  // host:port actually bound (after Start)
   SystemClock clock_;
   Metrics metrics_;
   // The parts hold strands of io_, so they must go before it; Shutdown lets

@@ -95,10 +95,6 @@ void Logic::Start(Callback<Status> done) {
 
 // ---------------------------------------------------------------- accounts
 
-bool Logic::TakeAuthToken(const std::string& ip, int64_t* retry_after_ms) {
-  return auth_limiter_.TryTake(ip, retry_after_ms);
-}
-
 void Logic::Register(rpc::RegisterRequest req, Callback<rpc::RegisterReply> done) {
   Run(DoRegister(std::move(req)), std::move(done));
 }
@@ -108,7 +104,7 @@ Logic::Task<rpc::RegisterReply> Logic::DoRegister(rpc::RegisterRequest req) {
   if (Status s = ValidateUsername(req.username(), limits_); !s.ok()) co_return ErrorReply<R>(s);
   if (Status s = ValidatePassword(req.password(), limits_); !s.ok()) co_return ErrorReply<R>(s);
   int64_t retry = 0;
-  if (!TakeAuthToken(req.client_ip(), &retry)) {
+  if (!auth_limiter_.TryTake(req.client_ip(), &retry)) {
     R r = ErrorReply<R>(Status::RateLimited("too many registrations; retry later"));
     r.mutable_error()->set_retry_after_ms(retry);
     co_return r;
@@ -140,7 +136,7 @@ Logic::Task<rpc::LoginReply> Logic::DoLogin(rpc::LoginRequest req) {
   using R = rpc::LoginReply;
   static const Status kBadLogin = Status::Unauthenticated("wrong username or password");
   int64_t retry = 0;
-  if (!TakeAuthToken(req.client_ip(), &retry)) {
+  if (!auth_limiter_.TryTake(req.client_ip(), &retry)) {
     R r = ErrorReply<R>(Status::RateLimited("too many login attempts; retry later"));
     r.mutable_error()->set_retry_after_ms(retry);
     co_return r;

@@ -127,7 +127,6 @@ class Logic final : public LogicService {
   Task<Status> Authorize(uint64_t user, const model::ConvId& conv);
   Task<std::vector<rpc::ConvState>> Conversations(uint64_t user_id, Status* status);
   void CacheGroup(const rpc::Group& g);
-  bool TakeAuthToken(const std::string& ip, int64_t* retry_after_ms);
   // Pushes a read receipt to every connection of `users` (except the origin).
   void PushRead(const rpc::ReadReceipt& receipt, const std::vector<uint64_t>& users);
 
