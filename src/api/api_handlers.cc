@@ -111,12 +111,12 @@ ApiHandlers::ApiHandlers(const Options& options, logic::LogicService& logic,
       static_files_(std::move(static_files)) {}
 
 Response ApiHandlers::Error(const Status& status, int64_t retry_after_ms) const {
-  metrics_.errors.Inc(status.ok() ? rpc::INTERNAL : status.code());
+  metrics_.errors.Inc(status.ok() ? Code::kInternal : status.code());
   return ErrorResponse(status, retry_after_ms);
 }
 
 Response ApiHandlers::ReplyError(const rpc::Error& error, const Call& call) const {
-  if (error.code() == rpc::INTERNAL) {
+  if (error.code() == Code::kInternal) {
     spdlog::error("event=internal_error rid={} path={} message=\"{}\"", call.ctx.request_id,
                   call.target.path, error.message());
   }
@@ -189,7 +189,7 @@ awaitable<Response> ApiHandlers::Dispatch(const Call& call) const {
 StatusOr<JsonRequest> ApiHandlers::Body(const Call& call) const {
   auto type = call.req.find(http::field::content_type);
   if (type == call.req.end() || !IsJsonContentType(type->value())) {
-    return Status(rpc::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
+    return Status(Code::kUnsupportedMediaType, "Content-Type must be application/json");
   }
   return JsonRequest::Parse(call.req.body());
 }

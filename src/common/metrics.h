@@ -54,7 +54,7 @@ class CodeCounter {
   void Render(std::string& out, const char* name, const char* help) const;
 
  private:
-  std::array<Counter, 11> c_;
+  std::array<Counter, kCodeCount> c_;
 };
 
 struct Metrics {

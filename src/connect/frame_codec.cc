@@ -374,7 +374,7 @@ std::string ErrorFrame(const std::optional<std::string>& id, const Status& statu
   StrField(out, "code", CodeName(status.code()));
   out += ',';
   StrField(out, "message", status.message());
-  if (status.code() == rpc::RATE_LIMITED && retry_after_ms > 0) {
+  if (status.code() == Code::kRateLimited && retry_after_ms > 0) {
     out += ',';
     IntField(out, "retry_after_ms", retry_after_ms);
   }

@@ -29,7 +29,7 @@ Parsed Parse(std::string_view text, const Limits& limits = Limits()) {
 void ExpectInvalid(std::string_view text, std::string_view needle,
                    std::optional<std::string> id = std::nullopt) {
   Parsed p = Parse(text);
-  EXPECT_EQ(p.status.code(), rpc::INVALID_ARGUMENT) << text;
+  EXPECT_EQ(p.status.code(), Code::kInvalidArgument) << text;
   EXPECT_NE(p.status.message().find(needle), std::string::npos)
       << text << " -> " << p.status.message();
   EXPECT_EQ(p.frame.id, id) << text;
@@ -86,7 +86,7 @@ TEST(ParseClientFrame, NotAnObject) {
   for (std::string_view raw : {"not json", "{", R"({"type":"ping")", "", "[]",
                                R"([{"type":"ping"}])", R"("ping")", "42", "null", "true"}) {
     Parsed p = Parse(raw);
-    EXPECT_EQ(p.status.code(), rpc::INVALID_ARGUMENT) << raw;
+    EXPECT_EQ(p.status.code(), Code::kInvalidArgument) << raw;
     EXPECT_FALSE(p.frame.id) << raw;
   }
   ExpectInvalid("{", "not valid JSON");

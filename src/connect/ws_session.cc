@@ -188,7 +188,7 @@ void WsSession::ReplyHttpError(const Status& status) {
   auto res = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(HttpStatus(status.code())), request_->version());
   res->set(http::field::content_type, "application/json");
-  if (status.code() == rpc::UNAUTHENTICATED) res->set(http::field::www_authenticate, "Bearer");
+  if (status.code() == Code::kUnauthenticated) res->set(http::field::www_authenticate, "Bearer");
   res->keep_alive(false);
   res->body() = ErrorBody(status);
   res->prepare_payload();
@@ -322,7 +322,7 @@ void WsSession::OnSendReply(const std::string& id, const rpc::SendReply& reply) 
     Status status = Status::FromProto(reply.error());
     SendError(id, status, reply.error().retry_after_ms());
     const uint32_t max = env_.options.rate.ws_violations_before_close;
-    if (status.code() == rpc::RATE_LIMITED && max > 0 && ++rate_violations_ >= max && !closing_) {
+    if (status.code() == Code::kRateLimited && max > 0 && ++rate_violations_ >= max && !closing_) {
       env_.metrics.ws_closed_violation.Inc();
       spdlog::info("event=ws_rate_violations conn={} user={} count={} rid={}", conn_id_, user_id_,
                    rate_violations_, request_id_);

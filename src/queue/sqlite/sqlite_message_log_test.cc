@@ -413,7 +413,7 @@ TEST_F(SqliteMessageLogTest, AppendedEntriesAreDurableOnceDone) {
 
 TEST_F(SqliteMessageLogTest, AppendAfterCloseFails) {
   log_->Close();
-  EXPECT_EQ(Append(Msgs(1, 1)).code(), rpc::UNAVAILABLE);
+  EXPECT_EQ(Append(Msgs(1, 1)).code(), Code::kUnavailable);
   ASSERT_OK(Append({}));
 }
 

@@ -99,7 +99,7 @@ TEST_F(SqliteStoreTest, UsernamesAreCaseInsensitive) {
   EXPECT_EQ(alice->created_at, 42);
 
   auto dup = CreateUser("aLICE");
-  EXPECT_EQ(dup.status().code(), rpc::ALREADY_EXISTS);
+  EXPECT_EQ(dup.status().code(), Code::kAlreadyExists);
 
   auto bob = CreateUser("bob");
   ASSERT_OK(bob.status());
@@ -278,7 +278,7 @@ TEST_F(SqliteStoreTest, ConversationListOrderAndReadCursor) {
 
   EXPECT_TRUE(set(3, "p:1:2", 1).status().IsNotFound());  // not a participant
   EXPECT_TRUE(set(2, "g:1", 1).status().IsNotFound());    // not a member
-  EXPECT_EQ(set(2, "nonsense", 1).status().code(), rpc::INVALID_ARGUMENT);
+  EXPECT_EQ(set(2, "nonsense", 1).status().code(), Code::kInvalidArgument);
   // A private conversation whose messages are not persisted yet takes the cursor.
   EXPECT_EQ(set(2, "p:2:3", 4).value(), 4u);
   ASSERT_OK(Append({Private(15, 3, 2, 1, 300)}));
@@ -449,8 +449,8 @@ TEST_F(SqliteStoreTest, ManyConcurrentAppendsAreAllPersisted) {
 
 TEST_F(SqliteStoreTest, CallsAfterCloseAreUnavailable) {
   store_->Close();
-  EXPECT_EQ(Wait<Status>([&](auto cb) { store_->Ping(cb); }).code(), rpc::UNAVAILABLE);
-  EXPECT_EQ(CreateUser("late").status().code(), rpc::UNAVAILABLE);
+  EXPECT_EQ(Wait<Status>([&](auto cb) { store_->Ping(cb); }).code(), Code::kUnavailable);
+  EXPECT_EQ(CreateUser("late").status().code(), Code::kUnavailable);
 }
 
 }  // namespace

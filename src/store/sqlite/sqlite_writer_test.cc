@@ -102,7 +102,7 @@ TEST(SqliteWriterTest, GroupCommitsQueuedOpsAndIsolatesAFailedOne) {
   SqliteWriter writer(OpenWithTable(path), /*batch_max=*/100);
   auto statuses = RunHeldBatch(writer, rec, 4, /*failing=*/2);
   EXPECT_TRUE(statuses[0].ok());
-  EXPECT_EQ(statuses[1].code(), rpc::INVALID_ARGUMENT);
+  EXPECT_EQ(statuses[1].code(), Code::kInvalidArgument);
   EXPECT_TRUE(statuses[2].ok());
   EXPECT_TRUE(statuses[3].ok());
   // Ops 1-4 were applied in one transaction, then finished in order.
@@ -132,7 +132,7 @@ TEST(SqliteWriterTest, LoneFailingOpRollsBack) {
   SqliteWriter writer(OpenWithTable(path), 100);
   std::promise<Status> a, b;
   writer.Submit(std::make_unique<InsertOp>(1, true, &rec, &a));
-  EXPECT_EQ(a.get_future().get().code(), rpc::INVALID_ARGUMENT);
+  EXPECT_EQ(a.get_future().get().code(), Code::kInvalidArgument);
   writer.Submit(std::make_unique<InsertOp>(2, false, &rec, &b));
   EXPECT_TRUE(b.get_future().get().ok());
   writer.Close();
@@ -160,7 +160,7 @@ TEST(SqliteWriterTest, CloseFinishesQueuedOpsAndRejectsLaterOnes) {
   EXPECT_GE(maintenance_runs, 1);
   std::promise<Status> late;
   writer->Submit(std::make_unique<InsertOp>(999, false, &rec, &late));
-  EXPECT_EQ(late.get_future().get().code(), rpc::UNAVAILABLE);
+  EXPECT_EQ(late.get_future().get().code(), Code::kUnavailable);
   EXPECT_EQ(Ids(path).size(), 50u);
 }
 
