@@ -116,7 +116,7 @@ Response ApiHandlers::Error(const Status& status, int64_t retry_after_ms) const 
 }
 
 Response ApiHandlers::ReplyError(const rpc::Error& error, const Call& call) const {
-  if (error.code() == Code::kInternal) {
+  if (error.code() == rpc::INTERNAL) {
     spdlog::error("event=internal_error rid={} path={} message=\"{}\"", call.ctx.request_id,
                   call.target.path, error.message());
   }
@@ -202,7 +202,7 @@ awaitable<StatusOr<uint64_t>> ApiHandlers::Authenticate(const Call& call) const 
   req.set_request_id(call.ctx.request_id);
   auto reply = co_await Await<rpc::AuthReply>([&](auto cb) { logic_.Auth(std::move(req), cb); });
   if (reply.error().code() != rpc::OK) {
-    co_return Status(reply.error().code(), reply.error().message());
+    co_return Status::FromProto(reply.error());
   }
   co_return reply.user_id();
 }
