@@ -57,6 +57,7 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("limits.body_max", &l.body_max);
   add("limits.page_limit_max", &l.page_limit_max);
   add("limits.page_limit_default", &l.page_limit_default);
+  add("limits.send_batch_max", &l.send_batch_max);
   add("limits.request_body_max", &l.request_body_max);
   add("limits.ws_frame_max", &l.ws_frame_max);
   RateLimits& r = o->rate;

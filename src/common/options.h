@@ -21,6 +21,7 @@ struct Limits {
   uint32_t page_limit_default = 50;
   uint32_t request_body_max = 64 * 1024;  // HTTP body, bytes
   uint32_t ws_frame_max = 64 * 1024;      // WebSocket message, bytes
+  uint32_t send_batch_max = 256;          // sends in one LogicService::Send call
 };
 
 struct RateLimits {
