@@ -1,8 +1,17 @@
-// Tier-to-tier calls in embedded mode are direct: the one connect node is
-// this process's ConnectNode. Logic and the node need each other, so the
-// node is attached after both exist and before anything is served.
+// DirectConnectDirectory: the ConnectDirectory of embedded mode, where the
+// one connect node is this process's own and tier-to-tier calls are direct.
+// Logic and the node need each other, so the node is attached after both
+// exist and before anything is served.
+//
+// Thread-safety: Attach once, before the directory is shared with another
+// thread; after that it is read-only, and Find and AllNodes are safe from any
+// thread without a lock. Ownership: the directory shares ownership of the
+// attached node, as does every caller of Find for as long as it holds the
+// pointer.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,15 +22,28 @@ namespace parley::app {
 class DirectConnectDirectory final : public connect::ConnectDirectory {
  public:
   explicit DirectConnectDirectory(std::string node_id) : node_id_(std::move(node_id)) {}
-  void Attach(connect::ConnectService* node) { node_ = node; }
-  connect::ConnectService* Find(const std::string& node_id) override {
-    return node_id == node_id_ ? node_ : nullptr;
+
+  // `epoch` is this incarnation of the node (> 0): presence records
+  // connections under it, and a Find for another epoch finds nothing.
+  void Attach(std::shared_ptr<connect::ConnectService> node, uint64_t epoch) {
+    node_ = std::move(node);
+    epoch_ = epoch;
   }
-  std::vector<std::string> AllNodes() override { return {node_id_}; }
+
+  std::shared_ptr<connect::ConnectService> Find(const std::string& node_id,
+                                                uint64_t epoch = 0) override {
+    if (node_id != node_id_ || (epoch != 0 && epoch != epoch_)) return nullptr;
+    return node_;
+  }
+  std::vector<std::string> AllNodes() override {
+    if (node_ == nullptr) return {};
+    return {node_id_};
+  }
 
  private:
-  std::string node_id_;
-  connect::ConnectService* node_ = nullptr;
+  const std::string node_id_;
+  std::shared_ptr<connect::ConnectService> node_;
+  uint64_t epoch_ = 0;
 };
 
 }  // namespace parley::app

@@ -67,6 +67,7 @@ struct Metrics {
   Counter messages_duplicate;  // resends answered from the idempotency cache
   Counter messages_pushed;     // frames queued to connections
   Counter messages_persisted;
+  Counter pushes_node_gone;  // pushes not sent: their node epoch had left the directory
   Counter frames_in;
   Counter logins;
   Counter registrations;

@@ -1,0 +1,86 @@
+// What the task tier's tests share: the real embedded log and store in a
+// temp dir, message builders, and a wait for conditions met on other
+// threads. Test-only.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/options.h"
+#include "queue/sqlite/sqlite_message_log.h"
+#include "store/sqlite/sqlite_store.h"
+#include "support/test_util.h"
+
+namespace parley::task {
+
+// A private message from `from` to `to`, seq `seq` of p:min:max.
+inline rpc::ChatMessage PrivateMsg(uint64_t from, uint64_t to, uint64_t seq) {
+  rpc::ChatMessage m;
+  m.set_conv("p:" + std::to_string(std::min(from, to)) + ":" + std::to_string(std::max(from, to)));
+  m.set_msg_id(from * 1'000'000 + to * 1'000 + seq);
+  m.set_seq(seq);
+  m.set_from(from);
+  m.set_to_user(to);
+  m.set_body("hello " + std::to_string(seq));
+  m.set_ts(1'700'000'000'000 + static_cast<int64_t>(seq));
+  m.set_client_id("c" + std::to_string(m.msg_id()));
+  return m;
+}
+
+inline rpc::ChatMessage GroupMsg(uint64_t group, uint64_t from, uint64_t seq) {
+  rpc::ChatMessage m;
+  m.set_conv("g:" + std::to_string(group));
+  m.set_msg_id(900'000'000 + group * 1'000 + seq);
+  m.set_seq(seq);
+  m.set_from(from);
+  m.set_to_group(group);
+  m.set_body("to all " + std::to_string(seq));
+  m.set_ts(1'700'000'000'000 + static_cast<int64_t>(seq));
+  m.set_client_id("c" + std::to_string(m.msg_id()));
+  return m;
+}
+
+class TaskTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Redelivery happens only when a test moves the clock.
+    storage_.log_redelivery_ms = 1000;
+    auto log = queue::SqliteMessageLog::Open(dir_.path() + "/log.db", storage_, clock_);
+    ASSERT_TRUE(log.ok()) << log.status().message();
+    log_ = std::move(log).value();
+    auto store = store::SqliteStore::Open(dir_.path() + "/store.db", storage_);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(store).value();
+  }
+
+  Status Append(std::vector<rpc::ChatMessage> batch) {
+    return testing::Wait<Status>([&](auto cb) { log_->Append(std::move(batch), cb); });
+  }
+
+  // Polls `done` until it holds (true) or 10 s passed (false).
+  static bool WaitUntil(const std::function<bool()>& done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_;
+  StorageOptions storage_;
+  Metrics metrics_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<queue::SqliteMessageLog> log_;
+};
+
+}  // namespace parley::task
