@@ -11,7 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "api/http_server.h"
-#include "app/direct_connect_directory.h"
+#include "connect/direct_connect_directory.h"
 #include "connect/connect_node.h"
 #include "discovery/static/static_discovery.h"
 #include "logic/logic.h"

@@ -13,7 +13,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "app/direct_connect_directory.h"
+#include "connect/direct_connect_directory.h"
+#include "connect/testing/recording_connect_node.h"
 #include "presence/memory/memory_presence.h"
 #include "presence/testing/fault_injecting_presence.h"
 #include "task/task_test_fixture.h"
@@ -23,54 +24,7 @@ namespace {
 
 using presence::Connection;
 
-// A connect node that records every Push. It answers at once, or, while
-// holding, keeps the answers until AnswerHeld().
-class RecordingNode final : public connect::ConnectService {
- public:
-  void Push(rpc::PushRequest req, Callback<rpc::PushReply> done) override {
-    {
-      std::lock_guard lock(mu_);
-      pushes_.push_back(std::move(req));
-      if (holding_) {
-        held_.push_back(std::move(done));
-        return;
-      }
-    }
-    done(rpc::PushReply());
-  }
-  void Kick(rpc::KickRequest, Callback<rpc::KickReply> done) override {
-    ADD_FAILURE() << "the push consumer never kicks";
-    done(rpc::KickReply());
-  }
-
-  void Hold() {
-    std::lock_guard lock(mu_);
-    holding_ = true;
-  }
-  // Answers every held Push on this thread.
-  void AnswerHeld() {
-    std::vector<Callback<rpc::PushReply>> held;
-    {
-      std::lock_guard lock(mu_);
-      held.swap(held_);
-    }
-    for (auto& done : held) done(rpc::PushReply());
-  }
-  std::vector<rpc::PushRequest> pushes() const {
-    std::lock_guard lock(mu_);
-    return pushes_;
-  }
-  size_t push_count() const {
-    std::lock_guard lock(mu_);
-    return pushes_.size();
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<rpc::PushRequest> pushes_;
-  bool holding_ = false;
-  std::vector<Callback<rpc::PushReply>> held_;
-};
+using RecordingNode = connect::testing::RecordingConnectNode;
 
 // Several connect nodes, each behind the embedded directory of its own.
 // Nodes are added before the consumer starts.
@@ -92,7 +46,7 @@ class Directory final : public connect::ConnectDirectory {
   }
 
  private:
-  std::map<std::string, app::DirectConnectDirectory> nodes_;
+  std::map<std::string, connect::DirectConnectDirectory> nodes_;
 };
 
 // Forwards to a log, counting the entries it delivers to subscribers.

@@ -17,20 +17,20 @@
 
 #include "connect/connect_service.h"
 
-namespace parley::app {
+namespace parley::connect {
 
-class DirectConnectDirectory final : public connect::ConnectDirectory {
+class DirectConnectDirectory final : public ConnectDirectory {
  public:
   explicit DirectConnectDirectory(std::string node_id) : node_id_(std::move(node_id)) {}
 
   // `epoch` is this incarnation of the node (> 0): presence records
   // connections under it, and a Find for another epoch finds nothing.
-  void Attach(std::shared_ptr<connect::ConnectService> node, uint64_t epoch) {
+  void Attach(std::shared_ptr<ConnectService> node, uint64_t epoch) {
     node_ = std::move(node);
     epoch_ = epoch;
   }
 
-  std::shared_ptr<connect::ConnectService> Find(const std::string& node_id,
+  std::shared_ptr<ConnectService> Find(const std::string& node_id,
                                                 uint64_t epoch = 0) override {
     if (node_id != node_id_ || (epoch != 0 && epoch != epoch_)) return nullptr;
     return node_;
@@ -42,8 +42,8 @@ class DirectConnectDirectory final : public connect::ConnectDirectory {
 
  private:
   const std::string node_id_;
-  std::shared_ptr<connect::ConnectService> node_;
+  std::shared_ptr<ConnectService> node_;
   uint64_t epoch_ = 0;
 };
 
-}  // namespace parley::app
+}  // namespace parley::connect
