@@ -3,6 +3,7 @@
 // threads. Test-only.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -48,6 +49,34 @@ inline rpc::ChatMessage GroupMsg(uint64_t group, uint64_t from, uint64_t seq) {
   return m;
 }
 
+// Forwards to a log, counting the entries whose handler call returned.
+class CountingLog final : public queue::MessageLog {
+ public:
+  explicit CountingLog(queue::MessageLog& log) : log_(log) {}
+  void Append(std::vector<rpc::ChatMessage> batch, Callback<Status> done) override {
+    log_.Append(std::move(batch), std::move(done));
+  }
+  void Subscribe(std::string group, uint32_t max_batch, bool from_tail,
+                 std::function<void(std::vector<queue::LogEntry>)> handler) override {
+    log_.Subscribe(std::move(group), max_batch, from_tail,
+                   [this, handler = std::move(handler)](std::vector<queue::LogEntry> entries) {
+                     size_t n = entries.size();
+                     handler(std::move(entries));
+                     handled_ += n;
+                   });
+  }
+  void Ack(const std::string& group, const std::vector<uint64_t>& offsets) override {
+    log_.Ack(group, offsets);
+  }
+  uint64_t Lag(const std::string& group) const override { return log_.Lag(group); }
+  void Close() override { log_.Close(); }
+  uint64_t handled() const { return handled_; }
+
+ private:
+  queue::MessageLog& log_;
+  std::atomic<uint64_t> handled_{0};
+};
+
 class TaskTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -56,6 +85,7 @@ class TaskTest : public ::testing::Test {
     auto log = queue::SqliteMessageLog::Open(dir_.path() + "/log.db", storage_, clock_);
     ASSERT_TRUE(log.ok()) << log.status().message();
     log_ = std::move(log).value();
+    consumer_log_ = std::make_unique<CountingLog>(*log_);
     auto store = store::SqliteStore::Open(dir_.path() + "/store.db", storage_);
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(store).value();
@@ -81,6 +111,8 @@ class TaskTest : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<queue::SqliteMessageLog> log_;
+  // What consumers subscribe to: the log, counting the entries they handled.
+  std::unique_ptr<CountingLog> consumer_log_;
 };
 
 }  // namespace parley::task
