@@ -193,9 +193,15 @@ void PushConsumer::LookUp(std::shared_ptr<Batch> batch) {
     return StartNext();
   }
   std::vector<uint64_t> users = std::move(plan->users);
+  size_t asked = users.size();
   presence_.Lookup(
       std::move(users),
-      [this, batch, plan](StatusOr<std::vector<std::vector<presence::Connection>>> conns) {
+      [this, batch, plan, asked](StatusOr<std::vector<std::vector<presence::Connection>>> conns) {
+        if (conns.ok() && conns->size() != asked) {
+          // Dispatch indexes the reply by the request's slots.
+          conns = Status::Internal("presence answered " + std::to_string(conns->size()) +
+                                   " users of " + std::to_string(asked));
+        }
         if (!conns.ok()) {
           spdlog::warn("event=push_lookup_failed entries={} error=\"{}\"", batch->entries.size(),
                        conns.status().message());

@@ -22,30 +22,33 @@
 
 namespace parley::task {
 
-// A private message from `from` to `to`, seq `seq` of p:min:max.
-inline rpc::ChatMessage PrivateMsg(uint64_t from, uint64_t to, uint64_t seq) {
+// A message of `conv` with the fields the consumers read; the callers below
+// address it.
+inline rpc::ChatMessage Msg(std::string conv, uint64_t msg_id, uint64_t from, uint64_t seq) {
   rpc::ChatMessage m;
-  m.set_conv("p:" + std::to_string(std::min(from, to)) + ":" + std::to_string(std::max(from, to)));
-  m.set_msg_id(from * 1'000'000 + to * 1'000 + seq);
+  m.set_conv(std::move(conv));
+  m.set_msg_id(msg_id);
   m.set_seq(seq);
   m.set_from(from);
-  m.set_to_user(to);
   m.set_body("hello " + std::to_string(seq));
   m.set_ts(1'700'000'000'000 + static_cast<int64_t>(seq));
-  m.set_client_id("c" + std::to_string(m.msg_id()));
+  m.set_client_id("c" + std::to_string(msg_id));
+  return m;
+}
+
+// A private message from `from` to `to`, seq `seq` of p:min:max.
+inline rpc::ChatMessage PrivateMsg(uint64_t from, uint64_t to, uint64_t seq) {
+  rpc::ChatMessage m =
+      Msg("p:" + std::to_string(std::min(from, to)) + ":" + std::to_string(std::max(from, to)),
+          from * 1'000'000 + to * 1'000 + seq, from, seq);
+  m.set_to_user(to);
   return m;
 }
 
 inline rpc::ChatMessage GroupMsg(uint64_t group, uint64_t from, uint64_t seq) {
-  rpc::ChatMessage m;
-  m.set_conv("g:" + std::to_string(group));
-  m.set_msg_id(900'000'000 + group * 1'000 + seq);
-  m.set_seq(seq);
-  m.set_from(from);
+  rpc::ChatMessage m =
+      Msg("g:" + std::to_string(group), 900'000'000 + group * 1'000 + seq, from, seq);
   m.set_to_group(group);
-  m.set_body("to all " + std::to_string(seq));
-  m.set_ts(1'700'000'000'000 + static_cast<int64_t>(seq));
-  m.set_client_id("c" + std::to_string(m.msg_id()));
   return m;
 }
 
