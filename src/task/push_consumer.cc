@@ -161,6 +161,9 @@ void PushConsumer::FetchGroups(std::shared_ptr<Batch> batch) {
   if (groups.empty()) return LookUp(std::move(batch));
   for (uint64_t gid : groups) {
     store_.GetGroup(gid, [this, batch, gid](StatusOr<rpc::Group> g) {
+      if (!g.ok() && !g.status().IsNotFound()) {
+        spdlog::warn("event=push_group_failed group={} error=\"{}\"", gid, g.status().message());
+      }
       Status error;
       {
         std::lock_guard lock(batch->mu);
@@ -174,10 +177,7 @@ void PushConsumer::FetchGroups(std::shared_ptr<Batch> batch) {
         if (--batch->groups_pending > 0) return;
         error = batch->group_error;
       }
-      if (!error.ok()) {
-        spdlog::warn("event=push_group_failed group={} error=\"{}\"", gid, error.message());
-        return RetryLater(batch, &PushConsumer::FetchGroups);
-      }
+      if (!error.ok()) return RetryLater(batch, &PushConsumer::FetchGroups);
       batch->failures = 0;
       LookUp(batch);
     });
