@@ -1,4 +1,4 @@
-#include "store/sqlite/sqlite_writer.h"
+#include "sqlite/sqlite_writer.h"
 
 #include <future>
 #include <mutex>

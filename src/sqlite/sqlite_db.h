@@ -1,7 +1,8 @@
 // SqliteDb: one SQLite connection and its cache of prepared statements.
 // Not thread-safe: a connection belongs to the one thread that uses it (the
 // writer or a reader), which is why it is opened with SQLITE_OPEN_NOMUTEX.
-// Shared by the store (store/sqlite/) and the message log (queue/sqlite/).
+// Part of the sqlite room (src/sqlite/), which the store (store/sqlite/) and
+// the message log (queue/sqlite/) build on.
 #pragma once
 
 #include <sqlite3.h>

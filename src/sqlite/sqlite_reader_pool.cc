@@ -1,4 +1,4 @@
-#include "store/sqlite/sqlite_reader_pool.h"
+#include "sqlite/sqlite_reader_pool.h"
 
 namespace parley::sqlite {
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "store/sqlite/sqlite_db.h"
+#include "sqlite/sqlite_db.h"
 
 namespace parley::sqlite {
 

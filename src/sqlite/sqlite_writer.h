@@ -22,7 +22,7 @@
 
 #include "common/callback.h"
 #include "common/status.h"
-#include "store/sqlite/sqlite_db.h"
+#include "sqlite/sqlite_db.h"
 
 namespace parley::sqlite {
 
