@@ -161,6 +161,9 @@ void PushConsumer::FetchGroups(std::shared_ptr<Batch> batch) {
   if (groups.empty()) return LookUp(std::move(batch));
   for (uint64_t gid : groups) {
     store_.GetGroup(gid, [this, batch, gid](StatusOr<rpc::Group> g) {
+      if (!g.ok() && !g.status().IsNotFound()) {
+        spdlog::warn("event=push_group_failed group={} error=\"{}\"", gid, g.status().message());
+      }
       Status error;
       {
         std::lock_guard lock(batch->mu);
@@ -174,10 +177,7 @@ void PushConsumer::FetchGroups(std::shared_ptr<Batch> batch) {
         if (--batch->groups_pending > 0) return;
         error = batch->group_error;
       }
-      if (!error.ok()) {
-        spdlog::warn("event=push_group_failed group={} error=\"{}\"", gid, error.message());
-        return RetryLater(batch, &PushConsumer::FetchGroups);
-      }
+      if (!error.ok()) return RetryLater(batch, &PushConsumer::FetchGroups);
       batch->failures = 0;
       LookUp(batch);
     });
@@ -193,9 +193,15 @@ void PushConsumer::LookUp(std::shared_ptr<Batch> batch) {
     return StartNext();
   }
   std::vector<uint64_t> users = std::move(plan->users);
+  size_t asked = users.size();
   presence_.Lookup(
       std::move(users),
-      [this, batch, plan](StatusOr<std::vector<std::vector<presence::Connection>>> conns) {
+      [this, batch, plan, asked](StatusOr<std::vector<std::vector<presence::Connection>>> conns) {
+        if (conns.ok() && conns->size() != asked) {
+          // Dispatch indexes the reply by the request's slots.
+          conns = Status::Internal("presence answered " + std::to_string(conns->size()) +
+                                   " users of " + std::to_string(asked));
+        }
         if (!conns.ok()) {
           spdlog::warn("event=push_lookup_failed entries={} error=\"{}\"", batch->entries.size(),
                        conns.status().message());

@@ -3,7 +3,6 @@
 #include "task/push_consumer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -49,33 +48,6 @@ class Directory final : public connect::ConnectDirectory {
   std::map<std::string, connect::DirectConnectDirectory> nodes_;
 };
 
-// Forwards to a log, counting the entries it delivers to subscribers.
-class CountingLog final : public queue::MessageLog {
- public:
-  explicit CountingLog(queue::MessageLog& log) : log_(log) {}
-  void Append(std::vector<rpc::ChatMessage> batch, Callback<Status> done) override {
-    log_.Append(std::move(batch), std::move(done));
-  }
-  void Subscribe(std::string group, uint32_t max_batch, bool from_tail,
-                 std::function<void(std::vector<queue::LogEntry>)> handler) override {
-    log_.Subscribe(std::move(group), max_batch, from_tail,
-                   [this, handler = std::move(handler)](std::vector<queue::LogEntry> entries) {
-                     delivered_ += entries.size();
-                     handler(std::move(entries));
-                   });
-  }
-  void Ack(const std::string& group, const std::vector<uint64_t>& offsets) override {
-    log_.Ack(group, offsets);
-  }
-  uint64_t Lag(const std::string& group) const override { return log_.Lag(group); }
-  void Close() override { log_.Close(); }
-  uint64_t delivered() const { return delivered_; }
-
- private:
-  queue::MessageLog& log_;
-  std::atomic<uint64_t> delivered_{0};
-};
-
 // Seqs of a node's pushed messages, in the order pushed.
 std::vector<uint64_t> Seqs(const RecordingNode& node) {
   std::vector<uint64_t> seqs;
@@ -114,11 +86,10 @@ class PushConsumerTest : public TaskTest {
   void Start(PushConsumer::Options options = {}) {
     options.retry_initial = std::chrono::milliseconds(1);
     options.retry_max = std::chrono::milliseconds(4);
-    consumer_ = std::make_unique<PushConsumer>(log(), *store_, presence_, directory_, metrics_,
-                                               io_.get_executor(), options);
+    consumer_ = std::make_unique<PushConsumer>(*consumer_log_, *store_, presence_, directory_,
+                                               metrics_, io_.get_executor(), options);
     consumer_->Start();
   }
-  virtual queue::MessageLog& log() { return *log_; }
 
   void Online(uint64_t user, const std::string& node, uint64_t epoch, uint64_t conn) {
     ASSERT_OK(testing::Wait<Status>([&](auto cb) {
@@ -287,19 +258,22 @@ TEST_F(PushConsumerTest, AFailedLookupIsRetriedAndLeavesTheBatchUnackedMeanwhile
   EXPECT_EQ(Seqs(*n1), (std::vector<uint64_t>{1}));
 }
 
-// The log redelivers entries unacked past its timeout; the consumer is still
-// pushing them, so it must not push them again.
-class PushConsumerRedeliveryTest : public PushConsumerTest {
- protected:
-  void SetUp() override {
-    PushConsumerTest::SetUp();
-    counting_.emplace(*log_);
-  }
-  queue::MessageLog& log() override { return *counting_; }
-  std::optional<CountingLog> counting_;
-};
+TEST_F(PushConsumerTest, AGroupTheStoreCannotReadLeavesTheBatchUnacked) {
+  auto n1 = directory_.AddNode("n1", 1);
+  uint64_t g = CreateGroup({1, 2});
+  Online(1, "n1", 1, 10);
+  ASSERT_OK(Append({GroupMsg(g, 2, 1)}));
+  store_->Close();  // every later call fails with UNAVAILABLE, at once
+  Start();
 
-TEST_F(PushConsumerRedeliveryTest, EntriesRedeliveredWhileInProgressAreNotPushedTwice) {
+  ASSERT_TRUE(WaitUntil([&] { return consumer_log_->handled() == 1; }));
+  EXPECT_EQ(Lag(), 1u);
+  EXPECT_EQ(presence_.lookups(), 0u);
+  EXPECT_EQ(n1->push_count(), 0u);
+}
+
+TEST_F(PushConsumerTest, EntriesRedeliveredWhileStillBeingPushedAreNotPushedTwice) {
+  // The log redelivers entries unacked past its timeout.
   auto n1 = directory_.AddNode("n1", 1);
   n1->Hold();
   Online(1, "n1", 1, 10);
@@ -308,7 +282,7 @@ TEST_F(PushConsumerRedeliveryTest, EntriesRedeliveredWhileInProgressAreNotPushed
   ASSERT_TRUE(WaitUntil([&] { return n1->push_count() == 1; }));
 
   clock_.AdvanceMs(2 * storage_.log_redelivery_ms);
-  ASSERT_TRUE(WaitUntil([&] { return counting_->delivered() >= 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_log_->handled() >= 2; }));
   ASSERT_OK(Append({PrivateMsg(2, 1, 2)}));  // a later batch still flows
   ASSERT_TRUE(WaitUntil([&] { return n1->push_count() == 2; }));
   n1->AnswerHeld();

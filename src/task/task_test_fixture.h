@@ -3,6 +3,7 @@
 // threads. Test-only.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -21,32 +22,63 @@
 
 namespace parley::task {
 
-// A private message from `from` to `to`, seq `seq` of p:min:max.
-inline rpc::ChatMessage PrivateMsg(uint64_t from, uint64_t to, uint64_t seq) {
+// A message of `conv` with the fields the consumers read; the callers below
+// address it.
+inline rpc::ChatMessage Msg(std::string conv, uint64_t msg_id, uint64_t from, uint64_t seq) {
   rpc::ChatMessage m;
-  m.set_conv("p:" + std::to_string(std::min(from, to)) + ":" + std::to_string(std::max(from, to)));
-  m.set_msg_id(from * 1'000'000 + to * 1'000 + seq);
+  m.set_conv(std::move(conv));
+  m.set_msg_id(msg_id);
   m.set_seq(seq);
   m.set_from(from);
-  m.set_to_user(to);
   m.set_body("hello " + std::to_string(seq));
   m.set_ts(1'700'000'000'000 + static_cast<int64_t>(seq));
-  m.set_client_id("c" + std::to_string(m.msg_id()));
+  m.set_client_id("c" + std::to_string(msg_id));
+  return m;
+}
+
+// A private message from `from` to `to`, seq `seq` of p:min:max.
+inline rpc::ChatMessage PrivateMsg(uint64_t from, uint64_t to, uint64_t seq) {
+  rpc::ChatMessage m =
+      Msg("p:" + std::to_string(std::min(from, to)) + ":" + std::to_string(std::max(from, to)),
+          from * 1'000'000 + to * 1'000 + seq, from, seq);
+  m.set_to_user(to);
   return m;
 }
 
 inline rpc::ChatMessage GroupMsg(uint64_t group, uint64_t from, uint64_t seq) {
-  rpc::ChatMessage m;
-  m.set_conv("g:" + std::to_string(group));
-  m.set_msg_id(900'000'000 + group * 1'000 + seq);
-  m.set_seq(seq);
-  m.set_from(from);
+  rpc::ChatMessage m =
+      Msg("g:" + std::to_string(group), 900'000'000 + group * 1'000 + seq, from, seq);
   m.set_to_group(group);
-  m.set_body("to all " + std::to_string(seq));
-  m.set_ts(1'700'000'000'000 + static_cast<int64_t>(seq));
-  m.set_client_id("c" + std::to_string(m.msg_id()));
   return m;
 }
+
+// Forwards to a log, counting the entries whose handler call returned.
+class CountingLog final : public queue::MessageLog {
+ public:
+  explicit CountingLog(queue::MessageLog& log) : log_(log) {}
+  void Append(std::vector<rpc::ChatMessage> batch, Callback<Status> done) override {
+    log_.Append(std::move(batch), std::move(done));
+  }
+  void Subscribe(std::string group, uint32_t max_batch, bool from_tail,
+                 std::function<void(std::vector<queue::LogEntry>)> handler) override {
+    log_.Subscribe(std::move(group), max_batch, from_tail,
+                   [this, handler = std::move(handler)](std::vector<queue::LogEntry> entries) {
+                     size_t n = entries.size();
+                     handler(std::move(entries));
+                     handled_ += n;
+                   });
+  }
+  void Ack(const std::string& group, const std::vector<uint64_t>& offsets) override {
+    log_.Ack(group, offsets);
+  }
+  uint64_t Lag(const std::string& group) const override { return log_.Lag(group); }
+  void Close() override { log_.Close(); }
+  uint64_t handled() const { return handled_; }
+
+ private:
+  queue::MessageLog& log_;
+  std::atomic<uint64_t> handled_{0};
+};
 
 class TaskTest : public ::testing::Test {
  protected:
@@ -56,6 +88,7 @@ class TaskTest : public ::testing::Test {
     auto log = queue::SqliteMessageLog::Open(dir_.path() + "/log.db", storage_, clock_);
     ASSERT_TRUE(log.ok()) << log.status().message();
     log_ = std::move(log).value();
+    consumer_log_ = std::make_unique<CountingLog>(*log_);
     auto store = store::SqliteStore::Open(dir_.path() + "/store.db", storage_);
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(store).value();
@@ -81,6 +114,8 @@ class TaskTest : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<queue::SqliteMessageLog> log_;
+  // What consumers subscribe to: the log, counting the entries they handled.
+  std::unique_ptr<CountingLog> consumer_log_;
 };
 
 }  // namespace parley::task

@@ -187,18 +187,20 @@ TYPED_TEST_P(PresenceContract, ANodeBackAsALaterEpochRecordsAgain) {
 
 TYPED_TEST_P(PresenceContract, ConcurrentAddsAndRemovesFromThreadsAllTakeEffect) {
   constexpr uint64_t kThreads = 4, kUsers = 20, kConnsPerUser = 10;
+  // Threads write to two nodes.
+  auto node_of = [](uint64_t thread) { return std::string(thread % 2 == 0 ? "n0" : "n1"); };
   auto shared = this->Conn(1, "shared", 1, 1);
   std::vector<std::thread> threads;
   for (uint64_t t = 0; t < kThreads; ++t) {
-    threads.emplace_back([this, t, shared] {
+    threads.emplace_back([this, t, shared, node = node_of(t)] {
       // Every thread adds the same connection: one record remains.
       EXPECT_OK(this->Add(shared));
       for (uint64_t u = 1; u <= kUsers; ++u) {
         for (uint64_t k = 0; k < kConnsPerUser; ++k) {
-          EXPECT_OK(this->Add(this->Conn(u, "n" + std::to_string(t % 2), 1, t * 100 + k)));
+          EXPECT_OK(this->Add(this->Conn(u, node, 1, t * 100 + k)));
         }
         for (uint64_t k = 1; k < kConnsPerUser; k += 2) {
-          EXPECT_OK(this->Remove(this->Conn(u, "n" + std::to_string(t % 2), 1, t * 100 + k)));
+          EXPECT_OK(this->Remove(this->Conn(u, node, 1, t * 100 + k)));
         }
         this->Lookup({u, u + 1, u + 2});  // reads race with the writes; sizes checked
       }
@@ -214,7 +216,7 @@ TYPED_TEST_P(PresenceContract, ConcurrentAddsAndRemovesFromThreadsAllTakeEffect)
     if (u == shared.user_id) want.push_back(shared);
     for (uint64_t t = 0; t < kThreads; ++t) {
       for (uint64_t k = 0; k < kConnsPerUser; k += 2) {
-        want.push_back(this->Conn(u, "n" + std::to_string(t % 2), 1, t * 100 + k));
+        want.push_back(this->Conn(u, node_of(t), 1, t * 100 + k));
       }
     }
     EXPECT_EQ(this->Sorted(reply[u - 1]), this->Sorted(want)) << "user " << u;

@@ -98,6 +98,10 @@ TEST_F(FaultInjectingStoreTest, AFailedAppendStoresNothingAndItsRetryStoresEachR
 
   store_->FailNext(StoreOp::kAppendMessages, 1);
   EXPECT_EQ(Append(batch).code(), Code::kUnavailable);
+  // The target commits writes in order: once a later one is done, anything
+  // the failed call had passed on would be visible.
+  ASSERT_OK(
+      Wait<Status>([&](auto cb) { target_->AppendMessages({PrivateMsg(99, 5, 6, 1, 1)}, cb); }));
   EXPECT_EQ(SeqsOf(Stored("p:1:2")), (std::vector<uint64_t>{1, 2, 3}));
 
   ASSERT_OK(Append(batch));
