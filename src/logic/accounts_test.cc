@@ -107,14 +107,14 @@ TEST(AccountsTest, RegistrationsAndLoginsAreLimitedPerAddress) {
     req.set_username(name);
     return Wait<rpc::RegisterReply>([&](auto cb) { w.node().Register(ctx, req, cb); });
   };
-  EXPECT_EQ(reg("u1", from_ip).error().code(), rpc::OK);
-  EXPECT_EQ(reg("u2", from_ip).error().code(), rpc::OK);
-  auto limited = reg("u3", from_ip);
+  EXPECT_EQ(reg("user1", from_ip).error().code(), rpc::OK);
+  EXPECT_EQ(reg("user2", from_ip).error().code(), rpc::OK);
+  auto limited = reg("user3", from_ip);
   EXPECT_EQ(limited.error().code(), rpc::RATE_LIMITED);
   EXPECT_EQ(limited.error().retry_after_ms(), 1000);
   CallContext elsewhere;
   elsewhere.client_ip = "192.0.2.2";
-  EXPECT_EQ(reg("u3", elsewhere).error().code(), rpc::OK);
+  EXPECT_EQ(reg("user3", elsewhere).error().code(), rpc::OK);
 }
 
 }  // namespace

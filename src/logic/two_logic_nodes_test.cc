@@ -74,7 +74,9 @@ TEST_F(TwoLogicNodesTest, ConcurrentSendsToOneConversationGetUniqueGapFreeSeqsIn
     for (size_t i = 0; i < seqs.size(); ++i) {
       ASSERT_LE(seqs[i], total);
       ++times[seqs[i]];
-      if (i > 0) EXPECT_LT(seqs[i - 1], seqs[i]) << name << " out of order";
+      if (i > 0) {
+        EXPECT_LT(seqs[i - 1], seqs[i]) << name << " out of order";
+      }
     }
   }
   for (size_t seq = 1; seq <= total; ++seq) EXPECT_EQ(times[seq], 1) << "seq " << seq;
