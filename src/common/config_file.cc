@@ -70,6 +70,10 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("conn.outbound_queue_max_bytes", &c.outbound_queue_max_bytes);
   add("conn.http_idle_timeout_ms", &c.http_idle_timeout_ms);
   add("conn.drain_timeout_ms", &c.drain_timeout_ms);
+  add("conn.logic_call_timeout_ms", &c.logic_call_timeout_ms);
+  add("conn.http_logic_timeout_ms", &c.http_logic_timeout_ms);
+  add("conn.ws_send_batch_max", &c.ws_send_batch_max);
+  add("conn.ws_send_pending_max", &c.ws_send_pending_max);
   StorageOptions& s = o->storage;
   add("storage.data_dir", &s.data_dir);
   add("storage.commit_batch_max", &s.commit_batch_max);
