@@ -51,7 +51,7 @@ bool SplitHostPort(const std::string& host_port, std::string* host, std::string*
 
 HttpServer::HttpServer(asio::any_io_executor executor, const Options& options,
                        logic::LogicService& logic, discovery::Discovery& discovery,
-                       UpgradeHandler& upgrades, Metrics& metrics, const Clock& clock)
+                       connect::UpgradeHandler& upgrades, Metrics& metrics, const Clock& clock)
     : executor_(std::move(executor)),
       options_(options),
       logic_(logic),
