@@ -851,7 +851,7 @@ TEST_F(ConnectNodeTest, WsListenerRefusesMalformedAddresses) {
       io_.get_executor(), options_,
       *ConnectNode::Create(io_.get_executor(), "n", 1, options_, logic_, metrics_, clock_),
       metrics_, [](auto done) { done(Status::Ok()); });
-  for (const char* address : {"127.0.0.1", "localhost:80", "127.0.0.1:99999", "127.0.0.1:x"}) {
+  for (const char* address : {"127.0.0.1", ":80", "127.0.0.1:99999", "127.0.0.1:x", "127.0.0.1:"}) {
     EXPECT_EQ(listener.Listen(address).code(), Code::kInvalidArgument) << address;
   }
   EXPECT_EQ(listener.port(), 0);

@@ -1,7 +1,6 @@
 #include "connect/ws_listener.h"
 
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <exception>
 #include <optional>
@@ -23,6 +22,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "common/json_error.h"
+#include "common/listen.h"
 
 namespace parley::connect {
 
@@ -149,38 +149,13 @@ WsListener::WsListener(asio::any_io_executor executor, const Options& options,
 WsListener::~WsListener() { StopAccepting(); }
 
 Status WsListener::Listen(const std::string& host_port) {
-  const size_t colon = host_port.rfind(':');
-  if (colon == std::string::npos) {
-    return Status::InvalidArgument("listen address must be host:port, got \"" + host_port + "\"");
-  }
-  std::string host = host_port.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::string_view port_text = std::string_view(host_port).substr(colon + 1);
-  uint16_t port = 0;
-  auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  boost::system::error_code ec;
-  asio::ip::address address = asio::ip::make_address(host, ec);
-  if (port_text.empty() || perr != std::errc() || end != port_text.data() + port_text.size() ||
-      ec) {
-    return Status::InvalidArgument("bad listen address \"" + host_port + "\"");
-  }
-  tcp::endpoint endpoint(address, port);
+  StatusOr<tcp::endpoint> endpoint = ResolveListenAddress(host_port, executor_);
+  if (!endpoint.ok()) return endpoint.status();
   tcp::acceptor& acceptor = shared_->acceptor;
-  auto fail = [&](const char* what) {
-    return Status::Unavailable(std::string(what) + " " + host_port + ": " + ec.message());
-  };
-  acceptor.open(endpoint.protocol(), ec);
-  if (ec) return fail("open");
-  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (ec) return fail("reuse_address");
-  acceptor.bind(endpoint, ec);
-  if (ec) return fail("bind");
-  acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail("listen");
+  if (Status s = OpenAcceptor(acceptor, *endpoint, host_port); !s.ok()) return s;
+  boost::system::error_code ec;
   port_ = acceptor.local_endpoint(ec).port();
-  if (ec) return fail("local_endpoint");
+  if (ec) return Status::Unavailable("local_endpoint " + host_port + ": " + ec.message());
   spdlog::info("event=ws_listen address={} port={}", host_port, port_);
   return Status::Ok();
 }

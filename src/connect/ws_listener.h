@@ -40,9 +40,9 @@ class WsListener {
   WsListener(const WsListener&) = delete;
   WsListener& operator=(const WsListener&) = delete;
 
-  // Binds and listens on "host:port" (a literal address; "[::1]:0" for IPv6;
-  // port 0 picks a free one). INVALID_ARGUMENT for a malformed address,
-  // UNAVAILABLE when binding fails.
+  // Binds and listens on "host:port" ("[::1]:0" for IPv6; port 0 picks a
+  // free one; a host name is resolved). INVALID_ARGUMENT for a malformed
+  // address, UNAVAILABLE when binding fails.
   Status Listen(const std::string& host_port);
   // The bound port; 0 before Listen() succeeds.
   uint16_t port() const { return port_; }

@@ -10,8 +10,11 @@
 // were read, over any transport. Reading never waits for logic.
 //
 // Callbacks with one lifecycle enum rather than reader/writer coroutines: an
-// idle connection then holds one pending read and no coroutine frames, which
-// keeps memory per connection at what was measured (docs/benchmarks.md).
+// idle connection then holds one pending read operation and no coroutine
+// frames (each would be a heap allocation of its own, held for the life of
+// the connection), which matters at ~5.5 KiB per idle connection measured
+// (docs/benchmarks.md). Batching adds an empty SendBatch, a vector and the
+// session key per connection (about 100 bytes; not re-measured).
 //
 // Lifetime: a session is owned by the operations pending on it (each holds a
 // shared_from_this()) and, while registered, by the ConnectionRegistry; it

@@ -23,7 +23,7 @@ Reply ErrorReply(const Status& status, const Req&) {
 // A batch has no error of its own: each of its messages gets it.
 template <>
 rpc::SendBatchReply ErrorReply<rpc::SendBatchReply, rpc::SendBatch>(const Status& status,
-                                                                     const rpc::SendBatch& batch) {
+                                                                    const rpc::SendBatch& batch) {
   rpc::SendBatchReply reply;
   for (const rpc::SendRequest& r : batch.requests()) {
     rpc::SendReply* one = reply.add_replies();
@@ -132,8 +132,8 @@ std::vector<CallContext> FakeLogic::Contexts(Method method) const {
 
 size_t FakeLogic::call_count(Method method) const {
   std::lock_guard lock(mu_);
-  return static_cast<size_t>(
-      std::count_if(calls_.begin(), calls_.end(), [&](const Call& c) { return c.method == method; }));
+  return static_cast<size_t>(std::count_if(calls_.begin(), calls_.end(),
+                                           [&](const Call& c) { return c.method == method; }));
 }
 
 bool FakeLogic::WaitForCalls(Method method, size_t n) const {
@@ -184,9 +184,8 @@ void FakeLogic::Handle(Method method, const CallContext& ctx, const Req& req,
       reply = model(caller);
     }
   }
-  Answer(method, [done = std::move(done), reply = std::move(reply)]() mutable {
-    done(std::move(reply));
-  });
+  Answer(method,
+         [done = std::move(done), reply = std::move(reply)]() mutable { done(std::move(reply)); });
 }
 
 StatusOr<FakeLogic::Session> FakeLogic::ResolveLocked(const CallContext& ctx) const {
@@ -208,9 +207,8 @@ StatusOr<FakeLogic::Session> FakeLogic::ResolveLocked(const CallContext& ctx) co
 
 bool FakeLogic::IsMemberLocked(uint64_t group_id, uint64_t user) const {
   auto it = groups_.find(group_id);
-  return it != groups_.end() &&
-         std::find(it->second.members.begin(), it->second.members.end(), user) !=
-             it->second.members.end();
+  return it != groups_.end() && std::find(it->second.members.begin(), it->second.members.end(),
+                                          user) != it->second.members.end();
 }
 
 Status FakeLogic::CanSeeLocked(const std::string& conv, uint64_t user) const {
@@ -218,6 +216,39 @@ Status FakeLogic::CanSeeLocked(const std::string& conv, uint64_t user) const {
   if (!id) return Status::InvalidArgument("conv is not a conversation id");
   bool ok = id->is_group() ? IsMemberLocked(id->group_id(), user) : id->HasParticipant(user);
   return ok ? Status::Ok() : Status::PermissionDenied("not a participant");
+}
+
+Status FakeLogic::CheckMemberLocked(uint64_t group_id, uint64_t user) const {
+  if (!groups_.contains(group_id)) return Status::NotFound("no such group");
+  if (!IsMemberLocked(group_id, user)) return Status::PermissionDenied("not a member");
+  return Status::Ok();
+}
+
+void FakeLogic::FillGroupLocked(uint64_t group_id, rpc::Group& out) const {
+  const Group& g = groups_.at(group_id);
+  out.set_group_id(group_id);
+  out.set_name(g.name);
+  out.set_owner(g.owner);
+  for (uint64_t m : g.members) out.add_members(m);
+}
+
+void FakeLogic::AddConvStatesLocked(uint64_t user,
+                                    google::protobuf::RepeatedPtrField<rpc::ConvState>& out) const {
+  for (const auto& [conv, msgs] : history_) {
+    if (!CanSeeLocked(conv, user).ok()) continue;
+    auto id = model::ConvId::Parse(conv);
+    rpc::ConvState* c = out.Add();
+    c->set_conv(conv);
+    c->set_last_seq(msgs.size());
+    auto read = read_seqs_.find({user, conv});
+    c->set_read_seq(read == read_seqs_.end() ? 0 : read->second);
+    if (id->is_group()) {
+      c->set_group_id(id->group_id());
+    } else {
+      c->set_peer(id->PeerOf(user));
+    }
+    c->set_last_ts(msgs.empty() ? 0 : msgs.back().ts());
+  }
 }
 
 bool FakeLogic::OnlineLocked(uint64_t user) const {
@@ -265,9 +296,8 @@ void FakeLogic::Login(CallContext ctx, rpc::LoginRequest req, Callback<rpc::Logi
 
 void FakeLogic::Logout(CallContext ctx, rpc::LogoutRequest req, Callback<rpc::LogoutReply> done) {
   Handle(Method::kLogout, ctx, req, true, std::move(done), [&](const Session& caller) {
-    std::erase_if(tokens_, [&](const auto& entry) {
-      return entry.second.session_key == caller.session_key;
-    });
+    std::erase_if(
+        tokens_, [&](const auto& entry) { return entry.second.session_key == caller.session_key; });
     return rpc::LogoutReply();
   });
 }
@@ -321,10 +351,7 @@ void FakeLogic::CreateGroup(CallContext ctx, rpc::CreateGroupRequest req,
         g.members.push_back(m);
       }
     }
-    reply.mutable_group()->set_group_id(id);
-    reply.mutable_group()->set_name(g.name);
-    reply.mutable_group()->set_owner(g.owner);
-    for (uint64_t m : g.members) reply.mutable_group()->add_members(m);
+    FillGroupLocked(id, *reply.mutable_group());
     return reply;
   });
 }
@@ -333,16 +360,10 @@ void FakeLogic::GetGroup(CallContext ctx, rpc::GetGroupRequest req,
                          Callback<rpc::GroupReply> done) {
   Handle(Method::kGetGroup, ctx, req, true, std::move(done), [&](const Session& caller) {
     rpc::GroupReply reply;
-    auto it = groups_.find(req.group_id());
-    if (it == groups_.end()) {
-      Status::NotFound("no such group").ToProto(reply.mutable_error());
-    } else if (!IsMemberLocked(req.group_id(), caller.user_id)) {
-      Status::PermissionDenied("not a member").ToProto(reply.mutable_error());
+    if (Status s = CheckMemberLocked(req.group_id(), caller.user_id); !s.ok()) {
+      s.ToProto(reply.mutable_error());
     } else {
-      reply.mutable_group()->set_group_id(req.group_id());
-      reply.mutable_group()->set_name(it->second.name);
-      reply.mutable_group()->set_owner(it->second.owner);
-      for (uint64_t m : it->second.members) reply.mutable_group()->add_members(m);
+      FillGroupLocked(req.group_id(), *reply.mutable_group());
     }
     return reply;
   });
@@ -352,13 +373,10 @@ void FakeLogic::AddMember(CallContext ctx, rpc::AddMemberRequest req,
                           Callback<rpc::MembershipReply> done) {
   Handle(Method::kAddMember, ctx, req, true, std::move(done), [&](const Session& caller) {
     rpc::MembershipReply reply;
-    auto it = groups_.find(req.group_id());
-    if (it == groups_.end()) {
-      Status::NotFound("no such group").ToProto(reply.mutable_error());
-    } else if (!IsMemberLocked(req.group_id(), caller.user_id)) {
-      Status::PermissionDenied("not a member").ToProto(reply.mutable_error());
+    if (Status s = CheckMemberLocked(req.group_id(), caller.user_id); !s.ok()) {
+      s.ToProto(reply.mutable_error());
     } else if (!IsMemberLocked(req.group_id(), req.user_id())) {
-      it->second.members.push_back(req.user_id());
+      groups_[req.group_id()].members.push_back(req.user_id());
     }
     return reply;
   });
@@ -387,21 +405,7 @@ void FakeLogic::ListConversations(CallContext ctx, rpc::ListConversationsRequest
                                   Callback<rpc::ListConversationsReply> done) {
   Handle(Method::kListConversations, ctx, req, true, std::move(done), [&](const Session& caller) {
     rpc::ListConversationsReply reply;
-    for (const auto& [conv, msgs] : history_) {
-      if (!CanSeeLocked(conv, caller.user_id).ok()) continue;
-      auto id = model::ConvId::Parse(conv);
-      rpc::ConvState* c = reply.add_convs();
-      c->set_conv(conv);
-      c->set_last_seq(msgs.size());
-      auto read = read_seqs_.find({caller.user_id, conv});
-      c->set_read_seq(read == read_seqs_.end() ? 0 : read->second);
-      if (id->is_group()) {
-        c->set_group_id(id->group_id());
-      } else {
-        c->set_peer(id->PeerOf(caller.user_id));
-      }
-      c->set_last_ts(msgs.empty() ? 0 : msgs.back().ts());
-    }
+    AddConvStatesLocked(caller.user_id, *reply.mutable_convs());
     return reply;
   });
 }
@@ -511,20 +515,7 @@ void FakeLogic::Connect(CallContext ctx, rpc::ConnectRequest req,
     reply.set_user_id(caller.user_id);
     reply.set_session_key(caller.session_key);
     reply.set_expires_at(clock_.NowMs() + kTokenTtlMs);
-    for (const auto& [conv, msgs] : history_) {
-      if (!CanSeeLocked(conv, caller.user_id).ok()) continue;
-      auto id = model::ConvId::Parse(conv);
-      rpc::ConvState* c = reply.add_convs();
-      c->set_conv(conv);
-      c->set_last_seq(msgs.size());
-      auto read = read_seqs_.find({caller.user_id, conv});
-      c->set_read_seq(read == read_seqs_.end() ? 0 : read->second);
-      if (id->is_group()) {
-        c->set_group_id(id->group_id());
-      } else {
-        c->set_peer(id->PeerOf(caller.user_id));
-      }
-    }
+    AddConvStatesLocked(caller.user_id, *reply.mutable_convs());
     presence_[caller.user_id].insert({req.node_id(), req.conn_id()});
     return reply;
   });
@@ -552,8 +543,9 @@ void FakeLogic::Ready(CallContext ctx, Callback<Status> done) {
     calls_changed_.notify_all();
     status = ready_;
   }
-  Answer(Method::kReady,
-         [done = std::move(done), status = std::move(status)]() mutable { done(std::move(status)); });
+  Answer(Method::kReady, [done = std::move(done), status = std::move(status)]() mutable {
+    done(std::move(status));
+  });
 }
 
 }  // namespace parley::logic::testing

@@ -35,9 +35,9 @@
 #include <utility>
 #include <vector>
 
+#include <google/protobuf/message.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <google/protobuf/message.h>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -203,6 +203,12 @@ class FakeLogic final : public LogicService {
   StatusOr<Session> ResolveLocked(const CallContext& ctx) const;
   bool IsMemberLocked(uint64_t group_id, uint64_t user) const;
   Status CanSeeLocked(const std::string& conv, uint64_t user) const;
+  // NOT_FOUND without the group, PERMISSION_DENIED unless `user` is a member.
+  Status CheckMemberLocked(uint64_t group_id, uint64_t user) const;
+  void FillGroupLocked(uint64_t group_id, rpc::Group& out) const;
+  // The conversations `user` takes part in, as in `hello` and the list.
+  void AddConvStatesLocked(uint64_t user,
+                           google::protobuf::RepeatedPtrField<rpc::ConvState>& out) const;
   rpc::SendReply SendOneLocked(const CallContext& ctx, const Session& caller,
                                const rpc::SendRequest& req);
   bool OnlineLocked(uint64_t user) const;
@@ -221,7 +227,7 @@ class FakeLogic final : public LogicService {
   std::map<std::string, Session> tokens_;
   std::map<uint64_t, Group> groups_;
   std::map<std::string, std::vector<rpc::ChatMessage>> history_;
-  std::map<std::pair<uint64_t, std::string>, uint64_t> read_seqs_;  // (user, conv)
+  std::map<std::pair<uint64_t, std::string>, uint64_t> read_seqs_;   // (user, conv)
   std::map<std::pair<uint64_t, std::string>, rpc::SendReply> acks_;  // (sender, client id)
   std::vector<rpc::ChatMessage> accepted_;
   std::map<uint64_t, std::set<std::pair<std::string, uint64_t>>> presence_;  // user -> (node, conn)

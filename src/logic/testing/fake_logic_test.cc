@@ -75,8 +75,9 @@ TEST(FakeLogicTest, BatchedSendsGetSeqsInOrderAndResendsTheFirstAck) {
   CallContext ctx = Token("t1");
   ctx.origin_node = "n1";
   ctx.origin_conn = 7;
-  auto reply = Wait<rpc::SendBatchReply>(
-      [&](auto cb) { logic.Send(ctx, Batch({{"a", 2}, {"b", 2}, {"c", 99}}), cb); });
+  auto reply = Wait<rpc::SendBatchReply>([&](auto cb) {
+    logic.Send(ctx, Batch({{"a", 2}, {"b", 2}, {"c", 99}}), cb);
+  });
   ASSERT_EQ(reply.replies_size(), 3);
   EXPECT_EQ(reply.replies(0).seq(), 1u);
   EXPECT_EQ(reply.replies(1).seq(), 2u);
@@ -87,8 +88,9 @@ TEST(FakeLogicTest, BatchedSendsGetSeqsInOrderAndResendsTheFirstAck) {
   EXPECT_EQ(logic.accepted()[0].origin_node(), "n1");
   EXPECT_EQ(logic.accepted()[0].origin_conn(), 7u);
 
-  auto refused =
-      Wait<rpc::SendBatchReply>([&](auto cb) { logic.Send({}, Batch({{"x", 2}, {"y", 2}}), cb); });
+  auto refused = Wait<rpc::SendBatchReply>([&](auto cb) {
+    logic.Send({}, Batch({{"x", 2}, {"y", 2}}), cb);
+  });
   ASSERT_EQ(refused.replies_size(), 2) << "every message of a refused batch gets the error";
   EXPECT_EQ(refused.replies(1).error().code(), rpc::UNAUTHENTICATED);
   EXPECT_EQ(refused.replies(1).client_id(), "y");
@@ -153,8 +155,8 @@ TEST(FakeLogicTest, AccountsGroupsAndHistory) {
   rpc::CreateGroupRequest create;
   create.set_name("team");
   create.add_members(50);
-  auto group =
-      Wait<rpc::GroupReply>([&](auto cb) { logic.CreateGroup(Token(session.token()), create, cb); });
+  auto group = Wait<rpc::GroupReply>(
+      [&](auto cb) { logic.CreateGroup(Token(session.token()), create, cb); });
   EXPECT_EQ(group.group().members_size(), 2);
   rpc::SendBatch batch;
   for (int i = 0; i < 5; ++i) {
