@@ -499,6 +499,30 @@ TEST_F(ConnectNodeTest, SendsBeyondThePendingLimitAreRateLimited) {
   }
 }
 
+TEST_F(ConnectNodeTest, ADrainWaitsForTheAckOfTheBatchInFlightAndDropsTheWaitingSends) {
+  Start();
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  logic_.Hold(logic::testing::Method::kSend);
+  a.Send(SendFrame("in-flight"));
+  ASSERT_TRUE(logic_.WaitForCalls(logic::testing::Method::kSend, 1));
+  a.Send(SendFrame("waiting"));
+  a.Send(R"({"type":"ping"})");
+  EXPECT_EQ(a.Read(), R"({"type":"pong"})");  // "waiting" was read before the drain
+  std::promise<void> drained;
+  node_->Drain([&] { drained.set_value(); });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(node_->connection_count(), 1u) << "the close waits for the batch in flight";
+  logic_.Release(logic::testing::Method::kSend, SIZE_MAX, /*stop_holding=*/true);
+  json::object ack = a.ReadJson();
+  EXPECT_EQ(ack.at("type").as_string(), "ack");
+  EXPECT_EQ(ack.at("id").as_string(), "in-flight");
+  EXPECT_EQ(a.WaitClosed(), 1001);
+  ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(logic_.call_count(logic::testing::Method::kSend), 1u)
+      << "an unacknowledged send is not started while closing; the client resends it";
+}
+
 TEST_F(ConnectNodeTest, ALogoutElsewhereRefusesTheSocketsNextCall) {
   Start();
   Client a(port_, "tok-a1");
