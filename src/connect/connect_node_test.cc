@@ -230,6 +230,18 @@ class ConnectNodeTest : public ::testing::Test {
            R"(,"body":"x"})";
   }
 
+  // Starts the node, connects user 1, and leaves its first send batch (`id`)
+  // held in logic.
+  std::unique_ptr<Client> StartWithSendInFlight(const std::string& id) {
+    Start();
+    auto client = std::make_unique<Client>(port_, "tok-a1");
+    EXPECT_TRUE(client->ok());
+    logic_.Hold(logic::testing::Method::kSend);
+    client->Send(SendFrame(id));
+    EXPECT_TRUE(logic_.WaitForCalls(logic::testing::Method::kSend, 1));
+    return client;
+  }
+
   rpc::PushReply Push(const rpc::PushRequest& req) {
     return parley::testing::Wait<rpc::PushReply>([&](auto cb) { node_->Push(req, cb); });
   }
@@ -440,12 +452,9 @@ TEST_F(ConnectNodeTest, EveryCallCarriesTheSocketsCredentialsOriginAndDeadline) 
 
 TEST_F(ConnectNodeTest, OneSendBatchInFlightAndTheRestJoinTheNextInOrder) {
   options_.conn.ws_send_batch_max = 3;
-  Start();
-  Client a(port_, "tok-a1");
-  ASSERT_TRUE(a.ok());
-  logic_.Hold(logic::testing::Method::kSend);
-  a.Send(SendFrame("s0"));
-  ASSERT_TRUE(logic_.WaitForCalls(logic::testing::Method::kSend, 1));
+  auto client = StartWithSendInFlight("s0");
+  ASSERT_TRUE(client->ok());
+  Client& a = *client;
   for (int i = 1; i <= 5; ++i) a.Send(SendFrame("s" + std::to_string(i)));
   // Reading goes on while the batch is in flight.
   a.Send(R"({"type":"ping"})");
@@ -477,12 +486,9 @@ TEST_F(ConnectNodeTest, OneSendBatchInFlightAndTheRestJoinTheNextInOrder) {
 TEST_F(ConnectNodeTest, SendsBeyondThePendingLimitAreRateLimited) {
   options_.conn.ws_send_pending_max = 2;
   options_.rate.ws_violations_before_close = 100;
-  Start();
-  Client a(port_, "tok-a1");
-  ASSERT_TRUE(a.ok());
-  logic_.Hold(logic::testing::Method::kSend);
-  a.Send(SendFrame("in-flight"));
-  ASSERT_TRUE(logic_.WaitForCalls(logic::testing::Method::kSend, 1));
+  auto client = StartWithSendInFlight("in-flight");
+  ASSERT_TRUE(client->ok());
+  Client& a = *client;
   a.Send(SendFrame("w1"));
   a.Send(SendFrame("w2"));
   a.Send(SendFrame("over"));
@@ -500,12 +506,9 @@ TEST_F(ConnectNodeTest, SendsBeyondThePendingLimitAreRateLimited) {
 }
 
 TEST_F(ConnectNodeTest, ADrainWaitsForTheAckOfTheBatchInFlightAndDropsTheWaitingSends) {
-  Start();
-  Client a(port_, "tok-a1");
-  ASSERT_TRUE(a.ok());
-  logic_.Hold(logic::testing::Method::kSend);
-  a.Send(SendFrame("in-flight"));
-  ASSERT_TRUE(logic_.WaitForCalls(logic::testing::Method::kSend, 1));
+  auto client = StartWithSendInFlight("in-flight");
+  ASSERT_TRUE(client->ok());
+  Client& a = *client;
   a.Send(SendFrame("waiting"));
   a.Send(R"({"type":"ping"})");
   EXPECT_EQ(a.Read(), R"({"type":"pong"})");  // "waiting" was read before the drain
