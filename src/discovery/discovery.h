@@ -1,5 +1,5 @@
 // Discovery: the live nodes of each role, and node ids. Embedded mode:
-// MemoryDiscovery (one process, no peers); cluster mode: etcd, where a
+// MemoryDiscovery (memory/, one process, no peers); cluster mode: etcd, where a
 // registration is a key under a lease and a node that stops renewing its
 // lease disappears from every watcher.
 //
@@ -72,8 +72,14 @@ class Discovery {
                                            std::function<void(std::vector<NodeInfo>)> handler) = 0;
 
   // Allocates a node id in [0, max_id] unique among live holders of `scope`
-  // (snowflake worker ids), held under a lease like Register. UNAVAILABLE
+  // (snowflake worker ids), held under a lease like Register: closing or
+  // destroying the registration frees it. The registration's node() has the
+  // id in decimal as node_id, `scope` as role, and an epoch. UNAVAILABLE
   // when every id is taken.
+  //
+  // Register and AllocateId answer INVALID_ARGUMENT for ttl_ms <= 0. The
+  // behaviour of every implementation is pinned by the typed contract suite
+  // in testing/discovery_contract.h.
   virtual void AllocateId(std::string scope, uint32_t max_id, int64_t ttl_ms,
                           Callback<StatusOr<std::unique_ptr<Registration>>> done) = 0;
 };

@@ -1,9 +1,21 @@
-#include "connect/bearer_token.h"
+// The one bearer-token parser, used by the api (header) and connect (header
+// or query) tiers.
+#include "wire/bearer_token.h"
 
 #include <gtest/gtest.h>
 
-namespace parley::connect {
+namespace parley::wire {
 namespace {
+
+TEST(BearerFromHeader, SchemeIsCaseInsensitiveAndSpacesAreTrimmed) {
+  EXPECT_EQ(BearerFromHeader("Bearer abc"), "abc");
+  EXPECT_EQ(BearerFromHeader("  bearer\tabc  "), "abc");
+  EXPECT_EQ(BearerFromHeader("bearer   good"), "good");
+  EXPECT_EQ(BearerFromHeader("Bearerabc"), "");
+  EXPECT_EQ(BearerFromHeader("Basic Z29vZA=="), "");
+  EXPECT_EQ(BearerFromHeader("Bearer "), "");
+  EXPECT_EQ(BearerFromHeader(""), "");
+}
 
 TEST(BearerToken, FromHeader) {
   EXPECT_EQ(BearerToken("Bearer abc123", "/ws"), "abc123");
@@ -30,4 +42,4 @@ TEST(BearerToken, Missing) {
 }
 
 }  // namespace
-}  // namespace parley::connect
+}  // namespace parley::wire
