@@ -11,75 +11,54 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/options.h"
 #include "queue/sqlite/sqlite_message_log.h"
+#include "queue/testing/message_log_wrapper.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/testing/chat_messages.h"
+#include "store/testing/fault_injecting_store.h"
 #include "support/test_util.h"
 
 namespace parley::task {
 
-// A message of `conv` with the fields the consumers read; the callers below
-// address it.
-inline rpc::ChatMessage Msg(std::string conv, uint64_t msg_id, uint64_t from, uint64_t seq) {
-  rpc::ChatMessage m;
-  m.set_conv(std::move(conv));
-  m.set_msg_id(msg_id);
-  m.set_seq(seq);
-  m.set_from(from);
-  m.set_body("hello " + std::to_string(seq));
-  m.set_ts(1'700'000'000'000 + static_cast<int64_t>(seq));
-  m.set_client_id("c" + std::to_string(msg_id));
-  return m;
-}
-
-// A private message from `from` to `to`, seq `seq` of p:min:max.
+// Messages with ids unique across a test; built by the store room's builders.
 inline rpc::ChatMessage PrivateMsg(uint64_t from, uint64_t to, uint64_t seq) {
-  rpc::ChatMessage m =
-      Msg("p:" + std::to_string(std::min(from, to)) + ":" + std::to_string(std::max(from, to)),
-          from * 1'000'000 + to * 1'000 + seq, from, seq);
-  m.set_to_user(to);
-  return m;
+  return store::PrivateMsg(from * 1'000'000 + to * 1'000 + seq, from, to, seq,
+                           1'700'000'000'000 + static_cast<int64_t>(seq));
 }
-
 inline rpc::ChatMessage GroupMsg(uint64_t group, uint64_t from, uint64_t seq) {
-  rpc::ChatMessage m =
-      Msg("g:" + std::to_string(group), 900'000'000 + group * 1'000 + seq, from, seq);
-  m.set_to_group(group);
-  return m;
+  uint64_t id = 900'000'000 + group * 1'000 + seq;
+  return store::GroupMsg(id, group, seq, from, 1'700'000'000'000 + static_cast<int64_t>(seq),
+                         fmt::format("c{}", id));
 }
 
 // Forwards to a log, counting the entries whose handler call returned.
-class CountingLog final : public queue::MessageLog {
+class CountingLog final : public queue::MessageLogWrapper {
  public:
-  explicit CountingLog(queue::MessageLog& log) : log_(log) {}
-  void Append(std::vector<rpc::ChatMessage> batch, Callback<Status> done) override {
-    log_.Append(std::move(batch), std::move(done));
-  }
+  using MessageLogWrapper::MessageLogWrapper;
   void Subscribe(std::string group, uint32_t max_batch, bool from_tail,
                  std::function<void(std::vector<queue::LogEntry>)> handler) override {
-    log_.Subscribe(std::move(group), max_batch, from_tail,
-                   [this, handler = std::move(handler)](std::vector<queue::LogEntry> entries) {
-                     size_t n = entries.size();
-                     handler(std::move(entries));
-                     handled_ += n;
-                   });
+    MessageLogWrapper::Subscribe(
+        std::move(group), max_batch, from_tail,
+        [this, handler = std::move(handler)](std::vector<queue::LogEntry> entries) {
+          size_t n = entries.size();
+          handler(std::move(entries));
+          handled_ += n;
+        });
   }
-  void Ack(const std::string& group, const std::vector<uint64_t>& offsets) override {
-    log_.Ack(group, offsets);
-  }
-  uint64_t Lag(const std::string& group) const override { return log_.Lag(group); }
-  void Close() override { log_.Close(); }
   uint64_t handled() const { return handled_; }
 
  private:
-  queue::MessageLog& log_;
   std::atomic<uint64_t> handled_{0};
 };
 
+// Opens the embedded log and store; consumers reach them through
+// consumer_log_ and consumer_store_, which observe and inject failures.
 class TaskTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -88,10 +67,19 @@ class TaskTest : public ::testing::Test {
     auto log = queue::SqliteMessageLog::Open(dir_.path() + "/log.db", storage_, clock_);
     ASSERT_TRUE(log.ok()) << log.status().message();
     log_ = std::move(log).value();
-    consumer_log_ = std::make_unique<CountingLog>(*log_);
+    consumer_log_ = std::make_unique<CountingLog>(log_.get());
     auto store = store::SqliteStore::Open(dir_.path() + "/store.db", storage_);
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(store).value();
+    consumer_store_ = std::make_unique<store::FaultInjectingStore>(store_.get());
+  }
+
+  // Stops the log and the store, and runs the failures the wrapper still
+  // owes, so that nothing calls into a consumer afterwards.
+  void CloseLogAndStore() {
+    log_->Close();
+    store_->Close();
+    consumer_store_.reset();
   }
 
   Status Append(std::vector<rpc::ChatMessage> batch) {
@@ -116,6 +104,7 @@ class TaskTest : public ::testing::Test {
   std::unique_ptr<queue::SqliteMessageLog> log_;
   // What consumers subscribe to: the log, counting the entries they handled.
   std::unique_ptr<CountingLog> consumer_log_;
+  std::unique_ptr<store::FaultInjectingStore> consumer_store_;
 };
 
 }  // namespace parley::task
