@@ -11,12 +11,16 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "api/http_server.h"
-#include "connect/direct_connect_directory.h"
 #include "connect/connect_node.h"
-#include "discovery/static/static_discovery.h"
+#include "connect/direct_connect_directory.h"
+#include "discovery/memory/memory_discovery.h"
 #include "logic/logic.h"
 #include "presence/memory/memory_presence.h"
 #include "queue/sqlite/sqlite_message_log.h"
+#include "state/embedded/cached_group_directory.h"
+#include "state/embedded/cached_session_store.h"
+#include "state/embedded/embedded_idempotency_store.h"
+#include "state/embedded/memory_sequence_allocator.h"
 #include "store/sqlite/sqlite_store.h"
 #include "task/persist_consumer.h"
 #include "task/push_consumer.h"
@@ -173,8 +177,9 @@ Status EmbeddedServer::Start() {
                                            metrics_, clock_);
   p.upgrades.Attach(p.connect);
   p.directory->Attach(p.connect, epoch);
-  p.push =
-      std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory, metrics_);
+  p.push = std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory,
+                                                metrics_, io_.get_executor(),
+                                                task::PushConsumer::Options{});
   p.push->Start();
   return Status::Ok();
 }

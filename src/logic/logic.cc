@@ -106,8 +106,11 @@ void Logic::Auth(CallContext ctx, rpc::AuthRequest, Callback<rpc::AuthReply> don
 
 void Logic::GetUser(CallContext ctx, rpc::GetUserRequest req, Callback<rpc::GetUserReply> done) {
   RunAs(std::move(ctx), std::move(done),
-        [this, req = std::move(req)](const Caller&, const CallContext&) -> Task<rpc::GetUserReply> {
-          return accounts_.GetUser(req);
+        [this, req = std::move(req)](const Caller& c, const CallContext&) -> Task<rpc::GetUserReply> {
+          rpc::GetUserRequest wanted = req;
+          // Neither an id nor a name: the caller itself (GET /api/v1/users/me).
+          if (wanted.user_id() == 0 && wanted.username().empty()) wanted.set_user_id(c.user_id);
+          return accounts_.GetUser(std::move(wanted));
         });
 }
 

@@ -55,6 +55,7 @@ class LogicService {
   virtual void Logout(CallContext ctx, rpc::LogoutRequest req, Callback<rpc::LogoutReply> done) = 0;
   // Resolves the caller's credentials to its user.
   virtual void Auth(CallContext ctx, rpc::AuthRequest req, Callback<rpc::AuthReply> done) = 0;
+  // By id, else by username; with neither, the caller itself.
   virtual void GetUser(CallContext ctx, rpc::GetUserRequest req,
                        Callback<rpc::GetUserReply> done) = 0;
 
