@@ -4,6 +4,7 @@
 // connect tier would, and the benchmark waits for every ack. No connect node
 // is attached, so nothing is pushed (push cost is the fan-out benchmark's).
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -77,7 +78,7 @@ void BM_LogicSend1000(benchmark::State& state) {
       uint64_t ids[2] = {0, 0};
       for (int u = 0; u < 2; ++u) {
         parley::rpc::RegisterRequest req;
-        req.set_username("bench" + std::to_string(u));
+        req.set_username(fmt::format("bench{}", u));
         req.set_password("bench-password");
         auto reply = Block<parley::rpc::RegisterReply>(
             [&](auto cb) { (*logic)->Register(std::move(req), cb); });
@@ -93,7 +94,7 @@ void BM_LogicSend1000(benchmark::State& state) {
           parley::rpc::SendRequest req;
           req.set_from(ids[0]);
           req.set_to_user(ids[1]);
-          req.set_client_id("c" + std::to_string(n++));
+          req.set_client_id(fmt::format("c{}", n++));
           req.set_body(body);
           (*logic)->Send(std::move(req), [&](parley::rpc::SendReply r) {
             if (r.error().code() != parley::rpc::OK) ++failed;

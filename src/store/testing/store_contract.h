@@ -6,14 +6,15 @@
 // suite in that implementation's test (see sqlite/sqlite_store_contract_test.cc):
 //
 //   struct MyStoreFactory {
+//     static constexpr const char* kName = "MyStore";  // names the instantiation
 //     // A new, empty store (no users, groups or messages); called once per
 //     // test, on a default-constructed factory. The factory owns whatever
 //     // the store needs (a temp dir, a server connection, a wrapped target)
 //     // and outlives the store it returned.
 //     StatusOr<std::unique_ptr<Store>> Open();
 //   };
-//   using MyStores = ::testing::Types<MyStoreFactory>;
-//   INSTANTIATE_TYPED_TEST_SUITE_P(My, StoreContractTest, MyStores);
+//   INSTANTIATE_TYPED_TEST_SUITE_P(My, StoreContractTest, ::testing::Types<MyStoreFactory>,
+//                                  parley::testing::FactoryName);  // support/factory_name.h
 //
 // Link parley_store_testing.
 #pragma once
