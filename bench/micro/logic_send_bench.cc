@@ -5,6 +5,7 @@
 // shared state is the embedded state/ seams. No connect node is attached, so
 // nothing is pushed (push cost is the fan-out benchmark's).
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -87,7 +88,7 @@ void BM_LogicSend1000(benchmark::State& state) {
       uint64_t ids[2] = {0, 0};
       for (int u = 0; u < 2; ++u) {
         parley::rpc::RegisterRequest req;
-        req.set_username("bench" + std::to_string(u));
+        req.set_username(fmt::format("bench{}", u));
         req.set_password("bench-password");
         auto reply = Block<parley::rpc::RegisterReply>(
             [&](auto cb) { (*logic)->Register({}, std::move(req), cb); });
@@ -110,7 +111,7 @@ void BM_LogicSend1000(benchmark::State& state) {
           parley::rpc::SendBatch batch;
           parley::rpc::SendRequest* req = batch.add_requests();
           req->set_to_user(ids[1]);
-          req->set_client_id("c" + std::to_string(n++));
+          req->set_client_id(fmt::format("c{}", n++));
           req->set_body(body);
           (*logic)->Send(sender, std::move(batch), [&](parley::rpc::SendBatchReply r) {
             if (r.replies(0).error().code() != parley::rpc::OK) ++failed;

@@ -11,7 +11,7 @@
 //     static constexpr const char* kName = "MyLog";  // names the instantiation
 //     // Opens the log under test: a new, empty log on a test's first call;
 //     // on later calls the same log again, as a restarted process would see
-//     // it (the suite destroys the previous instance first). The factory is
+//     // it (the suite closes and destroys the previous one first). The factory is
 //     // default-constructed once per test and outlives every log it opened.
 //     StatusOr<std::unique_ptr<MessageLog>> Open();
 //     // The redelivery timeout the log was opened with, in ms (at most 10 s).
@@ -20,7 +20,7 @@
 //     void AdvanceMs(int64_t ms);
 //   };
 //   INSTANTIATE_TYPED_TEST_SUITE_P(My, MessageLogContractTest, ::testing::Types<MyLogFactory>,
-//                                  parley::testing::FactoryName);
+//                                  parley::testing::FactoryName);  // support/factory_name.h
 //
 // Link parley_queue_testing.
 #pragma once

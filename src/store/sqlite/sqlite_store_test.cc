@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/testing/blocking_store.h"
 #include "store/testing/chat_messages.h"
 #include "support/test_util.h"
 
@@ -13,9 +14,9 @@ namespace parley::store {
 namespace {
 
 using parley::testing::TempDir;
-using parley::testing::Wait;
 
-class SqliteStoreTest : public ::testing::Test {
+// Calls on store_ block (BlockingStore).
+class SqliteStoreTest : public ::testing::Test, protected BlockingStore {
  protected:
   void SetUp() override { Reopen(); }
 
@@ -24,41 +25,7 @@ class SqliteStoreTest : public ::testing::Test {
     auto s = SqliteStore::Open(dir_.path() + "/store.db", options_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
-  }
-
-  StatusOr<UserRecord> CreateUser(const std::string& name) {
-    return Wait<StatusOr<UserRecord>>([&](auto cb) { store_->CreateUser(name, "hash", 1000, cb); });
-  }
-  Status Append(std::vector<rpc::ChatMessage> batch) {
-    return Wait<Status>([&](auto cb) { store_->AppendMessages(std::move(batch), cb); });
-  }
-  StatusOr<rpc::Group> CreateGroup(const std::string& name, uint64_t owner,
-                                   std::vector<uint64_t> members, int64_t now) {
-    return Wait<StatusOr<rpc::Group>>(
-        [&](auto cb) { store_->CreateGroup(name, owner, std::move(members), now, cb); });
-  }
-  StatusOr<rpc::Group> RemoveMember(uint64_t group, uint64_t user) {
-    return Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->RemoveGroupMember(group, user, cb); });
-  }
-  StatusOr<uint64_t> SetReadSeq(uint64_t user, const std::string& conv, uint64_t seq) {
-    return Wait<StatusOr<uint64_t>>([&](auto cb) { store_->SetReadSeq(user, conv, seq, cb); });
-  }
-  std::vector<rpc::ConvState> Convs(uint64_t user) {
-    auto r = Wait<StatusOr<std::vector<rpc::ConvState>>>(
-        [&](auto cb) { store_->ListConversations(user, cb); });
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? r.value() : std::vector<rpc::ConvState>{};
-  }
-  std::vector<std::string> ConvIds(uint64_t user) {
-    std::vector<std::string> ids;
-    for (const auto& c : Convs(user)) ids.push_back(c.conv());
-    return ids;
-  }
-  std::vector<uint64_t> Seqs(const std::string& conv) {
-    auto r = Wait<StatusOr<MessagePage>>(
-        [&](auto cb) { store_->GetMessages(conv, 0, true, 0, 1000, cb); });
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? SeqsOf(r->messages) : std::vector<uint64_t>{};
+    Bind(store_.get());
   }
 
   TempDir dir_;
@@ -68,7 +35,7 @@ class SqliteStoreTest : public ::testing::Test {
 
 TEST_F(SqliteStoreTest, GroupEdgeCases) {
   ASSERT_OK(CreateGroup("g", 1, {2}, 10).status());
-  EXPECT_TRUE(Wait<Status>([&](auto cb) { store_->AddGroupMember(9, 4, 300, cb); }).IsNotFound());
+  EXPECT_TRUE(AddMember(9, 4, 300).IsNotFound());
   EXPECT_TRUE(RemoveMember(1, 3).status().IsNotFound());  // not a member
   ASSERT_OK(RemoveMember(1, 1).status());
   // The last member leaving leaves the group without owner.
@@ -86,7 +53,7 @@ TEST_F(SqliteStoreTest, AMemberAddedLaterHasReadTheHistoryBeforeIt) {
   EXPECT_TRUE(Convs(2).empty());
   EXPECT_TRUE(SetReadSeq(2, "g:1", 2).status().IsNotFound());
   // Re-added: its cursor starts at the group's last seq (nothing unread from before).
-  ASSERT_OK(Wait<Status>([&](auto cb) { store_->AddGroupMember(1, 2, 30, cb); }));
+  ASSERT_OK(AddMember(1, 2, 30));
   auto convs = Convs(2);
   ASSERT_EQ(convs.size(), 1u);
   EXPECT_EQ(convs[0].last_seq(), 2u);
@@ -139,17 +106,15 @@ TEST_F(SqliteStoreTest, MessagesWithoutClientIdNeverClash) {
 
 TEST_F(SqliteStoreTest, EverythingSurvivesReopen) {
   ASSERT_OK(CreateUser("Erin").status());
-  ASSERT_OK(Wait<Status>([&](auto cb) { store_->CreateSession(SessionRecord{"tok", 1, 99}, cb); }));
+  ASSERT_OK(CreateSession(SessionRecord{"tok", 1, 99}));
   ASSERT_OK(CreateGroup("g", 1, {2}, 5).status());
   ASSERT_OK(Append({PrivateMsg(1, 1, 2, 1, 10), GroupMsg(2, 1, 1, 2, 20, "x")}));
   ASSERT_OK(SetReadSeq(2, "p:1:2", 1).status());
   Reopen();
-  ASSERT_OK(Wait<Status>([&](auto cb) { store_->Ping(cb); }));
-  EXPECT_EQ(
-      Wait<StatusOr<UserRecord>>([&](auto cb) { store_->FindUserByName("erin", cb); })->user_id,
-      1u);
-  EXPECT_TRUE(Wait<StatusOr<SessionRecord>>([&](auto cb) { store_->FindSession("tok", cb); }).ok());
-  auto group = Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->GetGroup(1, cb); });
+  ASSERT_OK(Ping());
+  EXPECT_EQ(FindUserByName("erin")->user_id, 1u);
+  EXPECT_OK(FindSession("tok").status());
+  auto group = GetGroup(1);
   ASSERT_OK(group.status());
   EXPECT_EQ(group->members_size(), 2);
   EXPECT_EQ(ConvIds(2), (std::vector<std::string>{"g:1", "p:1:2"}));
@@ -161,7 +126,7 @@ TEST_F(SqliteStoreTest, EverythingSurvivesReopen) {
 
 TEST_F(SqliteStoreTest, CallsAfterCloseAreUnavailable) {
   store_->Close();
-  EXPECT_EQ(Wait<Status>([&](auto cb) { store_->Ping(cb); }).code(), Code::kUnavailable);
+  EXPECT_EQ(Ping().code(), Code::kUnavailable);
   EXPECT_EQ(CreateUser("late").status().code(), Code::kUnavailable);
 }
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "store/sqlite/sqlite_store.h"
+#include "store/testing/blocking_store.h"
 #include "store/testing/chat_messages.h"
 #include "support/test_util.h"
 
@@ -17,32 +18,22 @@ namespace {
 using parley::testing::TempDir;
 using parley::testing::Wait;
 
-class FaultInjectingStoreTest : public ::testing::Test {
+// Calls on the wrapper block (BlockingStore); target_calls_ goes around it.
+class FaultInjectingStoreTest : public ::testing::Test, protected BlockingStore {
  protected:
   void SetUp() override {
     auto s = SqliteStore::Open(dir_.path() + "/store.db", StorageOptions{});
     ASSERT_TRUE(s.ok()) << s.status().message();
     target_ = std::move(s).value();
     store_ = std::make_unique<FaultInjectingStore>(target_.get());
-  }
-
-  StatusOr<UserRecord> CreateUser(const std::string& name) {
-    return Wait<StatusOr<UserRecord>>([&](auto cb) { store_->CreateUser(name, "hash", 1000, cb); });
-  }
-  Status Append(std::vector<rpc::ChatMessage> batch) {
-    return Wait<Status>([&](auto cb) { store_->AppendMessages(std::move(batch), cb); });
-  }
-  // Every message of `conv`, read from the target itself.
-  std::vector<rpc::ChatMessage> Stored(const std::string& conv) {
-    auto r = Wait<StatusOr<MessagePage>>(
-        [&](auto cb) { target_->GetMessages(conv, 0, true, 0, 1000, cb); });
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? r->messages : std::vector<rpc::ChatMessage>{};
+    Bind(store_.get());
+    target_calls_.Bind(target_.get());
   }
 
   TempDir dir_;
   std::unique_ptr<SqliteStore> target_;
   std::unique_ptr<FaultInjectingStore> store_;  // destroyed before its target
+  BlockingStore target_calls_;
 };
 
 TEST_F(FaultInjectingStoreTest, TheNextNCallsFailWithTheGivenStatusThenCallsPassAgain) {
@@ -63,13 +54,10 @@ TEST_F(FaultInjectingStoreTest, TheNextNCallsFailWithTheGivenStatusThenCallsPass
 TEST_F(FaultInjectingStoreTest, OperationsAreArmedSeparately) {
   store_->FailNext(StoreOp::kFindUserByName, 1);
   ASSERT_OK(CreateUser("bob").status());
-  EXPECT_EQ(Wait<StatusOr<UserRecord>>([&](auto cb) { store_->FindUserByName("bob", cb); })
-                .status()
-                .code(),
-            Code::kUnavailable);  // the default injected status
-  EXPECT_OK(Wait<StatusOr<UserRecord>>([&](auto cb) { store_->FindUserById(1, cb); }).status());
-  EXPECT_OK(
-      Wait<StatusOr<UserRecord>>([&](auto cb) { store_->FindUserByName("bob", cb); }).status());
+  // The default injected status.
+  EXPECT_EQ(FindUserByName("bob").status().code(), Code::kUnavailable);
+  EXPECT_OK(FindUserById(1).status());
+  EXPECT_OK(FindUserByName("bob").status());
   EXPECT_EQ(store_->ReachedTarget(StoreOp::kFindUserByName), 1u);
   EXPECT_EQ(store_->ReachedTarget(StoreOp::kFindUserById), 1u);
   EXPECT_EQ(store_->ReachedTarget(StoreOp::kPing), 0u);
@@ -77,7 +65,7 @@ TEST_F(FaultInjectingStoreTest, OperationsAreArmedSeparately) {
   // Arming with n = 0 disarms.
   store_->FailNext(StoreOp::kPing, 3);
   store_->FailNext(StoreOp::kPing, 0);
-  EXPECT_OK(Wait<Status>([&](auto cb) { store_->Ping(cb); }));
+  EXPECT_OK(Ping());
 }
 
 TEST_F(FaultInjectingStoreTest, InjectedFailuresAnswerOnAnotherThread) {
@@ -100,19 +88,18 @@ TEST_F(FaultInjectingStoreTest, AFailedAppendStoresNothingAndItsRetryStoresEachR
   EXPECT_EQ(Append(batch).code(), Code::kUnavailable);
   // The target commits writes in order: once a later one is done, anything
   // the failed call had passed on would be visible.
-  ASSERT_OK(
-      Wait<Status>([&](auto cb) { target_->AppendMessages({PrivateMsg(99, 5, 6, 1, 1)}, cb); }));
-  EXPECT_EQ(SeqsOf(Stored("p:1:2")), (std::vector<uint64_t>{1, 2, 3}));
+  ASSERT_OK(target_calls_.Append({PrivateMsg(99, 5, 6, 1, 1)}));
+  EXPECT_EQ(SeqsOf(target_calls_.Messages("p:1:2")), (std::vector<uint64_t>{1, 2, 3}));
 
   ASSERT_OK(Append(batch));
-  auto stored = Stored("p:1:2");
+  auto stored = target_calls_.Messages("p:1:2");
   EXPECT_EQ(SeqsOf(stored), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
   for (size_t i = 0; i < stored.size(); ++i) EXPECT_EQ(stored[i].msg_id(), i + 1);
   EXPECT_EQ(store_->ReachedTarget(StoreOp::kAppendMessages), 2u);
 
   // A second retry changes nothing either.
   ASSERT_OK(Append(batch));
-  EXPECT_EQ(Stored("p:1:2").size(), 6u);
+  EXPECT_EQ(target_calls_.Messages("p:1:2").size(), 6u);
 }
 
 }  // namespace

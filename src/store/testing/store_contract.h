@@ -6,14 +6,15 @@
 // suite in that implementation's test (see sqlite/sqlite_store_contract_test.cc):
 //
 //   struct MyStoreFactory {
+//     static constexpr const char* kName = "MyStore";  // names the instantiation
 //     // A new, empty store (no users, groups or messages); called once per
 //     // test, on a default-constructed factory. The factory owns whatever
 //     // the store needs (a temp dir, a server connection, a wrapped target)
 //     // and outlives the store it returned.
 //     StatusOr<std::unique_ptr<Store>> Open();
 //   };
-//   using MyStores = ::testing::Types<MyStoreFactory>;
-//   INSTANTIATE_TYPED_TEST_SUITE_P(My, StoreContractTest, MyStores);
+//   INSTANTIATE_TYPED_TEST_SUITE_P(My, StoreContractTest, ::testing::Types<MyStoreFactory>,
+//                                  parley::testing::FactoryName);  // support/factory_name.h
 //
 // Link parley_store_testing.
 #pragma once
@@ -31,79 +32,21 @@
 #include <gtest/gtest.h>
 
 #include "store/store.h"
+#include "store/testing/blocking_store.h"
 #include "store/testing/chat_messages.h"
 #include "support/test_util.h"
 
 namespace parley::store {
 
+// Calls on store_ block (BlockingStore): this->CreateUser("ann"), ...
 template <typename Factory>
-class StoreContractTest : public ::testing::Test {
+class StoreContractTest : public ::testing::Test, protected BlockingStore {
  protected:
   void SetUp() override {
     auto s = factory_.Open();
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
-  }
-
-  StatusOr<UserRecord> CreateUser(const std::string& name, int64_t now = 1000) {
-    return parley::testing::Wait<StatusOr<UserRecord>>(
-        [&](auto cb) { store_->CreateUser(name, fmt::format("hash-{}", name), now, cb); });
-  }
-  StatusOr<UserRecord> FindUserByName(const std::string& name) {
-    return parley::testing::Wait<StatusOr<UserRecord>>(
-        [&](auto cb) { store_->FindUserByName(name, cb); });
-  }
-  StatusOr<UserRecord> FindUserById(uint64_t id) {
-    return parley::testing::Wait<StatusOr<UserRecord>>(
-        [&](auto cb) { store_->FindUserById(id, cb); });
-  }
-  StatusOr<rpc::Group> CreateGroup(const std::string& name, uint64_t owner,
-                                   std::vector<uint64_t> members, int64_t now) {
-    return parley::testing::Wait<StatusOr<rpc::Group>>(
-        [&](auto cb) { store_->CreateGroup(name, owner, std::move(members), now, cb); });
-  }
-  StatusOr<rpc::Group> GetGroup(uint64_t id) {
-    return parley::testing::Wait<StatusOr<rpc::Group>>([&](auto cb) { store_->GetGroup(id, cb); });
-  }
-  Status AddMember(uint64_t group, uint64_t user, int64_t now) {
-    return parley::testing::Wait<Status>(
-        [&](auto cb) { store_->AddGroupMember(group, user, now, cb); });
-  }
-  StatusOr<rpc::Group> RemoveMember(uint64_t group, uint64_t user) {
-    return parley::testing::Wait<StatusOr<rpc::Group>>(
-        [&](auto cb) { store_->RemoveGroupMember(group, user, cb); });
-  }
-  Status Append(std::vector<rpc::ChatMessage> batch) {
-    return parley::testing::Wait<Status>(
-        [&](auto cb) { store_->AppendMessages(std::move(batch), cb); });
-  }
-  StatusOr<uint64_t> SetReadSeq(uint64_t user, const std::string& conv, uint64_t seq) {
-    return parley::testing::Wait<StatusOr<uint64_t>>(
-        [&](auto cb) { store_->SetReadSeq(user, conv, seq, cb); });
-  }
-  std::vector<rpc::ConvState> Convs(uint64_t user) {
-    auto r = parley::testing::Wait<StatusOr<std::vector<rpc::ConvState>>>(
-        [&](auto cb) { store_->ListConversations(user, cb); });
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? r.value() : std::vector<rpc::ConvState>{};
-  }
-  std::vector<std::string> ConvIds(uint64_t user) {
-    std::vector<std::string> ids;
-    for (const auto& c : Convs(user)) ids.push_back(c.conv());
-    return ids;
-  }
-  MessagePage Page(const std::string& conv, uint64_t after, bool has_after, uint64_t before,
-                   uint32_t limit) {
-    auto r = parley::testing::Wait<StatusOr<MessagePage>>(
-        [&](auto cb) { store_->GetMessages(conv, after, has_after, before, limit, cb); });
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? r.value() : MessagePage{};
-  }
-  std::vector<uint64_t> Seqs(const std::string& conv) {
-    return SeqsOf(Page(conv, 0, true, 0, 1000).messages);
-  }
-  static std::vector<uint64_t> Members(const rpc::Group& g) {
-    return {g.members().begin(), g.members().end()};
+    Bind(store_.get());
   }
 
   Factory factory_;
@@ -169,35 +112,22 @@ TYPED_TEST_P(StoreContractTest, ConcurrentRegistrationsOfOneNameLetExactlyOneWin
 }
 
 TYPED_TEST_P(StoreContractTest, SessionsAreFoundUntilDeleted) {
-  auto& store = *this->store_;
-  ASSERT_OK(parley::testing::Wait<Status>([&](auto cb) {
-    store.CreateSession(SessionRecord{"th1", 7, 5000}, cb);
-  }));
-  ASSERT_OK(parley::testing::Wait<Status>([&](auto cb) {
-    store.CreateSession(SessionRecord{"th2", 8, 6000}, cb);
-  }));
-  auto s = parley::testing::Wait<StatusOr<SessionRecord>>(
-      [&](auto cb) { store.FindSession("th1", cb); });
+  ASSERT_OK(this->CreateSession(SessionRecord{"th1", 7, 5000}));
+  ASSERT_OK(this->CreateSession(SessionRecord{"th2", 8, 6000}));
+  auto s = this->FindSession("th1");
   ASSERT_OK(s.status());
   EXPECT_EQ(s->token_hash, "th1");
   EXPECT_EQ(s->user_id, 7u);
   EXPECT_EQ(s->expires_at, 5000);
   // Expiry is the caller's to check: an expired session is still found.
-  EXPECT_TRUE(parley::testing::Wait<StatusOr<SessionRecord>>([&](auto cb) {
-                store.FindSession("th2", cb);
-              }).ok());
+  EXPECT_OK(this->FindSession("th2").status());
 
-  ASSERT_OK(parley::testing::Wait<Status>([&](auto cb) { store.DeleteSession("th1", cb); }));
-  EXPECT_TRUE(
-      parley::testing::Wait<StatusOr<SessionRecord>>([&](auto cb) { store.FindSession("th1", cb); })
-          .status()
-          .IsNotFound());
+  ASSERT_OK(this->DeleteSession("th1"));
+  EXPECT_TRUE(this->FindSession("th1").status().IsNotFound());
   // The other session is untouched; deleting an absent one is OK.
-  EXPECT_TRUE(parley::testing::Wait<StatusOr<SessionRecord>>([&](auto cb) {
-                store.FindSession("th2", cb);
-              }).ok());
-  EXPECT_OK(parley::testing::Wait<Status>([&](auto cb) { store.DeleteSession("th1", cb); }));
-  EXPECT_OK(parley::testing::Wait<Status>([&](auto cb) { store.DeleteSession("never", cb); }));
+  EXPECT_OK(this->FindSession("th2").status());
+  EXPECT_OK(this->DeleteSession("th1"));
+  EXPECT_OK(this->DeleteSession("never"));
 }
 
 // --- groups ---
@@ -328,8 +258,7 @@ TYPED_TEST_P(StoreContractTest, ReadCursorMovesUpOnly) {
 }
 
 TYPED_TEST_P(StoreContractTest, LoadLastSeqsGivesTheHighestPersistedSeqOfEachConversation) {
-  auto empty = parley::testing::Wait<StatusOr<std::vector<std::pair<std::string, uint64_t>>>>(
-      [&](auto cb) { this->store_->LoadLastSeqs(cb); });
+  auto empty = this->LoadLastSeqs();
   ASSERT_OK(empty.status());
   EXPECT_TRUE(empty->empty());
 
@@ -339,8 +268,7 @@ TYPED_TEST_P(StoreContractTest, LoadLastSeqsGivesTheHighestPersistedSeqOfEachCon
   ASSERT_OK(this->Append({PrivateMsg(1, 1, 2, 1, 100), PrivateMsg(2, 2, 1, 2, 200),
                           GroupMsg(3, gid, 1, 1, 300, "g1"), GroupMsg(4, gid, 2, 2, 400, "g2")}));
   ASSERT_OK(this->Append({GroupMsg(5, gid, 3, 2, 500, "g3")}));
-  auto seqs = parley::testing::Wait<StatusOr<std::vector<std::pair<std::string, uint64_t>>>>(
-      [&](auto cb) { this->store_->LoadLastSeqs(cb); });
+  auto seqs = this->LoadLastSeqs();
   ASSERT_OK(seqs.status());
   auto v = seqs.value();
   std::sort(v.begin(), v.end());
@@ -377,8 +305,7 @@ TYPED_TEST_P(StoreContractTest, AppendIsIdempotentOnMsgIdAndOnSenderAndClientId)
   ASSERT_EQ(convs.size(), 1u);
   EXPECT_EQ(convs[0].last_seq(), 3u);
   EXPECT_EQ(convs[0].last_ts(), 13);
-  auto sent = parley::testing::Wait<StatusOr<SentKey>>(
-      [&](auto cb) { this->store_->FindSent(1, a.client_id(), cb); });
+  auto sent = this->FindSent(1, a.client_id());
   ASSERT_OK(sent.status());
   EXPECT_EQ(sent->msg_id, 1u);  // the first one stays
 }
@@ -442,8 +369,7 @@ TYPED_TEST_P(StoreContractTest, SentKeysAreFoundBySenderAndClientId) {
   const uint64_t gid = g->group_id();
   ASSERT_OK(this->Append({PrivateMsg(1, 1, 2, 1, 100), PrivateMsg(2, 2, 1, 2, 200),
                           GroupMsg(3, gid, 1, 1, 300, "g1"), GroupMsg(4, gid, 2, 2, 400, "g2")}));
-  auto k = parley::testing::Wait<StatusOr<SentKey>>(
-      [&](auto cb) { this->store_->FindSent(1, "c1", cb); });
+  auto k = this->FindSent(1, "c1");
   ASSERT_OK(k.status());
   EXPECT_EQ(k->from, 1u);
   EXPECT_EQ(k->client_id, "c1");
@@ -451,27 +377,21 @@ TYPED_TEST_P(StoreContractTest, SentKeysAreFoundBySenderAndClientId) {
   EXPECT_EQ(k->conv, "p:1:2");
   EXPECT_EQ(k->seq, 1u);
   EXPECT_EQ(k->ts, 100);
-  EXPECT_TRUE(parley::testing::Wait<StatusOr<SentKey>>(
-                  [&](auto cb) { this->store_->FindSent(2, "c1", cb); })
-                  .status()
-                  .IsNotFound());
+  EXPECT_TRUE(this->FindSent(2, "c1").status().IsNotFound());
 
   // Recent keys: ts >= since, newest first, at most `limit`.
-  auto recent = parley::testing::Wait<StatusOr<std::vector<SentKey>>>(
-      [&](auto cb) { this->store_->LoadRecentSent(200, 2, cb); });
+  auto recent = this->LoadRecentSent(200, 2);
   ASSERT_OK(recent.status());
   ASSERT_EQ(recent->size(), 2u);
   EXPECT_EQ((*recent)[0].msg_id, 4u);
   EXPECT_EQ((*recent)[0].client_id, "g2");
   EXPECT_EQ((*recent)[0].conv, model::ConvId::Group(gid).ToString());
   EXPECT_EQ((*recent)[1].msg_id, 3u);
-  recent = parley::testing::Wait<StatusOr<std::vector<SentKey>>>(
-      [&](auto cb) { this->store_->LoadRecentSent(200, 100, cb); });
+  recent = this->LoadRecentSent(200, 100);
   ASSERT_OK(recent.status());
   ASSERT_EQ(recent->size(), 3u);
   EXPECT_EQ((*recent)[2].msg_id, 2u);
-  recent = parley::testing::Wait<StatusOr<std::vector<SentKey>>>(
-      [&](auto cb) { this->store_->LoadRecentSent(401, 100, cb); });
+  recent = this->LoadRecentSent(401, 100);
   ASSERT_OK(recent.status());
   EXPECT_TRUE(recent->empty());
 }
@@ -503,9 +423,7 @@ TYPED_TEST_P(StoreContractTest, ConcurrentAppendsAreAllPersisted) {
   EXPECT_EQ(this->Convs(100).size(), static_cast<size_t>(kThreads));
 }
 
-TYPED_TEST_P(StoreContractTest, PingIsOkWhileTheStoreAnswers) {
-  EXPECT_OK(parley::testing::Wait<Status>([&](auto cb) { this->store_->Ping(cb); }));
-}
+TYPED_TEST_P(StoreContractTest, PingIsOkWhileTheStoreAnswers) { EXPECT_OK(this->Ping()); }
 
 REGISTER_TYPED_TEST_SUITE_P(
     StoreContractTest, UserIdsStartAtOneAndRecordsRoundTrip, UsernamesAreComparedIgnoringAsciiCase,
