@@ -82,7 +82,8 @@ void BM_IdempotencyResendHit(benchmark::State& state) {
   Complete(records, key, 1);
   for (auto _ : state) {
     uint64_t seq = 0;
-    records.Claim(key, 1, [&](parley::StatusOr<parley::state::Claim> c) { seq = c->first_ack.seq(); });
+    records.Claim(key, 1,
+                  [&](parley::StatusOr<parley::state::Claim> c) { seq = c->first_ack.seq(); });
     benchmark::DoNotOptimize(seq);
   }
   state.SetItemsProcessed(state.iterations());

@@ -80,8 +80,8 @@ void BM_LogicSend1000(benchmark::State& state) {
     auto work = boost::asio::make_work_guard(io);
     std::thread runner([&] { io.run(); });
     auto logic = parley::logic::Logic::Create(
-        io.get_executor(), {options, clock, **store, **log, presence, nodes, metrics, seqs, sent,
-                            sessions, groups});
+        io.get_executor(),
+        {options, clock, **store, **log, presence, nodes, metrics, seqs, sent, sessions, groups});
     if (!logic.ok()) {
       state.SkipWithError(logic.status().message().c_str());
     } else {
@@ -98,9 +98,9 @@ void BM_LogicSend1000(benchmark::State& state) {
       login.set_username("bench0");
       login.set_password("bench-password");
       parley::logic::CallContext sender;
-      sender.token = Block<parley::rpc::LoginReply>(
-                         [&](auto cb) { (*logic)->Login({}, std::move(login), cb); })
-                         .token();
+      sender.token = Block<parley::rpc::LoginReply>([&](auto cb) {
+                       (*logic)->Login({}, std::move(login), cb);
+                     }).token();
       const std::string body(100, 'x');
       uint64_t n = 0;
       std::atomic<uint64_t> failed{0};

@@ -142,7 +142,7 @@ Status EmbeddedServer::Start() {
   p.seqs = std::make_unique<state::MemorySequenceAllocator>(std::move(last_seqs).value());
   const StorageOptions& st = options_.storage;
   p.sent = std::make_unique<state::EmbeddedIdempotencyStore>(*p.store, st.idempotency_ttl_ms,
-                                                              st.idempotency_cache_max);
+                                                             st.idempotency_cache_max);
   if (Status s = Block<Status>([&](auto cb) { p.sent->Prime(clock_.NowMs(), cb); }); !s.ok()) {
     return s;
   }
@@ -152,9 +152,9 @@ Status EmbeddedServer::Start() {
                p.sent->size());
 
   p.directory = std::make_unique<connect::DirectConnectDirectory>(kNodeId);
-  auto logic = logic::Logic::Create(io_.get_executor(),
-                                    {options_, clock_, *p.store, *p.log, p.presence, *p.directory,
-                                     metrics_, *p.seqs, *p.sent, *p.sessions, *p.groups});
+  auto logic = logic::Logic::Create(
+      io_.get_executor(), {options_, clock_, *p.store, *p.log, p.presence, *p.directory, metrics_,
+                           *p.seqs, *p.sent, *p.sessions, *p.groups});
   if (!logic.ok()) return logic.status();
   p.logic = std::move(logic).value();
 
@@ -177,9 +177,9 @@ Status EmbeddedServer::Start() {
                                            metrics_, clock_);
   p.upgrades.Attach(p.connect);
   p.directory->Attach(p.connect, epoch);
-  p.push = std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory,
-                                                metrics_, io_.get_executor(),
-                                                task::PushConsumer::Options{});
+  p.push =
+      std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory, metrics_,
+                                           io_.get_executor(), task::PushConsumer::Options{});
   p.push->Start();
   return Status::Ok();
 }

@@ -75,6 +75,7 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("conn.http_logic_timeout_ms", &c.http_logic_timeout_ms);
   add("conn.ws_send_batch_max", &c.ws_send_batch_max);
   add("conn.ws_send_pending_max", &c.ws_send_pending_max);
+  add("conn.ws_calls_in_flight_max", &c.ws_calls_in_flight_max);
   StorageOptions& s = o->storage;
   add("storage.data_dir", &s.data_dir);
   add("storage.commit_batch_max", &s.commit_batch_max);

@@ -59,6 +59,10 @@ struct ConnectionOptions {
   // next one; beyond this many waiting, a send is answered rate_limited
   // (and counts toward rate.ws_violations_before_close).
   uint32_t ws_send_pending_max = 1024;
+  // Sync and read frames of one connection awaiting logic's answer; beyond
+  // this many, a frame is answered rate_limited. A client may pipeline, but
+  // not without bound, and reading never pauses.
+  uint32_t ws_calls_in_flight_max = 1024;
 };
 
 struct StorageOptions {

@@ -30,8 +30,7 @@ class DirectConnectDirectory final : public ConnectDirectory {
     epoch_ = epoch;
   }
 
-  std::shared_ptr<ConnectService> Find(const std::string& node_id,
-                                                uint64_t epoch = 0) override {
+  std::shared_ptr<ConnectService> Find(const std::string& node_id, uint64_t epoch = 0) override {
     if (node_id != node_id_ || (epoch != 0 && epoch != epoch_)) return nullptr;
     return node_;
   }

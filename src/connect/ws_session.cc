@@ -30,10 +30,6 @@ namespace {
 constexpr size_t kFirstReadBytes = 256;
 // A read buffer grown past this by a big message is given back afterwards.
 constexpr size_t kKeepReadBytes = 4096;
-// Sync and read calls in flight per connection beyond which they are
-// answered rate_limited: a client may pipeline, but not without bound, and
-// reading never pauses.
-constexpr uint32_t kMaxCallsInFlight = 1024;
 // retry_after_ms of a send or call refused because too many wait.
 constexpr int64_t kBusyRetryAfterMs = 100;
 // Beast's own read buffer (tcp_frame_size): the most that can be handed to
@@ -400,7 +396,7 @@ void WsSession::CountRateViolation() {
 }
 
 void WsSession::HandleSync(ClientFrame& frame) {
-  if (calls_in_flight_ >= kMaxCallsInFlight) {
+  if (calls_in_flight_ >= env_.options.conn.ws_calls_in_flight_max) {
     SendError(frame.id, Status::RateLimited("too many requests in flight"), kBusyRetryAfterMs);
     return;
   }
@@ -427,7 +423,7 @@ void WsSession::HandleSync(ClientFrame& frame) {
 }
 
 void WsSession::HandleRead(ClientFrame& frame) {
-  if (calls_in_flight_ >= kMaxCallsInFlight) {
+  if (calls_in_flight_ >= env_.options.conn.ws_calls_in_flight_max) {
     SendError(frame.id, Status::RateLimited("too many requests in flight"), kBusyRetryAfterMs);
     return;
   }

@@ -59,8 +59,8 @@ Task<rpc::LoginReply> Accounts::Login(CallContext ctx, rpc::LoginRequest req) {
     co_return RateLimitedReply<R>("too many login attempts; retry later", retry);
   }
   // Malformed credentials cannot match; answer like a wrong password.
-  bool plausible = ValidateUsername(req.username(), limits).ok() &&
-                   req.password().size() <= limits.password_max;
+  bool plausible =
+      ValidateUsername(req.username(), limits).ok() && req.password().size() <= limits.password_max;
   std::string hash;
   uint64_t user_id = 0;
   if (plausible) {
@@ -103,16 +103,18 @@ Task<StatusOr<Caller>> Accounts::Authenticate(const CallContext& ctx) {
   } else {
     co_return Status::Unauthenticated("missing bearer token");
   }
-  auto session = co_await Await<StatusOr<state::Session>>(
-      [&](auto cb) { deps_.sessions.Find(key, cb); });
+  auto session =
+      co_await Await<StatusOr<state::Session>>([&](auto cb) { deps_.sessions.Find(key, cb); });
   if (!session.ok()) {
-    if (session.status().IsNotFound()) co_return Status::Unauthenticated("unknown or revoked token");
+    if (session.status().IsNotFound())
+      co_return Status::Unauthenticated("unknown or revoked token");
     co_return session.status();
   }
   if (ctx.token.empty() && session->user_id != ctx.user_id) {
     co_return Status::Unauthenticated("the session is not this user's");
   }
-  if (session->expires_at <= deps_.clock.NowMs()) co_return Status::Unauthenticated("token expired");
+  if (session->expires_at <= deps_.clock.NowMs())
+    co_return Status::Unauthenticated("token expired");
   co_return Caller{session->user_id, std::move(key), session->expires_at};
 }
 

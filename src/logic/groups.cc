@@ -10,8 +10,8 @@ namespace parley::logic {
 
 Task<StatusOr<state::GroupPtr>> Groups::Load(uint64_t group_id) {
   if (Status s = ValidateId(group_id, "group_id"); !s.ok()) co_return s;
-  auto g = co_await Await<StatusOr<state::GroupPtr>>(
-      [&](auto cb) { deps_.groups.Get(group_id, cb); });
+  auto g =
+      co_await Await<StatusOr<state::GroupPtr>>([&](auto cb) { deps_.groups.Get(group_id, cb); });
   if (!g.ok() && g.status().IsNotFound()) {
     co_return Status::NotFound("no group " + std::to_string(group_id));
   }

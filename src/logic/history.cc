@@ -40,7 +40,8 @@ Task<Status> History::Authorize(uint64_t user, const model::ConvId& conv) {
   }
   auto group = co_await groups_.Load(conv.group_id());
   if (!group.ok()) co_return group.status();
-  if (!state::IsMember(**group, user)) co_return Status::PermissionDenied("not a member of this group");
+  if (!state::IsMember(**group, user))
+    co_return Status::PermissionDenied("not a member of this group");
   co_return Status::Ok();
 }
 

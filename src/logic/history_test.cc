@@ -71,8 +71,9 @@ TEST(HistoryTest, ConnectRegistersPresenceAndListsEvenBrandNewConversations) {
   EXPECT_TRUE((*online)[0].empty());
   CallContext bad;
   bad.token = "not-a-token";
-  EXPECT_EQ(Wait<rpc::ConnectReply>([&](auto cb) { w.node().Connect(bad, req, cb); }).error().code(),
-            rpc::UNAUTHENTICATED);
+  EXPECT_EQ(
+      Wait<rpc::ConnectReply>([&](auto cb) { w.node().Connect(bad, req, cb); }).error().code(),
+      rpc::UNAUTHENTICATED);
 }
 
 TEST(HistoryTest, ReadMovesTheCursorAndNotifiesTheOtherParticipant) {

@@ -67,8 +67,7 @@ void Logic::RunAs(CallContext ctx, Callback<R> done, Op op) {
 
 // ---------------------------------------------------------------- accounts
 
-void Logic::Register(CallContext ctx, rpc::RegisterRequest req,
-                     Callback<rpc::RegisterReply> done) {
+void Logic::Register(CallContext ctx, rpc::RegisterRequest req, Callback<rpc::RegisterReply> done) {
   if (Expired(ctx)) return done(ErrorReply<rpc::RegisterReply>(DeadlineExceeded()));
   Run(accounts_.Register(std::move(ctx), std::move(req)), std::move(done));
 }
@@ -95,23 +94,25 @@ Task<rpc::LogoutReply> Logic::DoLogout(CallContext ctx) {
 }
 
 void Logic::Auth(CallContext ctx, rpc::AuthRequest, Callback<rpc::AuthReply> done) {
-  RunAs(std::move(ctx), std::move(done), [](const Caller& c, const CallContext&) -> Task<rpc::AuthReply> {
-    rpc::AuthReply r;
-    r.set_user_id(c.user_id);
-    r.set_expires_at(c.expires_at);
-    r.set_session_key(c.session_key);
-    co_return r;
-  });
+  RunAs(std::move(ctx), std::move(done),
+        [](const Caller& c, const CallContext&) -> Task<rpc::AuthReply> {
+          rpc::AuthReply r;
+          r.set_user_id(c.user_id);
+          r.set_expires_at(c.expires_at);
+          r.set_session_key(c.session_key);
+          co_return r;
+        });
 }
 
 void Logic::GetUser(CallContext ctx, rpc::GetUserRequest req, Callback<rpc::GetUserReply> done) {
-  RunAs(std::move(ctx), std::move(done),
-        [this, req = std::move(req)](const Caller& c, const CallContext&) -> Task<rpc::GetUserReply> {
-          rpc::GetUserRequest wanted = req;
-          // Neither an id nor a name: the caller itself (GET /api/v1/users/me).
-          if (wanted.user_id() == 0 && wanted.username().empty()) wanted.set_user_id(c.user_id);
-          return accounts_.GetUser(std::move(wanted));
-        });
+  RunAs(
+      std::move(ctx), std::move(done),
+      [this, req = std::move(req)](const Caller& c, const CallContext&) -> Task<rpc::GetUserReply> {
+        rpc::GetUserRequest wanted = req;
+        // Neither an id nor a name: the caller itself (GET /api/v1/users/me).
+        if (wanted.user_id() == 0 && wanted.username().empty()) wanted.set_user_id(c.user_id);
+        return accounts_.GetUser(std::move(wanted));
+      });
 }
 
 // ------------------------------------------------------------------ groups
@@ -151,9 +152,8 @@ void Logic::RemoveMember(CallContext ctx, rpc::RemoveMemberRequest req,
 
 void Logic::ListConversations(CallContext ctx, rpc::ListConversationsRequest,
                               Callback<rpc::ListConversationsReply> done) {
-  RunAs(std::move(ctx), std::move(done), [this](const Caller& c, const CallContext&) {
-    return DoListConversations(c);
-  });
+  RunAs(std::move(ctx), std::move(done),
+        [this](const Caller& c, const CallContext&) { return DoListConversations(c); });
 }
 
 Task<rpc::ListConversationsReply> Logic::DoListConversations(Caller caller) {

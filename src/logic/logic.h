@@ -54,8 +54,7 @@ class Logic final : public LogicService {
   void Sync(CallContext ctx, rpc::SyncRequest req, Callback<rpc::SyncReply> done) override;
   void Send(CallContext ctx, rpc::SendBatch req, Callback<rpc::SendBatchReply> done) override;
   void Read(CallContext ctx, rpc::ReadRequest req, Callback<rpc::ReadReply> done) override;
-  void Connect(CallContext ctx, rpc::ConnectRequest req,
-               Callback<rpc::ConnectReply> done) override;
+  void Connect(CallContext ctx, rpc::ConnectRequest req, Callback<rpc::ConnectReply> done) override;
   void Disconnect(CallContext ctx, rpc::DisconnectRequest req,
                   Callback<rpc::DisconnectReply> done) override;
   void Ready(CallContext ctx, Callback<Status> done) override;

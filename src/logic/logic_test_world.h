@@ -81,8 +81,17 @@ class LogicWorld {
 
   // Another logic facade over the same seams.
   Logic& AddNode(Options* options = nullptr) {
-    LogicDeps deps{options ? *options : options_, clock_, *store_, *log_, presence_, connects_,
-                   metrics_, seqs_, *sent_, *sessions_, *groups_};
+    LogicDeps deps{options ? *options : options_,
+                   clock_,
+                   *store_,
+                   *log_,
+                   presence_,
+                   connects_,
+                   metrics_,
+                   seqs_,
+                   *sent_,
+                   *sessions_,
+                   *groups_};
     nodes_.push_back(std::move(Logic::Create(io_.get_executor(), deps)).value());
     return *nodes_.back();
   }

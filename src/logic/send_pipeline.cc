@@ -32,10 +32,10 @@ struct SendPipeline::PendingSend {
   bool queued = false;  // counted in in_flight_
   // The two admission checks, filled in as they answer.
   Check claim = Check::kRunning;
-  bool owned = false;         // the idempotency key is ours (a new send)
-  rpc::SendReply first_ack;   // when not owned: the earlier send's ack
+  bool owned = false;        // the idempotency key is ours (a new send)
+  rpc::SendReply first_ack;  // when not owned: the earlier send's ack
   Check recipient = Check::kRunning;
-  Status failure;             // why a check failed
+  Status failure;  // why a check failed
 
   state::SendKey key() const { return {from, req.client_id()}; }
 };
@@ -168,7 +168,8 @@ void SendPipeline::CheckRecipient(PendingSend& send) {
           return;
         }
         p->recipient = Check::kFailed;
-        p->failure = status.IsNotFound() ? Status::NotFound("no user " + std::to_string(to)) : status;
+        p->failure =
+            status.IsNotFound() ? Status::NotFound("no user " + std::to_string(to)) : status;
       });
     });
     return;
@@ -252,9 +253,8 @@ void SendPipeline::Flush() {
     ++claims[it->second].count;
   }
   deps_.seqs.Acquire(std::move(claims), [this, batch](StatusOr<state::SeqLease> lease) {
-    OnStrand([this, batch, lease = std::move(lease)]() mutable {
-      OnLeased(batch, std::move(lease));
-    });
+    OnStrand(
+        [this, batch, lease = std::move(lease)]() mutable { OnLeased(batch, std::move(lease)); });
   });
 }
 
@@ -340,8 +340,8 @@ void SendPipeline::OnCommitted(SharedBatch batch,
     ack.set_seq(m.seq());
     ack.set_ts(m.ts());
     records.emplace_back((*batch)[i]->key(), ack);
-    SPDLOG_DEBUG("event=accepted rid={} from={} conv={} seq={} msg_id={}", m.request_id(),
-                 m.from(), m.conv(), m.seq(), m.msg_id());
+    SPDLOG_DEBUG("event=accepted rid={} from={} conv={} seq={} msg_id={}", m.request_id(), m.from(),
+                 m.conv(), m.seq(), m.msg_id());
   }
   // Resends that arrive from now on wait for (or find) these records.
   deps_.sent.Complete(std::move(records), [](Status s) {

@@ -87,7 +87,7 @@ class SendPipeline {
   KeyedRateLimiter<uint64_t> send_limiter_;
   std::deque<std::unique_ptr<PendingSend>> waiting_;  // not yet admitted, in arrival order
   std::vector<std::unique_ptr<PendingSend>> ready_;   // admitted, for the next append
-  bool appending_ = false;                             // one append in flight at a time
+  bool appending_ = false;                            // one append in flight at a time
   bool pumping_ = false, pump_again_ = false;
   size_t in_flight_ = 0;
 };

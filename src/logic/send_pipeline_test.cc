@@ -66,7 +66,8 @@ TEST_F(SendPipelineTest, ConcurrentSendsGetUniqueGapFreeSeqsAndAreDurableBeforeT
 
 TEST_F(SendPipelineTest, TheSendsOfABatchGetSeqsInBatchOrder) {
   std::vector<rpc::SendRequest> batch;
-  for (int i = 0; i < 50; ++i) batch.push_back(LogicWorld::Message("o" + std::to_string(i), b, "x"));
+  for (int i = 0; i < 50; ++i)
+    batch.push_back(LogicWorld::Message("o" + std::to_string(i), b, "x"));
   auto r = w.SendBatch(as_a, batch);
   ASSERT_EQ(r.replies_size(), 50);
   uint64_t prev_id = 0;
@@ -79,8 +80,9 @@ TEST_F(SendPipelineTest, TheSendsOfABatchGetSeqsInBatchOrder) {
 }
 
 TEST_F(SendPipelineTest, ABatchIsAnsweredInOrderEachRequestOnItsOwn) {
-  auto r = w.SendBatch(as_a, {LogicWorld::Message("b1", b, "one"), LogicWorld::Message("b2", 999, "x"),
-                              LogicWorld::Message("b3", b, ""), LogicWorld::Message("b4", b, "four")});
+  auto r =
+      w.SendBatch(as_a, {LogicWorld::Message("b1", b, "one"), LogicWorld::Message("b2", 999, "x"),
+                         LogicWorld::Message("b3", b, ""), LogicWorld::Message("b4", b, "four")});
   ASSERT_EQ(r.replies_size(), 4);
   EXPECT_EQ(r.replies(0).seq(), 1u);
   EXPECT_EQ(r.replies(1).error().code(), rpc::NOT_FOUND);
@@ -109,7 +111,8 @@ TEST_F(SendPipelineTest, AResendGetsTheFirstAckWhateverTheBody) {
   EXPECT_EQ(again.ts(), first.ts());
   EXPECT_EQ(w.Send(as_b, "same-id", a, "from bob").seq(), 2u);  // ids are per sender
   // Twice in one batch: numbered once.
-  auto both = w.SendBatch(as_a, {LogicWorld::Message("twice", b, "x"), LogicWorld::Message("twice", b, "y")});
+  auto both = w.SendBatch(
+      as_a, {LogicWorld::Message("twice", b, "x"), LogicWorld::Message("twice", b, "y")});
   EXPECT_EQ(both.replies(0).seq(), 3u);
   EXPECT_EQ(both.replies(1).msg_id(), both.replies(0).msg_id());
   EXPECT_EQ(w.Logged(3).size(), 3u);
@@ -144,13 +147,15 @@ TEST_F(SendPipelineTest, SendsOverTheRateGetRateLimitedWithRetryAfter) {
 TEST_F(SendPipelineTest, AFailedAppendAcksNothingLeavesNoGapAndTheRetryIsNumberedOnce) {
   w.Send(as_a, "before", b, "first");  // seq 1
   w.log().FailNextAppends(1);
-  auto failed = w.SendBatch(as_a, {LogicWorld::Message("f1", b, "lost?"), LogicWorld::Message("f2", b, "lost?")});
+  auto failed = w.SendBatch(
+      as_a, {LogicWorld::Message("f1", b, "lost?"), LogicWorld::Message("f2", b, "lost?")});
   for (const auto& r : failed.replies()) {
     EXPECT_EQ(r.error().code(), rpc::UNAVAILABLE);
     EXPECT_EQ(r.seq(), 0u);
   }
   // The client retries with the same ids: numbered once, right after seq 1.
-  auto retried = w.SendBatch(as_a, {LogicWorld::Message("f1", b, "lost?"), LogicWorld::Message("f2", b, "lost?")});
+  auto retried = w.SendBatch(
+      as_a, {LogicWorld::Message("f1", b, "lost?"), LogicWorld::Message("f2", b, "lost?")});
   EXPECT_EQ(retried.replies(0).seq(), 2u);
   EXPECT_EQ(retried.replies(1).seq(), 3u);
   EXPECT_EQ(w.Send(as_a, "f1", b, "again").seq(), 2u);  // and a later resend gets the first ack

@@ -23,9 +23,8 @@ void CachedGroupDirectory::CacheIfQuiet(const GroupPtr& group, uint64_t changes_
   cache_[group->group_id()] = group;
 }
 
-void CachedGroupDirectory::Create(std::string name, uint64_t owner,
-                                  std::vector<uint64_t> members, int64_t now_ms,
-                                  Callback<StatusOr<GroupPtr>> done) {
+void CachedGroupDirectory::Create(std::string name, uint64_t owner, std::vector<uint64_t> members,
+                                  int64_t now_ms, Callback<StatusOr<GroupPtr>> done) {
   store_.CreateGroup(std::move(name), owner, std::move(members), now_ms,
                      [done = std::move(done)](StatusOr<rpc::Group> g) {
                        if (!g.ok()) return done(g.status());
@@ -42,16 +41,15 @@ void CachedGroupDirectory::Get(uint64_t group_id, Callback<StatusOr<GroupPtr>> d
   }
   uint64_t changes_before = changes_;
   lock.unlock();
-  store_.GetGroup(group_id,
-                  [this, changes_before, done = std::move(done)](StatusOr<rpc::Group> g) {
-                    if (!g.ok()) return done(g.status());
-                    GroupPtr group = std::make_shared<rpc::Group>(std::move(*g));
-                    {
-                      std::lock_guard lock(mu_);
-                      CacheIfQuiet(group, changes_before);
-                    }
-                    done(std::move(group));
-                  });
+  store_.GetGroup(group_id, [this, changes_before, done = std::move(done)](StatusOr<rpc::Group> g) {
+    if (!g.ok()) return done(g.status());
+    GroupPtr group = std::make_shared<rpc::Group>(std::move(*g));
+    {
+      std::lock_guard lock(mu_);
+      CacheIfQuiet(group, changes_before);
+    }
+    done(std::move(group));
+  });
 }
 
 void CachedGroupDirectory::AddMember(uint64_t group_id, uint64_t user_id, int64_t now_ms,

@@ -42,7 +42,7 @@ class CachedGroupDirectory final : public GroupDirectory {
   // State below is guarded by mu_.
   std::unordered_map<uint64_t, GroupPtr> cache_;
   std::unordered_map<uint64_t, int> changing_;  // group -> changes in flight
-  uint64_t changes_ = 0;                         // ever started or ended
+  uint64_t changes_ = 0;                        // ever started or ended
 };
 
 }  // namespace parley::state

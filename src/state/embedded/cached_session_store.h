@@ -33,7 +33,7 @@ class CachedSessionStore final : public SessionStore {
   // State below is guarded by mu_.
   std::unordered_map<std::string, Session> cache_;
   std::unordered_map<std::string, int> revoking_;  // token hash -> revocations in flight
-  uint64_t revocations_ = 0;  // revocations ever started or ended
+  uint64_t revocations_ = 0;                       // revocations ever started or ended
 };
 
 }  // namespace parley::state

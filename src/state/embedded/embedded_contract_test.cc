@@ -24,9 +24,8 @@ class StoreFixture {
   StoreFixture() {
     store_ = std::move(store::SqliteStore::Open(dir_.path() + "/s.db", options_.storage)).value();
     for (int i = 0; i < 4; ++i) {
-      auto u = Wait<StatusOr<store::UserRecord>>([&](auto cb) {
-        store_->CreateUser("user" + std::to_string(i), "hash", 1, cb);
-      });
+      auto u = Wait<StatusOr<store::UserRecord>>(
+          [&](auto cb) { store_->CreateUser("user" + std::to_string(i), "hash", 1, cb); });
       users_.push_back(u->user_id);
     }
   }
@@ -69,8 +68,7 @@ struct CachedGroupDirectoryFactory {
 
 namespace testing {
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, SequenceAllocatorContract, MemorySequenceAllocatorFactory);
-INSTANTIATE_TYPED_TEST_SUITE_P(Embedded, IdempotencyStoreContract,
-                               EmbeddedIdempotencyStoreFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Embedded, IdempotencyStoreContract, EmbeddedIdempotencyStoreFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Cached, SessionStoreContract, CachedSessionStoreFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Cached, GroupDirectoryContract, CachedGroupDirectoryFactory);
 }  // namespace testing

@@ -53,9 +53,18 @@ void EmbeddedIdempotencyStore::InsertDone(const std::string& key, rpc::SendReply
   done_order_.emplace_back(ts_ms, key);
 }
 
-Claim EmbeddedIdempotencyStore::Own(const std::string& key) {
-  records_[key];  // pending, owned by the caller
-  return {true, {}};
+bool EmbeddedIdempotencyStore::AnswerFromMemory(std::unique_lock<std::mutex>& lock,
+                                                const std::string& key, Waiter& done) {
+  auto it = records_.find(key);
+  if (it == records_.end()) return false;
+  if (!it->second.done) {
+    it->second.waiters.push_back(std::move(done));
+    return true;
+  }
+  rpc::SendReply ack = it->second.ack;
+  lock.unlock();
+  done(state::Claim{false, std::move(ack)});
+  return true;
 }
 
 void EmbeddedIdempotencyStore::Claim(SendKey key, int64_t now_ms,
@@ -63,47 +72,31 @@ void EmbeddedIdempotencyStore::Claim(SendKey key, int64_t now_ms,
   std::string k = MapKey(key);
   std::unique_lock lock(mu_);
   now_ms_ = std::max(now_ms_, now_ms);
-  if (auto it = records_.find(k); it != records_.end()) {
-    if (!it->second.done) {
-      it->second.waiters.push_back(std::move(done));
-      return;
-    }
-    rpc::SendReply ack = it->second.ack;
-    lock.unlock();
-    return done(state::Claim{false, std::move(ack)});
-  }
+  if (AnswerFromMemory(lock, k, done)) return;
   if (!lossy_) {
-    Own(k);
+    records_[k];  // pending, owned by the caller
     lock.unlock();
     return done(state::Claim{true, {}});
   }
   lock.unlock();
   // Memory may have forgotten this key: the store knows every accepted send.
-  store_.FindSent(key.from, key.client_id,
-                  [this, k = std::move(k), done = std::move(done)](
-                      StatusOr<store::SentKey> found) mutable {
-                    if (!found.ok() && !found.status().IsNotFound()) return done(found.status());
-                    std::unique_lock lock(mu_);
-                    // Another claim of the key may have landed meanwhile.
-                    if (auto it = records_.find(k); it != records_.end()) {
-                      if (!it->second.done) {
-                        it->second.waiters.push_back(std::move(done));
-                        return;
-                      }
-                      rpc::SendReply ack = it->second.ack;
-                      lock.unlock();
-                      return done(state::Claim{false, std::move(ack)});
-                    }
-                    if (found.ok()) {
-                      rpc::SendReply ack = AckOf(*found);
-                      InsertDone(k, ack, found->ts);
-                      lock.unlock();
-                      return done(state::Claim{false, std::move(ack)});
-                    }
-                    Own(k);
-                    lock.unlock();
-                    done(state::Claim{true, {}});
-                  });
+  store_.FindSent(
+      key.from, key.client_id,
+      [this, k = std::move(k), done = std::move(done)](StatusOr<store::SentKey> found) mutable {
+        if (!found.ok() && !found.status().IsNotFound()) return done(found.status());
+        std::unique_lock lock(mu_);
+        // Another claim of the key may have landed meanwhile.
+        if (AnswerFromMemory(lock, k, done)) return;
+        if (found.ok()) {
+          rpc::SendReply ack = AckOf(*found);
+          InsertDone(k, ack, found->ts);
+          lock.unlock();
+          return done(state::Claim{false, std::move(ack)});
+        }
+        records_[k];  // pending, owned by the caller
+        lock.unlock();
+        done(state::Claim{true, {}});
+      });
 }
 
 void EmbeddedIdempotencyStore::Complete(std::vector<std::pair<SendKey, rpc::SendReply>> acks,

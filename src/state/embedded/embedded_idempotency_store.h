@@ -43,9 +43,9 @@ class EmbeddedIdempotencyStore final : public IdempotencyStore {
     std::deque<Waiter> waiters;  // claims waiting for the owner
   };
   static std::string MapKey(const SendKey& key);
-  // Grants or answers a claim of `key` that missed memory (and, when lossy,
-  // the store). Called with mu_ held; returns the answer to give.
-  state::Claim Own(const std::string& key);
+  // A claim of a key memory holds: queues `done` behind the owner, or answers
+  // it with the first ack (after unlocking). False when memory has no record.
+  bool AnswerFromMemory(std::unique_lock<std::mutex>& lock, const std::string& key, Waiter& done);
   void InsertDone(const std::string& key, rpc::SendReply ack, int64_t ts_ms);
   void Expire(int64_t now_ms);  // with mu_ held
 

@@ -54,8 +54,7 @@ class EmbeddedIdempotencyStoreTest : public ::testing::Test {
   }
   StatusOr<Claim> ClaimOf(EmbeddedIdempotencyStore& records, const std::string& client_id,
                           int64_t now = kNow) {
-    return Wait<StatusOr<Claim>>(
-        [&](auto cb) { records.Claim({users_[0], client_id}, now, cb); });
+    return Wait<StatusOr<Claim>>([&](auto cb) { records.Claim({users_[0], client_id}, now, cb); });
   }
 
   parley::testing::TempDir dir_;

@@ -19,9 +19,8 @@ class GroupDirectoryContract : public ::testing::Test {
   uint64_t User(int i) { return factory_.User(i); }
   GroupPtr Create(std::vector<uint64_t> members, int n = 0) {
     const uint64_t owner = members.at(0);
-    auto g = parley::testing::Wait<StatusOr<GroupPtr>>([&](auto cb) {
-      node(n).Create("team", owner, std::move(members), 1'800'000'000'000, cb);
-    });
+    auto g = parley::testing::Wait<StatusOr<GroupPtr>>(
+        [&](auto cb) { node(n).Create("team", owner, std::move(members), 1'800'000'000'000, cb); });
     EXPECT_TRUE(g.ok()) << g.status().message();
     return g.ok() ? *g : nullptr;
   }
@@ -92,8 +91,7 @@ TYPED_TEST_P(GroupDirectoryContract, ASnapshotHandedOutNeverChanges) {
   EXPECT_EQ(this->Members(**this->Get(g->group_id(), 1)), (std::vector<uint64_t>{a, b, d}));
 }
 
-REGISTER_TYPED_TEST_SUITE_P(GroupDirectoryContract,
-                            ACreatedGroupListsItsMembersInOrderOfJoining,
+REGISTER_TYPED_TEST_SUITE_P(GroupDirectoryContract, ACreatedGroupListsItsMembersInOrderOfJoining,
                             AChangeIsSeenByEveryNodeBeforeItReturns,
                             WhenTheOwnerLeavesTheLongestStandingMemberOwnsIt,
                             ASnapshotHandedOutNeverChanges);

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "state/idempotency_store.h"
+#include "support/later.h"
 #include "support/test_util.h"
 
 namespace parley::state::testing {
@@ -27,11 +28,13 @@ class IdempotencyStoreContract : public ::testing::Test {
         [&](auto cb) { node(n).Claim(std::move(key), kNow, cb); });
   }
   void Complete(SendKey key, rpc::SendReply ack, int n = 0) {
-    ASSERT_OK(parley::testing::Wait<Status>(
-        [&](auto cb) { node(n).Complete({{std::move(key), std::move(ack)}}, cb); }));
+    ASSERT_OK(parley::testing::Wait<Status>([&](auto cb) {
+      node(n).Complete({{std::move(key), std::move(ack)}}, cb);
+    }));
   }
   void Release(SendKey key, int n = 0) {
-    ASSERT_OK(parley::testing::Wait<Status>([&](auto cb) { node(n).Release({std::move(key)}, cb); }));
+    ASSERT_OK(
+        parley::testing::Wait<Status>([&](auto cb) { node(n).Release({std::move(key)}, cb); }));
   }
   static rpc::SendReply Ack(const std::string& client_id, uint64_t seq) {
     rpc::SendReply ack;
@@ -42,24 +45,10 @@ class IdempotencyStoreContract : public ::testing::Test {
     ack.set_ts(kNow);
     return ack;
   }
-  struct Pending {
-    std::mutex mu;
-    std::optional<StatusOr<Claim>> claim;
-    bool answered() {
-      std::lock_guard lock(mu);
-      return claim.has_value();
-    }
-    bool WaitAnswered() {
-      for (int i = 0; i < 100'000 && !answered(); ++i) std::this_thread::yield();
-      return answered();
-    }
-  };
+  using Pending = parley::testing::Later<StatusOr<Claim>>;
   std::shared_ptr<Pending> ClaimLater(SendKey key, int n = 0) {
     auto p = std::make_shared<Pending>();
-    node(n).Claim(std::move(key), kNow, [p](StatusOr<Claim> c) {
-      std::lock_guard lock(p->mu);
-      p->claim = std::move(c);
-    });
+    node(n).Claim(std::move(key), kNow, p->callback());
     return p;
   }
 
@@ -101,10 +90,9 @@ TYPED_TEST_P(IdempotencyStoreContract, AClaimOfAKeyInFlightWaitsForItsAck) {
   EXPECT_FALSE(waiting->answered());
   this->Complete({1, "m1"}, this->Ack("m1", 3));
   ASSERT_TRUE(waiting->WaitAnswered());
-  std::lock_guard lock(waiting->mu);
-  ASSERT_OK(waiting->claim->status());
-  EXPECT_FALSE((*waiting->claim)->owned);
-  EXPECT_EQ((*waiting->claim)->first_ack.seq(), 3u);
+  ASSERT_OK(waiting->value().status());
+  EXPECT_FALSE(waiting->value()->owned);
+  EXPECT_EQ(waiting->value()->first_ack.seq(), 3u);
 }
 
 TYPED_TEST_P(IdempotencyStoreContract, WaitersGetTheKeyInOrderWhenTheOwnerReleases) {
@@ -113,16 +101,12 @@ TYPED_TEST_P(IdempotencyStoreContract, WaitersGetTheKeyInOrderWhenTheOwnerReleas
   auto third = this->ClaimLater({1, "m1"});
   this->Release({1, "m1"});
   ASSERT_TRUE(second->WaitAnswered());
-  {
-    std::lock_guard lock(second->mu);
-    EXPECT_TRUE((*second->claim)->owned);
-  }
+  EXPECT_TRUE(second->value()->owned);
   EXPECT_FALSE(third->answered());  // the second owns it now
   this->Complete({1, "m1"}, this->Ack("m1", 9), 1);
   ASSERT_TRUE(third->WaitAnswered());
-  std::lock_guard lock(third->mu);
-  EXPECT_FALSE((*third->claim)->owned);
-  EXPECT_EQ((*third->claim)->first_ack.seq(), 9u);
+  EXPECT_FALSE(third->value()->owned);
+  EXPECT_EQ(third->value()->first_ack.seq(), 9u);
 }
 
 TYPED_TEST_P(IdempotencyStoreContract, OneOwnerAmongConcurrentClaims) {
@@ -143,25 +127,22 @@ TYPED_TEST_P(IdempotencyStoreContract, OneOwnerAmongConcurrentClaims) {
   }
   for (auto& w : waits) {
     if (!w->answered()) continue;
-    std::lock_guard lock(w->mu);
-    ASSERT_OK(w->claim->status());
-    if ((*w->claim)->owned) ++owners;
+    ASSERT_OK(w->value().status());
+    if (w->value()->owned) ++owners;
   }
   ASSERT_EQ(owners.load(), 1);
   this->Complete({5, "race"}, this->Ack("race", 1));
   for (auto& w : waits) {
     ASSERT_TRUE(w->WaitAnswered());
-    std::lock_guard lock(w->mu);
-    if (!(*w->claim)->owned) {
-      EXPECT_EQ((*w->claim)->first_ack.seq(), 1u);
+    if (!w->value()->owned) {
+      EXPECT_EQ(w->value()->first_ack.seq(), 1u);
       ++acks;
     }
   }
   EXPECT_EQ(acks.load(), kThreads - 1);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(IdempotencyStoreContract,
-                            TheFirstClaimOwnsTheKeyAndLaterOnesGetItsAck,
+REGISTER_TYPED_TEST_SUITE_P(IdempotencyStoreContract, TheFirstClaimOwnsTheKeyAndLaterOnesGetItsAck,
                             KeysBelongToTheirSender, AReleasedKeyCanBeClaimedAgain,
                             AClaimOfAKeyInFlightWaitsForItsAck,
                             WaitersGetTheKeyInOrderWhenTheOwnerReleases,

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "state/sequence_allocator.h"
+#include "support/later.h"
 #include "support/test_util.h"
 
 namespace parley::state::testing {
@@ -39,21 +40,11 @@ class SequenceAllocatorContract : public ::testing::Test {
     return last.ok() ? *last : std::vector<uint64_t>{};
   }
 
+  using Pending = parley::testing::Later<StatusOr<SeqLease>>;
   // Starts an Acquire whose answer lands in the returned slot.
-  struct Pending {
-    std::mutex mu;
-    std::optional<StatusOr<SeqLease>> lease;
-    bool granted() {
-      std::lock_guard lock(mu);
-      return lease.has_value();
-    }
-  };
   std::shared_ptr<Pending> AcquireLater(std::vector<SeqClaim> claims, int n = 0) {
     auto p = std::make_shared<Pending>();
-    node(n).Acquire(std::move(claims), [p](StatusOr<SeqLease> l) {
-      std::lock_guard lock(p->mu);
-      p->lease = std::move(l);
-    });
+    node(n).Acquire(std::move(claims), p->callback());
     return p;
   }
 
@@ -98,13 +89,11 @@ TYPED_TEST_P(SequenceAllocatorContract, ACompetingLeaseWaitsForTheOpenOne) {
   auto second = this->AcquireLater({{"g:1", 1}, {"g:2", 1}}, 1);
   auto other = this->Acquire({{"g:3", 1}}, 1);  // a different conversation does not wait
   ASSERT_OK(other.status());
-  EXPECT_FALSE(second->granted());
+  EXPECT_FALSE(second->answered());
   ASSERT_OK(this->Commit(first->id));
-  for (int i = 0; i < 1000 && !second->granted(); ++i) std::this_thread::yield();
-  ASSERT_TRUE(second->granted());
-  std::lock_guard lock(second->mu);
-  ASSERT_OK(second->lease->status());
-  EXPECT_EQ((*second->lease)->first, (std::vector<uint64_t>{2, 1}));
+  ASSERT_TRUE(second->WaitAnswered());
+  ASSERT_OK(second->value().status());
+  EXPECT_EQ(second->value()->first, (std::vector<uint64_t>{2, 1}));
 }
 
 TYPED_TEST_P(SequenceAllocatorContract, WaitingLeasesAreGrantedInTheOrderAsked) {
@@ -113,20 +102,12 @@ TYPED_TEST_P(SequenceAllocatorContract, WaitingLeasesAreGrantedInTheOrderAsked) 
   auto second = this->AcquireLater({{"a", 1}});
   auto third = this->AcquireLater({{"a", 1}, {"b", 1}}, 1);
   ASSERT_OK(this->Commit(holder->id));
-  for (int i = 0; i < 1000 && !second->granted(); ++i) std::this_thread::yield();
-  ASSERT_TRUE(second->granted());
-  EXPECT_FALSE(third->granted());  // it must not overtake the second on "a"
-  uint64_t second_id;
-  {
-    std::lock_guard lock(second->mu);
-    EXPECT_EQ((*second->lease)->first[0], 2u);
-    second_id = (*second->lease)->id;
-  }
-  ASSERT_OK(this->Abort(second_id));
-  for (int i = 0; i < 1000 && !third->granted(); ++i) std::this_thread::yield();
-  ASSERT_TRUE(third->granted());
-  std::lock_guard lock(third->mu);
-  EXPECT_EQ((*third->lease)->first, (std::vector<uint64_t>{2, 1}));
+  ASSERT_TRUE(second->WaitAnswered());
+  EXPECT_FALSE(third->answered());  // it must not overtake the second on "a"
+  EXPECT_EQ(second->value()->first[0], 2u);
+  ASSERT_OK(this->Abort(second->value()->id));
+  ASSERT_TRUE(third->WaitAnswered());
+  EXPECT_EQ(third->value()->first, (std::vector<uint64_t>{2, 1}));
 }
 
 TYPED_TEST_P(SequenceAllocatorContract, RejectsMalformedClaimsAndUnknownLeases) {
@@ -151,8 +132,9 @@ TYPED_TEST_P(SequenceAllocatorContract, ConcurrentNodesNeverShareOrSkipASeq) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kLeases; ++i) {
         uint32_t count = 1 + (i + t) % 3;
-        auto lease = parley::testing::Wait<StatusOr<SeqLease>>(
-            [&](auto cb) { this->node(t % 2).Acquire({{"hot", count}}, cb); });
+        auto lease = parley::testing::Wait<StatusOr<SeqLease>>([&](auto cb) {
+          this->node(t % 2).Acquire({{"hot", count}}, cb);
+        });
         ASSERT_OK(lease.status());
         bool commit = (i + t) % 4 != 0;  // every fourth append "fails"
         Status s = parley::testing::Wait<Status>([&](auto cb) {
@@ -174,8 +156,7 @@ TYPED_TEST_P(SequenceAllocatorContract, ConcurrentNodesNeverShareOrSkipASeq) {
   for (auto& [seq, n] : used) EXPECT_EQ(n, 1) << "seq " << seq;
 }
 
-REGISTER_TYPED_TEST_SUITE_P(SequenceAllocatorContract,
-                            SeqsStartAtOneAndCommittedLeasesAdvanceThem,
+REGISTER_TYPED_TEST_SUITE_P(SequenceAllocatorContract, SeqsStartAtOneAndCommittedLeasesAdvanceThem,
                             AnAbortedLeaseGivesItsSeqsBack, AnOpenLeaseIsNotPartOfLast,
                             ACompetingLeaseWaitsForTheOpenOne,
                             WaitingLeasesAreGrantedInTheOrderAsked,
