@@ -93,29 +93,34 @@ Task<rpc::LoginReply> Accounts::Login(CallContext ctx, rpc::LoginRequest req) {
   co_return r;
 }
 
-Task<StatusOr<Caller>> Accounts::Authenticate(const CallContext& ctx) {
-  std::string key;
+StatusOr<std::string> Accounts::SessionKeyOf(const CallContext& ctx) {
   if (!ctx.token.empty()) {
-    if (ctx.token.size() > kTokenMax) co_return Status::Unauthenticated("unknown token");
-    key = HashToken(ctx.token);
-  } else if (!ctx.session_key.empty() && ctx.user_id != 0) {
-    key = ctx.session_key;
-  } else {
-    co_return Status::Unauthenticated("missing bearer token");
+    if (ctx.token.size() > kTokenMax) return Status::Unauthenticated("unknown token");
+    return HashToken(ctx.token);
   }
-  auto session =
-      co_await Await<StatusOr<state::Session>>([&](auto cb) { deps_.sessions.Find(key, cb); });
+  if (!ctx.session_key.empty() && ctx.user_id != 0) return ctx.session_key;
+  return Status::Unauthenticated("missing bearer token");
+}
+
+StatusOr<Caller> Accounts::CallerOf(const CallContext& ctx, std::string key,
+                                    const StatusOr<state::Session>& session) const {
   if (!session.ok()) {
-    if (session.status().IsNotFound())
-      co_return Status::Unauthenticated("unknown or revoked token");
-    co_return session.status();
+    if (session.status().IsNotFound()) return Status::Unauthenticated("unknown or revoked token");
+    return session.status();
   }
   if (ctx.token.empty() && session->user_id != ctx.user_id) {
-    co_return Status::Unauthenticated("the session is not this user's");
+    return Status::Unauthenticated("the session is not this user's");
   }
-  if (session->expires_at <= deps_.clock.NowMs())
-    co_return Status::Unauthenticated("token expired");
-  co_return Caller{session->user_id, std::move(key), session->expires_at};
+  if (session->expires_at <= deps_.clock.NowMs()) return Status::Unauthenticated("token expired");
+  return Caller{session->user_id, std::move(key), session->expires_at};
+}
+
+Task<StatusOr<Caller>> Accounts::Authenticate(const CallContext& ctx) {
+  auto key = SessionKeyOf(ctx);
+  if (!key.ok()) co_return key.status();
+  auto session =
+      co_await Await<StatusOr<state::Session>>([&](auto cb) { deps_.sessions.Find(*key, cb); });
+  co_return CallerOf(ctx, std::move(*key), session);
 }
 
 Task<Status> Accounts::Logout(const Caller& caller, const std::string& request_id) {

@@ -31,6 +31,12 @@ class Accounts {
   // session of a socket); UNAUTHENTICATED when missing, unknown, revoked,
   // expired, or not the socket's user.
   Task<StatusOr<Caller>> Authenticate(const CallContext& ctx);
+  // The two halves of Authenticate, for the send path, which looks the
+  // session up without a coroutine: the session key of ctx's credentials, and
+  // the caller once the SessionStore answered for that key. Thread-safe.
+  static StatusOr<std::string> SessionKeyOf(const CallContext& ctx);
+  StatusOr<Caller> CallerOf(const CallContext& ctx, std::string key,
+                            const StatusOr<state::Session>& session) const;
   Task<rpc::GetUserReply> GetUser(rpc::GetUserRequest req);
   // OK when the user exists; NOT_FOUND otherwise.
   Task<Status> CheckUserExists(uint64_t user_id);

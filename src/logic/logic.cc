@@ -181,35 +181,39 @@ void Logic::Read(CallContext ctx, rpc::ReadRequest req, Callback<rpc::ReadReply>
 // -------------------------------------------------------------- send path
 
 void Logic::Send(CallContext ctx, rpc::SendBatch req, Callback<rpc::SendBatchReply> done) {
-  // The pipeline answers through `done`; this coroutine only gets the caller.
-  auto batch = std::make_shared<rpc::SendBatch>(std::move(req));
-  auto reply_to = std::make_shared<Callback<rpc::SendBatchReply>>(std::move(done));
-  asio::co_spawn(
-      strand_,
-      [this, ctx = std::move(ctx), batch, reply_to]() mutable -> Task<void> {
-        auto fail = [&](const Status& s) {
-          rpc::SendBatchReply r;
-          for (const rpc::SendRequest& q : batch->requests()) {
-            rpc::SendReply* e = r.add_replies();
-            e->set_client_id(q.client_id());
-            s.ToProto(e->mutable_error());
-          }
-          deps_.metrics.errors.Inc(s.code());
-          (*reply_to)(std::move(r));
-        };
-        if (Expired(ctx)) co_return fail(DeadlineExceeded());
-        auto caller = co_await accounts_.Authenticate(ctx);
-        if (!caller.ok()) co_return fail(caller.status());
-        sends_.Send(*caller, ctx, std::move(*batch), std::move(*reply_to));
-      },
-      [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("event=logic_exception what=\"{}\"", ex.what());
-        }
-      });
+  // The hot path, without a coroutine: the session is looked up from the
+  // caller's thread (the embedded SessionStore answers from memory, inline),
+  // and one post brings the answer to the strand.
+  struct Call {
+    CallContext ctx;
+    rpc::SendBatch batch;
+    Callback<rpc::SendBatchReply> done;
+    std::string key;
+  };
+  auto call = std::make_shared<Call>(Call{std::move(ctx), std::move(req), std::move(done), {}});
+  auto fail = [this](Call& c, const Status& s) {
+    rpc::SendBatchReply r;
+    for (const rpc::SendRequest& q : c.batch.requests()) {
+      rpc::SendReply* e = r.add_replies();
+      e->set_client_id(q.client_id());
+      s.ToProto(e->mutable_error());
+    }
+    deps_.metrics.errors.Inc(s.code());
+    c.done(std::move(r));
+  };
+  auto key = Accounts::SessionKeyOf(call->ctx);
+  if (Expired(call->ctx) || !key.ok()) {
+    Status s = key.ok() ? DeadlineExceeded() : key.status();
+    return asio::post(strand_, [call, fail, s] { fail(*call, s); });
+  }
+  call->key = std::move(*key);
+  deps_.sessions.Find(call->key, [this, call, fail](StatusOr<state::Session> session) {
+    asio::post(strand_, [this, call, fail, session = std::move(session)] {
+      auto caller = accounts_.CallerOf(call->ctx, std::move(call->key), session);
+      if (!caller.ok()) return fail(*call, caller.status());
+      sends_.Send(*caller, call->ctx, std::move(call->batch), std::move(call->done));
+    });
+  });
 }
 
 // ------------------------------------------------------------- connections
