@@ -5,15 +5,38 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 CMAKE_GEN  := -G Ninja
+CTEST_ARGS ?=
+# The test recipe relies on bash (pipefail).
+SHELL      := /bin/bash
+
+# $(call ctest_summary,NAME,BUILD_DIR,EXIT_CODE): ctest's count line for the
+# suite (or why there is none), then the names of its failed tests.
+ctest_summary = \
+	line=$$(grep -E 'tests passed|No tests were found' $(2)/ctest.log | tail -n1); \
+	printf '%-11s %-11s %s (exit %s)\n' '$(1)' '$(2):' "$${line:-ctest did not finish}" "$(3)"; \
+	sed -n '/The following tests FAILED:/,/^Errors while running CTest/p' $(2)/ctest.log \
+	  | grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+/  failed: /' || true
 
 .PHONY: run test deps test-deps build build-asan js-tools clean format
 
 run: deps build
 	$(BUILD)/src/app/parley serve
 
+# Both suites run even when the first fails (a failure in one says little
+# about the other); the summary reports both, and the target fails if either
+# did. CTEST_ARGS narrows both runs, e.g. make test CTEST_ARGS='-R store'.
 test: test-deps build build-asan js-tools
-	ctest --test-dir $(BUILD) --output-on-failure -j1
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j1 -LE browser
+	@set -o pipefail; \
+	ctest --test-dir $(BUILD) --output-on-failure --no-tests=error -j1 $(CTEST_ARGS) 2>&1 \
+	  | tee $(BUILD)/ctest.log; \
+	plain=$$?; \
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure --no-tests=error -j1 -LE browser $(CTEST_ARGS) \
+	  2>&1 | tee $(ASAN_BUILD)/ctest.log; \
+	asan=$$?; \
+	echo; echo '== make test: summary =='; \
+	$(call ctest_summary,plain,$(BUILD),$$plain); \
+	$(call ctest_summary,asan+ubsan,$(ASAN_BUILD),$$asan); \
+	test $$plain -eq 0 && test $$asan -eq 0
 
 deps:
 	./scripts/install-deps.sh

@@ -1,4 +1,4 @@
-// The HTTP API of PROTOCOL.md. Every call resolves with the parsed JSON body
+// The HTTP API of docs/wire-protocol.md. Every call resolves with the parsed JSON body
 // (or null for 204) or rejects with an ApiError; nothing else escapes.
 
 export class ApiError extends Error {

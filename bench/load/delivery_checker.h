@@ -4,7 +4,7 @@
 // the ack and in the pushed message); its record lives in a vector reserved
 // ahead of each step, so the hot path allocates nothing.
 //
-// Definitions (PROTOCOL.md): lost = acked but never received by an expected
+// Definitions (docs/wire-protocol.md): lost = acked but never received by an expected
 // connection; duplicated = received twice by one connection; out of order =
 // a connection saw a lower seq of a conversation after a higher one.
 // Not thread-safe: one per event loop.

@@ -1,5 +1,5 @@
 // parley-bench: a load generator for any server speaking Parley's protocol
-// (PROTOCOL.md). See docs/benchmarks.md for how to run each scenario.
+// (docs/wire-protocol.md). See docs/benchmarks.md for how to run each scenario.
 #include <exception>
 #include <iostream>
 

@@ -1,6 +1,6 @@
 // The storm scenario: every client drops its WebSocket at once, messages
 // are sent to them over HTTP while they are away, then all reconnect at
-// once and catch up the way PROTOCOL.md tells a client to: compare each
+// once and catch up the way docs/wire-protocol.md tells a client to: compare each
 // conversation's last_seq in `hello` with the highest seq it holds, and
 // `sync` from there (paging while has_more). Measures the time from the
 // reconnect until the last client holds every message, and checks that each

@@ -4,8 +4,13 @@
 
 #include <string>
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "common/options.h"
 #include "connect/frame_codec.h"
+#include "wire/message_json.h"
 
 namespace {
 
@@ -57,5 +62,50 @@ void BM_SerializeAckFrame(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_SerializeAckFrame);
+
+// An HTTP history page of 50 messages, as the api writes it now (the shared
+// hand-written encoder of wire/message_json.h) ...
+parley::rpc::SyncReply SamplePage() {
+  parley::rpc::SyncReply page;
+  for (int i = 0; i < 50; ++i) *page.add_messages() = SampleMessage();
+  page.set_has_more(true);
+  return page;
+}
+
+void BM_HistoryPageWire(benchmark::State& state) {
+  const parley::rpc::SyncReply page = SamplePage();
+  for (auto _ : state) {
+    std::string out = "{";
+    parley::wire::AppendMessagePage(out, page);
+    out += '}';
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(state.iterations() * page.messages_size());
+}
+BENCHMARK(BM_HistoryPageWire);
+
+// ... and as it wrote it before, building a Boost.JSON document.
+void BM_HistoryPageBoostJson(benchmark::State& state) {
+  const parley::rpc::SyncReply page = SamplePage();
+  for (auto _ : state) {
+    boost::json::array messages;
+    messages.reserve(static_cast<size_t>(page.messages_size()));
+    for (const parley::rpc::ChatMessage& m : page.messages()) {
+      boost::json::object o{{"msg_id", std::to_string(m.msg_id())},
+                            {"conv", m.conv()},
+                            {"seq", m.seq()},
+                            {"from", m.from()}};
+      o["to_user"] = m.to_user();
+      o["body"] = m.body();
+      o["ts"] = m.ts();
+      o["id"] = m.client_id();
+      messages.emplace_back(std::move(o));
+    }
+    benchmark::DoNotOptimize(boost::json::serialize(
+        boost::json::object{{"messages", std::move(messages)}, {"has_more", page.has_more()}}));
+  }
+  state.SetItemsProcessed(state.iterations() * page.messages_size());
+}
+BENCHMARK(BM_HistoryPageBoostJson);
 
 }  // namespace

@@ -1,13 +1,21 @@
-// The idempotency check of every send: a miss, then the key pending, then
-// the ack remembered; and the hit a resend gets.
+// The idempotency check of every send, through the embedded IdempotencyStore
+// (the seam every logic node shares): a fresh send claims its key and
+// completes it; a resend gets the first ack. Memory answers both (the store
+// behind it is only asked for keys memory may have forgotten).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
-#include "logic/idempotency_cache.h"
+#include "state/embedded/embedded_idempotency_store.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace {
+
+namespace fs = std::filesystem;
+using parley::state::SendKey;
 
 parley::rpc::SendReply Ack(uint64_t i) {
   parley::rpc::SendReply r;
@@ -18,25 +26,48 @@ parley::rpc::SendReply Ack(uint64_t i) {
   return r;
 }
 
-// A fresh send: build the key, miss, add pending, complete. The cache holds
-// `range(0)` earlier keys, as after a busy day.
+// A store the records never need to ask (nothing is evicted), in a temp dir.
+class UnusedStore {
+ public:
+  UnusedStore() {
+    std::string tmpl = (fs::temp_directory_path() / "parley-microbench-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    store_ = std::move(parley::store::SqliteStore::Open(dir_ + "/parley.db", {})).value();
+  }
+  ~UnusedStore() {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  parley::store::Store& get() { return *store_; }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<parley::store::SqliteStore> store_;
+};
+
+void Complete(parley::state::IdempotencyStore& records, SendKey key, uint64_t i) {
+  records.Complete({{std::move(key), Ack(i)}}, [](parley::Status) {});
+}
+
+// A fresh send: claim (a miss), then complete. The records hold `range(0)`
+// earlier keys, as after a busy day.
 void BM_IdempotencyNewSend(benchmark::State& state) {
-  parley::logic::IdempotencyCache cache(24LL * 3600 * 1000, std::max<int64_t>(state.range(0), 1));
+  UnusedStore store;
   const uint64_t preload = static_cast<uint64_t>(state.range(0));
+  parley::state::EmbeddedIdempotencyStore records(store.get(), 24LL * 3600 * 1000,
+                                                  std::max<uint64_t>(preload, 1));
   for (uint64_t i = 0; i < preload; ++i) {
-    std::string key = parley::logic::IdempotencyCache::Key(7, "pre" + std::to_string(i));
-    cache.AddPending(key, 0);
-    cache.Complete(key, Ack(i));
+    SendKey key{7, "pre" + std::to_string(i)};
+    records.Claim(key, 0, [](auto) {});
+    Complete(records, key, i);
   }
   uint64_t i = 0;
-  parley::rpc::SendReply out;
   for (auto _ : state) {
-    std::string key = parley::logic::IdempotencyCache::Key(42, "c-" + std::to_string(i));
-    auto found = cache.Find(key, &out, nullptr);
-    benchmark::DoNotOptimize(found);
-    cache.AddPending(key, 1);
-    benchmark::DoNotOptimize(cache.Complete(key, Ack(i)));
-    cache.Expire(1);  // as the logic strand does; holds the size at max_entries
+    SendKey key{42, "c-" + std::to_string(i)};
+    bool owned = false;
+    records.Claim(key, 1, [&](parley::StatusOr<parley::state::Claim> c) { owned = c->owned; });
+    benchmark::DoNotOptimize(owned);
+    Complete(records, std::move(key), i);
     ++i;
   }
   state.SetItemsProcessed(state.iterations());
@@ -44,13 +75,16 @@ void BM_IdempotencyNewSend(benchmark::State& state) {
 BENCHMARK(BM_IdempotencyNewSend)->Arg(0)->Arg(1'000'000);
 
 void BM_IdempotencyResendHit(benchmark::State& state) {
-  parley::logic::IdempotencyCache cache(24LL * 3600 * 1000, 2'000'000);
-  std::string key = parley::logic::IdempotencyCache::Key(42, "c-1");
-  cache.AddPending(key, 0);
-  cache.Complete(key, Ack(1));
-  parley::rpc::SendReply out;
+  UnusedStore store;
+  parley::state::EmbeddedIdempotencyStore records(store.get(), 24LL * 3600 * 1000, 2'000'000);
+  SendKey key{42, "c-1"};
+  records.Claim(key, 0, [](auto) {});
+  Complete(records, key, 1);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(cache.Find(key, &out, nullptr));
+    uint64_t seq = 0;
+    records.Claim(key, 1,
+                  [&](parley::StatusOr<parley::state::Claim> c) { seq = c->first_ack.seq(); });
+    benchmark::DoNotOptimize(seq);
   }
   state.SetItemsProcessed(state.iterations());
 }

@@ -1,9 +1,11 @@
 // The logic tier's send path in-process, without the network: validate,
 // rate-limit, check idempotency, assign msg_id (snowflake) and seq, append
-// to the durable log, ack. 1,000 sends are submitted at once, as a busy
-// connect tier would, and the benchmark waits for every ack. No connect node
-// is attached, so nothing is pushed (push cost is the fan-out benchmark's).
+// to the durable log, ack. 1,000 sends are submitted at once, one Send call
+// each, as a busy api tier would, and the benchmark waits for every ack. The
+// shared state is the embedded state/ seams. No connect node is attached, so
+// nothing is pushed (push cost is the fan-out benchmark's).
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -24,6 +26,10 @@
 #include "logic/logic.h"
 #include "presence/memory/memory_presence.h"
 #include "queue/sqlite/sqlite_message_log.h"
+#include "state/embedded/cached_group_directory.h"
+#include "state/embedded/cached_session_store.h"
+#include "state/embedded/embedded_idempotency_store.h"
+#include "state/embedded/memory_sequence_allocator.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace {
@@ -33,7 +39,9 @@ namespace fs = std::filesystem;
 // A deployment with no connect node: every Find() is empty.
 class NoConnectNodes final : public parley::connect::ConnectDirectory {
  public:
-  parley::connect::ConnectService* Find(const std::string&) override { return nullptr; }
+  std::shared_ptr<parley::connect::ConnectService> Find(const std::string&, uint64_t) override {
+    return nullptr;
+  }
   std::vector<std::string> AllNodes() override { return {}; }
 };
 
@@ -63,26 +71,36 @@ void BM_LogicSend1000(benchmark::State& state) {
     }
     parley::presence::MemoryPresence presence;
     NoConnectNodes nodes;
+    parley::state::MemorySequenceAllocator seqs;
+    parley::state::EmbeddedIdempotencyStore sent(**store, options.storage.idempotency_ttl_ms,
+                                                 options.storage.idempotency_cache_max);
+    parley::state::CachedSessionStore sessions(**store, options.storage.session_cache_max);
+    parley::state::CachedGroupDirectory groups(**store, options.storage.group_cache_max);
     boost::asio::io_context io(1);
     auto work = boost::asio::make_work_guard(io);
     std::thread runner([&] { io.run(); });
     auto logic = parley::logic::Logic::Create(
-        io.get_executor(), {options, clock, **store, **log, presence, nodes, metrics});
+        io.get_executor(),
+        {options, clock, **store, **log, presence, nodes, metrics, seqs, sent, sessions, groups});
     if (!logic.ok()) {
       state.SkipWithError(logic.status().message().c_str());
-    } else if (parley::Status s = Block<parley::Status>([&](auto cb) { (*logic)->Start(cb); });
-               !s.ok()) {
-      state.SkipWithError(s.message().c_str());
     } else {
       uint64_t ids[2] = {0, 0};
       for (int u = 0; u < 2; ++u) {
         parley::rpc::RegisterRequest req;
-        req.set_username("bench" + std::to_string(u));
+        req.set_username(fmt::format("bench{}", u));
         req.set_password("bench-password");
         auto reply = Block<parley::rpc::RegisterReply>(
-            [&](auto cb) { (*logic)->Register(std::move(req), cb); });
+            [&](auto cb) { (*logic)->Register({}, std::move(req), cb); });
         ids[u] = reply.user().user_id();
       }
+      parley::rpc::LoginRequest login;
+      login.set_username("bench0");
+      login.set_password("bench-password");
+      parley::logic::CallContext sender;
+      sender.token = Block<parley::rpc::LoginReply>([&](auto cb) {
+                       (*logic)->Login({}, std::move(login), cb);
+                     }).token();
       const std::string body(100, 'x');
       uint64_t n = 0;
       std::atomic<uint64_t> failed{0};
@@ -90,13 +108,13 @@ void BM_LogicSend1000(benchmark::State& state) {
         std::atomic<int> left{1000};
         std::promise<void> all;
         for (int i = 0; i < 1000; ++i) {
-          parley::rpc::SendRequest req;
-          req.set_from(ids[0]);
-          req.set_to_user(ids[1]);
-          req.set_client_id("c" + std::to_string(n++));
-          req.set_body(body);
-          (*logic)->Send(std::move(req), [&](parley::rpc::SendReply r) {
-            if (r.error().code() != parley::rpc::OK) ++failed;
+          parley::rpc::SendBatch batch;
+          parley::rpc::SendRequest* req = batch.add_requests();
+          req->set_to_user(ids[1]);
+          req->set_client_id(fmt::format("c{}", n++));
+          req->set_body(body);
+          (*logic)->Send(sender, std::move(batch), [&](parley::rpc::SendBatchReply r) {
+            if (r.replies(0).error().code() != parley::rpc::OK) ++failed;
             if (--left == 0) all.set_value();
           });
         }

@@ -2,6 +2,7 @@
 // ack waits for it) and into the store (the persist consumer's batch), on
 // the real SQLite files (WAL, synchronous=FULL) in a temp directory.
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -40,13 +41,13 @@ std::vector<parley::rpc::ChatMessage> Batch(uint64_t* next_id, uint64_t seq0) {
     parley::rpc::ChatMessage m;
     uint64_t a = 1 + i % 100;
     m.set_msg_id((*next_id)++);
-    m.set_conv("p:" + std::to_string(a) + ":" + std::to_string(a + 1000));
+    m.set_conv(fmt::format("p:{}:{}", a, a + 1000));
     m.set_seq(seq0 + i / 100 + 1);
     m.set_from(a);
     m.set_to_user(a + 1000);
     m.set_body(std::string(100, 'x'));
     m.set_ts(1'700'000'000'000 + i);
-    m.set_client_id("c" + std::to_string(m.msg_id()));
+    m.set_client_id(fmt::format("c{}", m.msg_id()));
     batch.push_back(std::move(m));
   }
   return batch;

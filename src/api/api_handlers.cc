@@ -13,6 +13,8 @@
 #include "common/callback.h"
 #include "common/validation.h"
 #include "model/conversation.h"
+#include "wire/bearer_token.h"
+#include "wire/message_json.h"
 
 namespace parley::api {
 
@@ -58,17 +60,6 @@ bool IsJsonContentType(std::string_view value) {
   return EqualsNoCase(Trim(value.substr(0, value.find(';'))), "application/json");
 }
 
-// The token of "Authorization: Bearer <token>"; empty when absent or another scheme.
-std::string_view BearerToken(const Request& req) {
-  std::string_view value = Trim(req[http::field::authorization]);
-  constexpr std::string_view kScheme = "bearer";
-  if (value.size() <= kScheme.size() || !EqualsNoCase(value.substr(0, kScheme.size()), kScheme) ||
-      (value[kScheme.size()] != ' ' && value[kScheme.size()] != '\t')) {
-    return {};
-  }
-  return Trim(value.substr(kScheme.size()));
-}
-
 boost::json::object UserJson(const rpc::User& u) {
   return {{"user_id", u.user_id()}, {"username", u.username()}, {"online", u.online()}};
 }
@@ -83,35 +74,20 @@ boost::json::object GroupJson(const rpc::Group& g) {
           {"members", std::move(members)}};
 }
 
-boost::json::object MessageJson(const rpc::ChatMessage& m) {
-  boost::json::object o{{"msg_id", std::to_string(m.msg_id())},
-                        {"conv", m.conv()},
-                        {"seq", m.seq()},
-                        {"from", m.from()}};
-  if (m.to_group() != 0) {
-    o["to_group"] = m.to_group();
-  } else {
-    o["to_user"] = m.to_user();
-  }
-  o["body"] = m.body();
-  o["ts"] = m.ts();
-  o["id"] = m.client_id();
-  return o;
-}
-
 }  // namespace
 
 ApiHandlers::ApiHandlers(const Options& options, logic::LogicService& logic,
-                         discovery::Discovery& discovery, Metrics& metrics,
+                         discovery::Discovery& discovery, Metrics& metrics, const Clock& clock,
                          StaticFiles static_files)
     : options_(options),
       logic_(logic),
       discovery_(discovery),
       metrics_(metrics),
+      clock_(clock),
       static_files_(std::move(static_files)) {}
 
 Response ApiHandlers::Error(const Status& status, int64_t retry_after_ms) const {
-  metrics_.errors.Inc(status.ok() ? rpc::INTERNAL : status.code());
+  metrics_.errors.Inc(status.ok() ? Code::kInternal : status.code());
   return ErrorResponse(status, retry_after_ms);
 }
 
@@ -165,7 +141,7 @@ awaitable<Response> ApiHandlers::Dispatch(const Call& call) const {
     case Route::kSend:
       co_return co_await Send(call);
     case Route::kEndpoints:
-      co_return Endpoints();
+      co_return co_await Endpoints();
     case Route::kHealthz:
       co_return Ok(http::status::ok, {{"status", "ok"}});
     case Route::kReadyz:
@@ -189,30 +165,31 @@ awaitable<Response> ApiHandlers::Dispatch(const Call& call) const {
 StatusOr<JsonRequest> ApiHandlers::Body(const Call& call) const {
   auto type = call.req.find(http::field::content_type);
   if (type == call.req.end() || !IsJsonContentType(type->value())) {
-    return Status(rpc::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
+    return Status(Code::kUnsupportedMediaType, "Content-Type must be application/json");
   }
   return JsonRequest::Parse(call.req.body());
 }
 
-awaitable<StatusOr<uint64_t>> ApiHandlers::Authenticate(const Call& call) const {
-  std::string_view token = BearerToken(call.req);
-  if (token.empty()) co_return Status::Unauthenticated("missing bearer token");
-  rpc::AuthRequest req;
-  req.set_token(std::string(token));
-  req.set_request_id(call.ctx.request_id);
-  auto reply = co_await Await<rpc::AuthReply>([&](auto cb) { logic_.Auth(std::move(req), cb); });
-  if (reply.error().code() != rpc::OK) {
-    co_return Status(reply.error().code(), reply.error().message());
-  }
-  co_return reply.user_id();
+logic::CallContext ApiHandlers::Anonymous(const Call& call) const {
+  logic::CallContext ctx;
+  ctx.request_id = call.ctx.request_id;
+  ctx.client_ip = call.ctx.client_ip;
+  const uint32_t timeout = options_.conn.http_logic_timeout_ms;
+  if (timeout > 0) ctx.deadline_ms = clock_.NowMs() + timeout;
+  return ctx;
+}
+
+StatusOr<logic::CallContext> ApiHandlers::Authenticated(const Call& call) const {
+  std::string_view token = wire::BearerFromHeader(call.req[http::field::authorization]);
+  if (token.empty()) return Status::Unauthenticated("missing bearer token");
+  logic::CallContext ctx = Anonymous(call);
+  ctx.token = std::string(token);
+  return ctx;
 }
 
 // Returns early from an endpoint with the error response of a failed StatusOr.
 #define PARLEY_TRY(var, expr) \
   auto var = (expr);          \
-  if (!var.ok()) co_return Error(var.status())
-#define PARLEY_TRY_AWAIT(var, expr) \
-  auto var = co_await (expr);       \
   if (!var.ok()) co_return Error(var.status())
 
 awaitable<Response> ApiHandlers::Register(const Call& call) const {
@@ -222,10 +199,8 @@ awaitable<Response> ApiHandlers::Register(const Call& call) const {
   rpc::RegisterRequest req;
   req.set_username(std::move(*username));
   req.set_password(std::move(*password));
-  req.set_client_ip(call.ctx.client_ip);
-  req.set_request_id(call.ctx.request_id);
-  auto reply =
-      co_await Await<rpc::RegisterReply>([&](auto cb) { logic_.Register(std::move(req), cb); });
+  auto reply = co_await Await<rpc::RegisterReply>(
+      [&](auto cb) { logic_.Register(Anonymous(call), std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return Ok(http::status::created,
                {{"user_id", reply.user().user_id()}, {"username", reply.user().username()}});
@@ -238,9 +213,8 @@ awaitable<Response> ApiHandlers::Login(const Call& call) const {
   rpc::LoginRequest req;
   req.set_username(std::move(*username));
   req.set_password(std::move(*password));
-  req.set_client_ip(call.ctx.client_ip);
-  req.set_request_id(call.ctx.request_id);
-  auto reply = co_await Await<rpc::LoginReply>([&](auto cb) { logic_.Login(std::move(req), cb); });
+  auto reply = co_await Await<rpc::LoginReply>(
+      [&](auto cb) { logic_.Login(Anonymous(call), std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return Ok(
       http::status::ok,
@@ -248,34 +222,28 @@ awaitable<Response> ApiHandlers::Login(const Call& call) const {
 }
 
 awaitable<Response> ApiHandlers::Logout(const Call& call) const {
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
-  rpc::LogoutRequest req;
-  req.set_token(std::string(BearerToken(call.req)));
-  req.set_request_id(call.ctx.request_id);
-  auto reply =
-      co_await Await<rpc::LogoutReply>([&](auto cb) { logic_.Logout(std::move(req), cb); });
+  PARLEY_TRY(ctx, Authenticated(call));
+  auto reply = co_await Await<rpc::LogoutReply>(
+      [&](auto cb) { logic_.Logout(std::move(*ctx), rpc::LogoutRequest(), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return NoContent();
 }
 
 awaitable<Response> ApiHandlers::LookUpUser(const Call& call, rpc::GetUserRequest req) const {
-  req.set_request_id(call.ctx.request_id);
-  auto reply =
-      co_await Await<rpc::GetUserReply>([&](auto cb) { logic_.GetUser(std::move(req), cb); });
+  PARLEY_TRY(ctx, Authenticated(call));
+  auto reply = co_await Await<rpc::GetUserReply>(
+      [&](auto cb) { logic_.GetUser(std::move(*ctx), std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return Ok(http::status::ok, UserJson(reply.user()));
 }
 
 awaitable<Response> ApiHandlers::Me(const Call& call) const {
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
-  rpc::GetUserRequest req;
-  req.set_user_id(*user);
-  co_return co_await LookUpUser(call, std::move(req));
+  // Neither id nor username: the caller.
+  co_return co_await LookUpUser(call, rpc::GetUserRequest());
 }
 
 awaitable<Response> ApiHandlers::GetUser(const Call& call) const {
   PARLEY_TRY(user_id, ParseIdText(call.match.params[0], "user_id"));
-  PARLEY_TRY_AWAIT(caller, Authenticate(call));
   rpc::GetUserRequest req;
   req.set_user_id(*user_id);
   co_return co_await LookUpUser(call, std::move(req));
@@ -286,7 +254,6 @@ awaitable<Response> ApiHandlers::FindUser(const Call& call) const {
   if (username == nullptr || username->empty()) {
     co_return Error(Status::InvalidArgument("username is required"));
   }
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
   rpc::GetUserRequest req;
   req.set_username(*username);
   co_return co_await LookUpUser(call, std::move(req));
@@ -296,27 +263,23 @@ awaitable<Response> ApiHandlers::CreateGroup(const Call& call) const {
   PARLEY_TRY(body, Body(call));
   PARLEY_TRY(name, body->String("name"));
   PARLEY_TRY(members, body->IdArray("members", /*missing_ok=*/true));
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
+  PARLEY_TRY(ctx, Authenticated(call));
   rpc::CreateGroupRequest req;
-  req.set_caller(*user);
   req.set_name(std::move(*name));
   for (uint64_t m : *members) req.add_members(m);
-  req.set_request_id(call.ctx.request_id);
-  auto reply =
-      co_await Await<rpc::GroupReply>([&](auto cb) { logic_.CreateGroup(std::move(req), cb); });
+  auto reply = co_await Await<rpc::GroupReply>(
+      [&](auto cb) { logic_.CreateGroup(std::move(*ctx), std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return Ok(http::status::created, GroupJson(reply.group()));
 }
 
 awaitable<Response> ApiHandlers::GetGroup(const Call& call) const {
   PARLEY_TRY(group_id, ParseIdText(call.match.params[0], "group_id"));
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
+  PARLEY_TRY(ctx, Authenticated(call));
   rpc::GetGroupRequest req;
-  req.set_caller(*user);
   req.set_group_id(*group_id);
-  req.set_request_id(call.ctx.request_id);
-  auto reply =
-      co_await Await<rpc::GroupReply>([&](auto cb) { logic_.GetGroup(std::move(req), cb); });
+  auto reply = co_await Await<rpc::GroupReply>(
+      [&](auto cb) { logic_.GetGroup(std::move(*ctx), std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return Ok(http::status::ok, GroupJson(reply.group()));
 }
@@ -325,14 +288,12 @@ awaitable<Response> ApiHandlers::AddMember(const Call& call) const {
   PARLEY_TRY(group_id, ParseIdText(call.match.params[0], "group_id"));
   PARLEY_TRY(body, Body(call));
   PARLEY_TRY(member, body->Id("user_id"));
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
+  PARLEY_TRY(ctx, Authenticated(call));
   rpc::AddMemberRequest req;
-  req.set_caller(*user);
   req.set_group_id(*group_id);
   req.set_user_id(*member);
-  req.set_request_id(call.ctx.request_id);
-  auto reply =
-      co_await Await<rpc::MembershipReply>([&](auto cb) { logic_.AddMember(std::move(req), cb); });
+  auto reply = co_await Await<rpc::MembershipReply>(
+      [&](auto cb) { logic_.AddMember(std::move(*ctx), std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return NoContent();
 }
@@ -340,25 +301,21 @@ awaitable<Response> ApiHandlers::AddMember(const Call& call) const {
 awaitable<Response> ApiHandlers::RemoveMember(const Call& call) const {
   PARLEY_TRY(group_id, ParseIdText(call.match.params[0], "group_id"));
   PARLEY_TRY(member, ParseIdText(call.match.params[1], "user_id"));
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
+  PARLEY_TRY(ctx, Authenticated(call));
   rpc::RemoveMemberRequest req;
-  req.set_caller(*user);
   req.set_group_id(*group_id);
   req.set_user_id(*member);
-  req.set_request_id(call.ctx.request_id);
   auto reply = co_await Await<rpc::MembershipReply>(
-      [&](auto cb) { logic_.RemoveMember(std::move(req), cb); });
+      [&](auto cb) { logic_.RemoveMember(std::move(*ctx), std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   co_return NoContent();
 }
 
 awaitable<Response> ApiHandlers::Conversations(const Call& call) const {
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
-  rpc::ListConversationsRequest req;
-  req.set_user_id(*user);
-  req.set_request_id(call.ctx.request_id);
-  auto reply = co_await Await<rpc::ListConversationsReply>(
-      [&](auto cb) { logic_.ListConversations(std::move(req), cb); });
+  PARLEY_TRY(ctx, Authenticated(call));
+  auto reply = co_await Await<rpc::ListConversationsReply>([&](auto cb) {
+    logic_.ListConversations(std::move(*ctx), rpc::ListConversationsRequest(), cb);
+  });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   std::vector<const rpc::ConvState*> convs;
   convs.reserve(static_cast<size_t>(reply.convs_size()));
@@ -419,16 +376,14 @@ awaitable<Response> ApiHandlers::History(const Call& call) const {
     page = *v;
   }
   req.set_limit(static_cast<uint32_t>(page));
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
-  req.set_user_id(*user);
-  req.set_request_id(call.ctx.request_id);
-  auto reply = co_await Await<rpc::SyncReply>([&](auto cb) { logic_.Sync(std::move(req), cb); });
+  PARLEY_TRY(ctx, Authenticated(call));
+  auto reply = co_await Await<rpc::SyncReply>(
+      [&](auto cb) { logic_.Sync(std::move(*ctx), std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
-  boost::json::array messages;
-  messages.reserve(static_cast<size_t>(reply.messages_size()));
-  for (const rpc::ChatMessage& m : reply.messages()) messages.emplace_back(MessageJson(m));
-  co_return Ok(http::status::ok,
-               {{"messages", std::move(messages)}, {"has_more", reply.has_more()}});
+  std::string json = "{";
+  wire::AppendMessagePage(json, reply);
+  json += '}';
+  co_return JsonResponse(http::status::ok, std::move(json));
 }
 
 awaitable<Response> ApiHandlers::Send(const Call& call) const {
@@ -441,28 +396,32 @@ awaitable<Response> ApiHandlers::Send(const Call& call) const {
   }
   PARLEY_TRY(to, body->Id(to_user ? "to_user" : "to_group"));
   PARLEY_TRY(text, body->String("body"));
-  PARLEY_TRY_AWAIT(user, Authenticate(call));
-  rpc::SendRequest req;
-  req.set_from(*user);
-  req.set_client_id(std::move(*id));
+  PARLEY_TRY(ctx, Authenticated(call));
+  rpc::SendBatch batch;
+  rpc::SendRequest* req = batch.add_requests();
+  req->set_client_id(*id);
   if (to_user) {
-    req.set_to_user(*to);
+    req->set_to_user(*to);
   } else {
-    req.set_to_group(*to);
+    req->set_to_group(*to);
   }
-  req.set_body(std::move(*text));
-  req.set_request_id(call.ctx.request_id);
-  auto reply = co_await Await<rpc::SendReply>([&](auto cb) { logic_.Send(std::move(req), cb); });
+  req->set_body(std::move(*text));
+  auto replies = co_await Await<rpc::SendBatchReply>(
+      [&](auto cb) { logic_.Send(std::move(*ctx), std::move(batch), cb); });
+  if (replies.replies_size() != 1) {
+    co_return Error(Status::Internal("logic answered a send with " +
+                                     std::to_string(replies.replies_size()) + " replies"));
+  }
+  const rpc::SendReply& reply = replies.replies(0);
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
-  co_return Ok(http::status::ok, {{"id", reply.client_id()},
-                                  {"msg_id", std::to_string(reply.msg_id())},
-                                  {"conv", reply.conv()},
-                                  {"seq", reply.seq()},
-                                  {"ts", reply.ts()}});
+  std::string json = "{";
+  wire::AppendAckFields(json, *id, reply);
+  json += '}';
+  co_return JsonResponse(http::status::ok, std::move(json));
 }
 
-awaitable<Response> ApiHandlers::Readyz(const Call&) const {
-  Status status = co_await Await<Status>([&](auto cb) { logic_.Ready(cb); });
+awaitable<Response> ApiHandlers::Readyz(const Call& call) const {
+  Status status = co_await Await<Status>([&](auto cb) { logic_.Ready(Anonymous(call), cb); });
   if (!status.ok()) {
     // Always 503: whatever went wrong, the caller should retry elsewhere.
     co_return Error(
@@ -471,12 +430,15 @@ awaitable<Response> ApiHandlers::Readyz(const Call&) const {
   co_return Ok(http::status::ok, {{"status", "ready"}});
 }
 
-Response ApiHandlers::Endpoints() const {
+awaitable<Response> ApiHandlers::Endpoints() const {
+  auto nodes = co_await Await<StatusOr<std::vector<discovery::NodeInfo>>>(
+      [&](auto cb) { discovery_.Nodes("connect", cb); });
+  if (!nodes.ok()) co_return Error(Status::Unavailable(nodes.status().message()));
   boost::json::array urls;
-  for (const discovery::NodeInfo& node : discovery_.Nodes("connect")) {
+  for (const discovery::NodeInfo& node : *nodes) {
     if (!node.ws_url.empty()) urls.emplace_back(node.ws_url);
   }
-  return Ok(http::status::ok, {{"websocket", std::move(urls)}});
+  co_return Ok(http::status::ok, {{"websocket", std::move(urls)}});
 }
 
 Response ApiHandlers::Static(const Call& call) const {

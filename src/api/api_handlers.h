@@ -1,6 +1,8 @@
 // The HTTP endpoints of the public port (PROTOCOL.md "HTTP API", /healthz,
 // /readyz, /metrics and the web client's files): each translates its JSON
-// request into a LogicService call and the reply back into JSON.
+// request into one LogicService call, whose CallContext carries the bearer
+// token, request id, client address and a deadline
+// (options.conn.http_logic_timeout_ms), and the reply back into JSON.
 //
 // Thread-safe: holds only references and immutable state, so one instance
 // serves every connection; each Handle() runs on the caller's executor.
@@ -16,6 +18,7 @@
 #include "api/json_request.h"
 #include "api/router.h"
 #include "api/static_files.h"
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "common/options.h"
 #include "discovery/discovery.h"
@@ -32,7 +35,7 @@ struct RequestContext {
 class ApiHandlers {
  public:
   ApiHandlers(const Options& options, logic::LogicService& logic, discovery::Discovery& discovery,
-              Metrics& metrics, StaticFiles static_files);
+              Metrics& metrics, const Clock& clock, StaticFiles static_files);
 
   // The response to one request that is not a WebSocket upgrade. Never
   // fails: errors become JSON error responses, counted in metrics.errors.
@@ -46,7 +49,12 @@ class ApiHandlers {
   struct Call;
 
   boost::asio::awaitable<Response> Dispatch(const Call& call) const;
-  boost::asio::awaitable<StatusOr<uint64_t>> Authenticate(const Call& call) const;
+  // The context of a call on behalf of the request's client, without
+  // credentials (Register, Login, Ready).
+  logic::CallContext Anonymous(const Call& call) const;
+  // ... with the request's bearer token; UNAUTHENTICATED when it has none.
+  // Logic checks the token with the operation itself: one call per request.
+  StatusOr<logic::CallContext> Authenticated(const Call& call) const;
   StatusOr<JsonRequest> Body(const Call& call) const;
   Response ReplyError(const rpc::Error& error, const Call& call) const;
 
@@ -66,13 +74,14 @@ class ApiHandlers {
   boost::asio::awaitable<Response> History(const Call& call) const;
   boost::asio::awaitable<Response> Send(const Call& call) const;
   boost::asio::awaitable<Response> Readyz(const Call& call) const;
-  Response Endpoints() const;
+  boost::asio::awaitable<Response> Endpoints() const;
   Response Static(const Call& call) const;
 
   const Options options_;
   logic::LogicService& logic_;
   discovery::Discovery& discovery_;
   Metrics& metrics_;
+  const Clock& clock_;
   const StaticFiles static_files_;
 };
 

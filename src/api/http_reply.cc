@@ -20,12 +20,12 @@ Response JsonResponse(http::status status, std::string body) {
 
 Response ErrorResponse(const Status& status, int64_t retry_after_ms) {
   Status shown = status;
-  if (status.ok() || status.code() == rpc::INTERNAL) {
+  if (status.ok() || status.code() == Code::kInternal) {
     shown = Status::Internal("internal error");
   }
   Response res =
       JsonResponse(static_cast<http::status>(HttpStatus(shown.code())), ErrorBody(shown));
-  if (shown.code() == rpc::RATE_LIMITED) {
+  if (shown.code() == Code::kRateLimited) {
     int64_t seconds = retry_after_ms <= 0 ? 1 : (retry_after_ms + 999) / 1000;
     res.set(http::field::retry_after, std::to_string(seconds));
   }

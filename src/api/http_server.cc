@@ -18,6 +18,7 @@
 #include "api/http_session.h"
 #include "api/json_request.h"
 #include "api/static_files.h"
+#include "common/listen.h"
 
 namespace parley::api {
 
@@ -35,23 +36,11 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-// Splits "host:port" / "[v6]:port".
-bool SplitHostPort(const std::string& host_port, std::string* host, std::string* port) {
-  size_t colon = host_port.rfind(':');
-  if (colon == std::string::npos || colon + 1 == host_port.size()) return false;
-  *host = host_port.substr(0, colon);
-  *port = host_port.substr(colon + 1);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  return !host->empty();
-}
-
 }  // namespace
 
 HttpServer::HttpServer(asio::any_io_executor executor, const Options& options,
                        logic::LogicService& logic, discovery::Discovery& discovery,
-                       UpgradeHandler& upgrades, Metrics& metrics, const Clock& clock)
+                       connect::UpgradeHandler& upgrades, Metrics& metrics, const Clock& clock)
     : executor_(std::move(executor)),
       options_(options),
       logic_(logic),
@@ -64,27 +53,10 @@ HttpServer::~HttpServer() { StopAccepting(); }
 
 Status HttpServer::Listen(const std::string& host_port) {
   if (listener_) return Status::InvalidArgument("already listening");
-  std::string host, port_text;
-  if (!SplitHostPort(host_port, &host, &port_text)) {
-    return Status::InvalidArgument("listen address must be host:port, got \"" + host_port + "\"");
-  }
-  std::optional<uint64_t> port = ParseDecimal(port_text, 65535);
-  if (!port) return Status::InvalidArgument("bad port in listen address \"" + host_port + "\"");
+  StatusOr<tcp::endpoint> endpoint = ResolveListenAddress(host_port, executor_);
+  if (!endpoint.ok()) return endpoint.status();
 
   boost::system::error_code ec;
-  tcp::endpoint endpoint;
-  asio::ip::address address = asio::ip::make_address(host, ec);
-  if (!ec) {
-    endpoint = tcp::endpoint(address, static_cast<uint16_t>(*port));
-  } else {
-    tcp::resolver resolver(executor_);
-    auto results = resolver.resolve(host, port_text, tcp::resolver::passive, ec);
-    if (ec || results.empty()) {
-      return Status::InvalidArgument("cannot resolve listen host \"" + host + "\"");
-    }
-    endpoint = results.begin()->endpoint();
-  }
-
   StaticFiles files;
   if (options_.web_root.empty()) {
     spdlog::info("event=web_root_none serving=api_only");
@@ -98,20 +70,9 @@ Status HttpServer::Listen(const std::string& host_port) {
   }
 
   auto listener = std::make_shared<Listener>(executor_);
-  tcp::acceptor& acceptor = listener->acceptor;
-  auto fail = [&](const char* what) {
-    return Status::Unavailable(std::string(what) + " " + host_port + ": " + ec.message());
-  };
-  acceptor.open(endpoint.protocol(), ec);
-  if (ec) return fail("open");
-  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (ec) return fail("reuse_address");
-  acceptor.bind(endpoint, ec);
-  if (ec) return fail("bind");
-  acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail("listen");
-  port_ = acceptor.local_endpoint(ec).port();
-  if (ec) return fail("local_endpoint");
+  if (Status s = OpenAcceptor(listener->acceptor, *endpoint, host_port); !s.ok()) return s;
+  port_ = listener->acceptor.local_endpoint(ec).port();
+  if (ec) return Status::Unavailable("local_endpoint " + host_port + ": " + ec.message());
 
   context_ = std::make_shared<SessionContext>(options_, logic_, discovery_, std::move(files),
                                               upgrades_, metrics_, clock_);

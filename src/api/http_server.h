@@ -13,11 +13,11 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
-#include "api/upgrade_handler.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/options.h"
 #include "common/status.h"
+#include "connect/ws_upgrade_handler.h"
 #include "discovery/discovery.h"
 #include "logic/logic_service.h"
 
@@ -28,8 +28,8 @@ struct SessionContext;
 class HttpServer {
  public:
   HttpServer(boost::asio::any_io_executor executor, const Options& options,
-             logic::LogicService& logic, discovery::Discovery& discovery, UpgradeHandler& upgrades,
-             Metrics& metrics, const Clock& clock);
+             logic::LogicService& logic, discovery::Discovery& discovery,
+             connect::UpgradeHandler& upgrades, Metrics& metrics, const Clock& clock);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -54,7 +54,7 @@ class HttpServer {
   const Options options_;
   logic::LogicService& logic_;
   discovery::Discovery& discovery_;
-  UpgradeHandler& upgrades_;
+  connect::UpgradeHandler& upgrades_;
   Metrics& metrics_;
   const Clock& clock_;
   uint16_t port_ = 0;

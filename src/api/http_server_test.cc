@@ -1,6 +1,7 @@
-// HttpServer over a real loopback socket, against a test double of the
-// LogicService that lives only here: checks the HTTP <-> protobuf
-// translation, status codes and error bodies.
+// HttpServer over a real loopback socket, against the shared FakeLogic
+// (src/logic/testing) and a MemoryDiscovery: checks the HTTP <-> protobuf
+// translation, the CallContext of each request's one logic call, status codes
+// and error bodies.
 #include "api/http_server.h"
 
 #include <atomic>
@@ -19,6 +20,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 
+#include "discovery/memory/memory_discovery.h"
+#include "logic/testing/fake_logic.h"
 #include "support/test_util.h"
 
 namespace parley::api {
@@ -38,178 +41,11 @@ rpc::Error Err(rpc::Code code, const std::string& message, int64_t retry_after_m
   return e;
 }
 
-// A LogicService double with canned answers; records what it was asked.
-class FakeLogic final : public logic::LogicService {
- public:
-  void Register(rpc::RegisterRequest req, Callback<rpc::RegisterReply> done) override {
-    Record(req);
-    rpc::RegisterReply reply;
-    if (req.username() == "taken") {
-      *reply.mutable_error() = Err(rpc::ALREADY_EXISTS, "username taken");
-    } else {
-      reply.mutable_user()->set_user_id(42);
-      reply.mutable_user()->set_username(req.username());
-    }
-    done(reply);
-  }
-  void Login(rpc::LoginRequest req, Callback<rpc::LoginReply> done) override {
-    Record(req);
-    rpc::LoginReply reply;
-    reply.set_token("good");
-    reply.set_user_id(7);
-    reply.set_expires_at(1'800'000'000'000);
-    done(reply);
-  }
-  void Logout(rpc::LogoutRequest req, Callback<rpc::LogoutReply> done) override {
-    Record(req);
-    done({});
-  }
-  void Auth(rpc::AuthRequest req, Callback<rpc::AuthReply> done) override {
-    rpc::AuthReply reply;
-    if (req.token() == "good") {
-      reply.set_user_id(7);
-    } else {
-      *reply.mutable_error() = Err(rpc::UNAUTHENTICATED, "unknown token");
-    }
-    done(reply);
-  }
-  void GetUser(rpc::GetUserRequest req, Callback<rpc::GetUserReply> done) override {
-    Record(req);
-    rpc::GetUserReply reply;
-    reply.mutable_user()->set_user_id(req.user_id() != 0 ? req.user_id() : 9);
-    reply.mutable_user()->set_username(req.username().empty() ? "me" : req.username());
-    reply.mutable_user()->set_online(true);
-    done(reply);
-  }
-  void CreateGroup(rpc::CreateGroupRequest req, Callback<rpc::GroupReply> done) override {
-    Record(req);
-    rpc::GroupReply reply;
-    reply.mutable_group()->set_group_id(5);
-    reply.mutable_group()->set_name(req.name());
-    reply.mutable_group()->set_owner(req.caller());
-    reply.mutable_group()->add_members(req.caller());
-    for (uint64_t m : req.members()) reply.mutable_group()->add_members(m);
-    done(reply);
-  }
-  void GetGroup(rpc::GetGroupRequest req, Callback<rpc::GroupReply> done) override {
-    Record(req);
-    rpc::GroupReply reply;
-    *reply.mutable_error() = Err(rpc::INTERNAL, "sqlite: disk I/O error at /secret/path");
-    done(reply);
-  }
-  void AddMember(rpc::AddMemberRequest req, Callback<rpc::MembershipReply> done) override {
-    Record(req);
-    rpc::MembershipReply reply;
-    if (req.group_id() == 404) *reply.mutable_error() = Err(rpc::NOT_FOUND, "no such group");
-    done(reply);
-  }
-  void RemoveMember(rpc::RemoveMemberRequest req, Callback<rpc::MembershipReply> done) override {
-    Record(req);
-    rpc::MembershipReply reply;
-    *reply.mutable_error() = Err(rpc::PERMISSION_DENIED, "only the owner removes others");
-    done(reply);
-  }
-  void ListConversations(rpc::ListConversationsRequest req,
-                         Callback<rpc::ListConversationsReply> done) override {
-    Record(req);
-    rpc::ListConversationsReply reply;
-    rpc::ConvState* older = reply.add_convs();
-    older->set_conv("p:7:9");
-    older->set_last_seq(10);
-    older->set_read_seq(4);
-    older->set_peer(9);
-    older->set_last_ts(100);
-    rpc::ConvState* newer = reply.add_convs();
-    newer->set_conv("g:5");
-    newer->set_last_seq(3);
-    newer->set_read_seq(3);
-    newer->set_group_id(5);
-    newer->set_last_ts(200);
-    done(reply);
-  }
-  void Sync(rpc::SyncRequest req, Callback<rpc::SyncReply> done) override {
-    Record(req);
-    rpc::SyncReply reply;
-    reply.set_conv(req.conv());
-    rpc::ChatMessage* m = reply.add_messages();
-    m->set_msg_id(1234567890123456789ULL);
-    m->set_conv(req.conv());
-    m->set_seq(6);
-    m->set_from(9);
-    m->set_to_user(7);
-    m->set_body("hi");
-    m->set_ts(1700);
-    m->set_client_id("c1");
-    reply.set_has_more(true);
-    done(reply);
-  }
-  void Send(rpc::SendRequest req, Callback<rpc::SendReply> done) override {
-    Record(req);
-    rpc::SendReply reply;
-    if (req.body() == "slow down") {
-      *reply.mutable_error() = Err(rpc::RATE_LIMITED, "too many messages", 1500);
-    } else {
-      reply.set_client_id(req.client_id());
-      reply.set_msg_id(1234567890123456789ULL);
-      reply.set_conv("p:7:9");
-      reply.set_seq(3);
-      reply.set_ts(1700);
-    }
-    done(reply);
-  }
-  void Read(rpc::ReadRequest, Callback<rpc::ReadReply> done) override { done({}); }
-  void Connect(rpc::ConnectRequest, Callback<rpc::ConnectReply> done) override { done({}); }
-  void Disconnect(rpc::DisconnectRequest, Callback<rpc::DisconnectReply> done) override {
-    done({});
-  }
-  void Ready(Callback<Status> done) override {
-    std::lock_guard lock(mu_);
-    done(ready_);
-  }
-
-  void SetReady(Status s) {
-    std::lock_guard lock(mu_);
-    ready_ = std::move(s);
-  }
-  // The last request of type T, as text-format protobuf would be clumsy here.
-  template <typename T>
-  std::optional<T> Last() {
-    std::lock_guard lock(mu_);
-    for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) {
-      if ((*it)->GetDescriptor() == T::descriptor()) {
-        T out;
-        out.CopyFrom(**it);
-        return out;
-      }
-    }
-    return std::nullopt;
-  }
-
- private:
-  template <typename T>
-  void Record(const T& req) {
-    std::lock_guard lock(mu_);
-    requests_.push_back(std::make_shared<T>(req));
-  }
-
-  std::mutex mu_;
-  Status ready_;
-  std::vector<std::shared_ptr<google::protobuf::Message>> requests_;
-};
-
-class FakeDiscovery final : public discovery::Discovery {
- public:
-  std::vector<discovery::NodeInfo> Nodes(const std::string& role) const override {
-    if (role != "connect") return {};
-    return {{"c2", "connect", "127.0.0.1:1", "ws://127.0.0.1:9002/ws", 1},
-            {"c1", "connect", "127.0.0.1:2", "ws://127.0.0.1:9001/ws", 5}};
-  }
-  void ReportLoad(const std::string&, uint64_t) override {}
-};
+using logic::testing::Method;
 
 // Answers every upgrade with a fixed response so the client can tell that
 // the connection reached the connect tier.
-class FakeUpgrades final : public UpgradeHandler {
+class FakeUpgrades final : public connect::UpgradeHandler {
  public:
   void Upgrade(beast::tcp_stream stream, http::request<http::string_body> request,
                beast::flat_buffer) override {
@@ -306,6 +142,17 @@ std::string ErrorCode(const Res& res) {
 
 class HttpServerTest : public ::testing::Test {
  protected:
+  void SetUp() override {
+    logic_.AddToken("good", 7, "key-7");
+    logic_.AddToken("eight", 8, "key-8");
+    logic_.AddToken("nine", 9, "key-9");
+    logic_.AddUser("taken", "secret12");
+    logic_.AddUser("bob", "secret12");
+  }
+
+  // The deadline every call of a request gets (the clock does not move).
+  int64_t Deadline() const { return clock_.NowMs() + options_.conn.http_logic_timeout_ms; }
+
   void StartServer() {
     server_ = std::make_unique<HttpServer>(ioc_.get_executor(), options_, logic_, discovery_,
                                            upgrades_, metrics_, clock_);
@@ -337,15 +184,15 @@ class HttpServerTest : public ::testing::Test {
   }
 
   Options options_;
-  FakeLogic logic_;
-  FakeDiscovery discovery_;
+  ManualClock clock_;
+  logic::testing::FakeLogic logic_{clock_};
   FakeUpgrades upgrades_;
   Metrics metrics_;
-  SystemClock clock_;
   testing::TempDir dir_;
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
       ioc_.get_executor()};
+  discovery::MemoryDiscovery discovery_{ioc_.get_executor()};
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
 };
@@ -371,14 +218,16 @@ TEST_F(HttpServerTest, RegisterTranslatesBothWays) {
             {{"X-Request-Id", "rid-register"}});
   ASSERT_EQ(res.result_int(), 201) << res.body();
   json::object o = BodyJson(res);
-  EXPECT_EQ(o.at("user_id").to_number<uint64_t>(), 42u);
+  EXPECT_GT(o.at("user_id").to_number<uint64_t>(), 0u);
   EXPECT_EQ(o.at("username").as_string(), "alice");
   auto req = logic_.Last<rpc::RegisterRequest>();
   ASSERT_TRUE(req.has_value());
-  EXPECT_EQ(req->username(), "alice");
-  EXPECT_EQ(req->password(), "secret12");
-  EXPECT_EQ(req->client_ip(), "127.0.0.1");
-  EXPECT_EQ(req->request_id(), "rid-register");
+  EXPECT_EQ(req->req.username(), "alice");
+  EXPECT_EQ(req->req.password(), "secret12");
+  EXPECT_EQ(req->ctx.client_ip, "127.0.0.1");
+  EXPECT_EQ(req->ctx.request_id, "rid-register");
+  EXPECT_EQ(req->ctx.deadline_ms, Deadline());
+  EXPECT_TRUE(req->ctx.token.empty());
 
   res = Fetch(http::verb::post, "/api/v1/users", R"({"username":"taken","password":"secret12"})");
   EXPECT_EQ(res.result_int(), 409);
@@ -465,6 +314,14 @@ TEST_F(HttpServerTest, NotFoundAndMethodNotAllowed) {
 }
 
 TEST_F(HttpServerTest, RateLimitedCarriesRetryAfter) {
+  logic_.Script<rpc::SendBatch, rpc::SendBatchReply>(
+      [](const logic::CallContext&, const rpc::SendBatch& batch) {
+        rpc::SendBatchReply reply;
+        for (int i = 0; i < batch.requests_size(); ++i) {
+          *reply.add_replies()->mutable_error() = Err(rpc::RATE_LIMITED, "too many messages", 1500);
+        }
+        return reply;
+      });
   StartServer();
   Res res = Fetch(http::verb::post, "/api/v1/messages",
                   R"({"id":"c1","to_user":9,"body":"slow down"})", Bearer("good"));
@@ -473,29 +330,35 @@ TEST_F(HttpServerTest, RateLimitedCarriesRetryAfter) {
   EXPECT_EQ(res[http::field::retry_after], "2");  // 1500 ms rounded up
 }
 
-TEST_F(HttpServerTest, SendTranslatesBothWays) {
+TEST_F(HttpServerTest, SendIsOneCallCarryingTheToken) {
   StartServer();
   Res res = Fetch(http::verb::post, "/api/v1/messages", R"({"id":"c1","to_user":9,"body":"hello"})",
-                  Bearer("good"));
+                  {{"Authorization", "Bearer good"}, {"X-Request-Id", "rid-send"}});
   ASSERT_EQ(res.result_int(), 200) << res.body();
-  json::object o = BodyJson(res);
-  EXPECT_EQ(o.at("id").as_string(), "c1");
-  EXPECT_EQ(o.at("msg_id").as_string(), "1234567890123456789");
-  EXPECT_EQ(o.at("conv").as_string(), "p:7:9");
-  EXPECT_EQ(o.at("seq").to_number<uint64_t>(), 3u);
-  EXPECT_EQ(o.at("ts").to_number<int64_t>(), 1700);
-  auto req = logic_.Last<rpc::SendRequest>();
-  ASSERT_TRUE(req.has_value());
-  EXPECT_EQ(req->from(), 7u);
-  EXPECT_EQ(req->to_user(), 9u);
-  EXPECT_EQ(req->to_group(), 0u);
-  EXPECT_EQ(req->client_id(), "c1");
-  EXPECT_EQ(req->body(), "hello");
-  EXPECT_FALSE(req->request_id().empty());
+  ASSERT_EQ(logic_.accepted().size(), 1u);
+  const rpc::ChatMessage m = logic_.accepted()[0];
+  EXPECT_EQ(res.body(), R"({"id":"c1","msg_id":")" + std::to_string(m.msg_id()) +
+                            R"(","conv":"p:7:9","seq":1,"ts":)" + std::to_string(m.ts()) + "}");
+  EXPECT_EQ(m.from(), 7u);
+  EXPECT_EQ(m.to_user(), 9u);
+  EXPECT_EQ(m.body(), "hello");
+  EXPECT_TRUE(m.origin_node().empty()) << "an HTTP send has no origin connection";
+  auto call = logic_.Last<rpc::SendBatch>();
+  ASSERT_TRUE(call.has_value());
+  ASSERT_EQ(call->req.requests_size(), 1);
+  EXPECT_EQ(call->req.requests(0).client_id(), "c1");
+  EXPECT_EQ(call->req.requests(0).to_group(), 0u);
+  EXPECT_EQ(call->ctx.token, "good");
+  EXPECT_EQ(call->ctx.request_id, "rid-send");
+  EXPECT_EQ(call->ctx.client_ip, "127.0.0.1");
+  EXPECT_EQ(call->ctx.deadline_ms, Deadline());
+  EXPECT_EQ(logic_.call_count(Method::kAuth), 0u) << "no Auth call before the operation";
+  EXPECT_EQ(logic_.call_count(Method::kSend), 1u);
 
-  Fetch(http::verb::post, "/api/v1/messages", R"({"id":"c2","to_group":5,"body":"all"})",
-        Bearer("good"));
-  EXPECT_EQ(logic_.Last<rpc::SendRequest>()->to_group(), 5u);
+  res = Fetch(http::verb::post, "/api/v1/messages", R"({"id":"c2","to_group":5,"body":"all"})",
+              Bearer("good"));
+  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_EQ(logic_.Last<rpc::SendBatch>()->req.requests(0).to_group(), 5u);
 }
 
 TEST_F(HttpServerTest, Unauthenticated) {
@@ -507,41 +370,63 @@ TEST_F(HttpServerTest, Unauthenticated) {
   EXPECT_EQ(res.result_int(), 401);
   res = Fetch(http::verb::get, "/api/v1/users/me", "", {{"Authorization", "Basic Z29vZA=="}});
   EXPECT_EQ(res.result_int(), 401);
+  EXPECT_EQ(logic_.call_count(Method::kGetUser), 1u) << "only the bad token reached logic";
   res = Fetch(http::verb::get, "/api/v1/users/me", "", {{"Authorization", "bearer   good"}});
   ASSERT_EQ(res.result_int(), 200);
   json::object o = BodyJson(res);
   EXPECT_EQ(o.at("user_id").to_number<uint64_t>(), 7u);
-  EXPECT_EQ(o.at("online").as_bool(), true);
+  EXPECT_EQ(o.at("username").as_string(), "user7");
+  EXPECT_EQ(o.at("online").as_bool(), false);
+  auto me = logic_.Last<rpc::GetUserRequest>();
+  EXPECT_EQ(me->req.user_id(), 0u) << "neither id nor name: the caller";
+  EXPECT_TRUE(me->req.username().empty());
+  EXPECT_EQ(me->ctx.token, "good");
+  EXPECT_EQ(logic_.call_count(Method::kAuth), 0u);
 }
 
 TEST_F(HttpServerTest, HistoryQueryTranslation) {
   StartServer();
+  logic::CallContext nine;
+  nine.token = "nine";
+  rpc::SendBatch batch;
+  for (int i = 1; i <= 8; ++i) {
+    rpc::SendRequest* r = batch.add_requests();
+    r->set_client_id("c" + std::to_string(i));
+    r->set_to_user(7);
+    r->set_body("m" + std::to_string(i));
+  }
+  parley::testing::Wait<rpc::SendBatchReply>([&](auto cb) { logic_.Send(nine, batch, cb); });
+
   Res res = Fetch(http::verb::get, "/api/v1/conversations/p%3A7%3A9/messages?after_seq=5&limit=2",
                   "", Bearer("good"));
   ASSERT_EQ(res.result_int(), 200) << res.body();
   auto req = logic_.Last<rpc::SyncRequest>();
   ASSERT_TRUE(req.has_value());
-  EXPECT_EQ(req->conv(), "p:7:9");
-  EXPECT_EQ(req->user_id(), 7u);
-  EXPECT_TRUE(req->has_after());
-  EXPECT_EQ(req->after_seq(), 5u);
-  EXPECT_EQ(req->limit(), 2u);
+  EXPECT_EQ(req->req.conv(), "p:7:9");
+  EXPECT_EQ(req->ctx.token, "good");
+  EXPECT_TRUE(req->req.has_after());
+  EXPECT_EQ(req->req.after_seq(), 5u);
+  EXPECT_EQ(req->req.limit(), 2u);
   json::object o = BodyJson(res);
   EXPECT_TRUE(o.at("has_more").as_bool());
+  ASSERT_EQ(o.at("messages").as_array().size(), 2u);
   const json::object& m = o.at("messages").as_array().at(0).as_object();
-  EXPECT_EQ(m.at("msg_id").as_string(), "1234567890123456789");
+  const rpc::ChatMessage sent = logic_.accepted()[5];
+  EXPECT_EQ(m.at("msg_id").as_string(), std::to_string(sent.msg_id()));
+  EXPECT_EQ(m.at("seq").to_number<uint64_t>(), 6u);
   EXPECT_EQ(m.at("to_user").to_number<uint64_t>(), 7u);
   EXPECT_FALSE(m.contains("to_group"));
-  EXPECT_EQ(m.at("id").as_string(), "c1");
+  EXPECT_EQ(m.at("id").as_string(), "c6");
   EXPECT_EQ(m.at("from").to_number<uint64_t>(), 9u);
 
-  res =
-      Fetch(http::verb::get, "/api/v1/conversations/g:5/messages?before_seq=9", "", Bearer("good"));
+  res = Fetch(http::verb::get, "/api/v1/conversations/p:7:9/messages?before_seq=3", "",
+              Bearer("good"));
   ASSERT_EQ(res.result_int(), 200);
   req = logic_.Last<rpc::SyncRequest>();
-  EXPECT_FALSE(req->has_after());
-  EXPECT_EQ(req->before_seq(), 9u);
-  EXPECT_EQ(req->limit(), options_.limits.page_limit_default);
+  EXPECT_FALSE(req->req.has_after());
+  EXPECT_EQ(req->req.before_seq(), 3u);
+  EXPECT_EQ(req->req.limit(), options_.limits.page_limit_default);
+  EXPECT_EQ(BodyJson(res).at("messages").as_array().size(), 2u);
 
   for (const char* query : {"limit=0", "limit=201", "limit=abc", "limit=", "after_seq=-1",
                             "before_seq=0", "after_seq=1&before_seq=5"}) {
@@ -555,6 +440,23 @@ TEST_F(HttpServerTest, HistoryQueryTranslation) {
 }
 
 TEST_F(HttpServerTest, ConversationsMostRecentFirst) {
+  logic_.Script<rpc::ListConversationsRequest, rpc::ListConversationsReply>(
+      [](const logic::CallContext&, const rpc::ListConversationsRequest&) {
+        rpc::ListConversationsReply reply;
+        rpc::ConvState* older = reply.add_convs();
+        older->set_conv("p:7:9");
+        older->set_last_seq(10);
+        older->set_read_seq(4);
+        older->set_peer(9);
+        older->set_last_ts(100);
+        rpc::ConvState* newer = reply.add_convs();
+        newer->set_conv("g:5");
+        newer->set_last_seq(3);
+        newer->set_read_seq(3);
+        newer->set_group_id(5);
+        newer->set_last_ts(200);
+        return reply;
+      });
   StartServer();
   Res res = Fetch(http::verb::get, "/api/v1/conversations", "", Bearer("good"));
   ASSERT_EQ(res.result_int(), 200);
@@ -578,21 +480,31 @@ TEST_F(HttpServerTest, GroupsAndMembership) {
   json::object o = BodyJson(res);
   EXPECT_EQ(o.at("owner").to_number<uint64_t>(), 7u);
   EXPECT_EQ(o.at("members").as_array().size(), 3u);
-  res = Fetch(http::verb::post, "/api/v1/groups/5/members", R"({"user_id":8})", Bearer("good"));
+  EXPECT_EQ(logic_.Last<rpc::CreateGroupRequest>()->ctx.token, "good");
+  const std::string group = std::to_string(o.at("group_id").to_number<uint64_t>());
+  res = Fetch(http::verb::post, "/api/v1/groups/" + group + "/members", R"({"user_id":8})",
+              Bearer("good"));
   EXPECT_EQ(res.result_int(), 204);
   EXPECT_TRUE(res.body().empty());
-  EXPECT_EQ(logic_.Last<rpc::AddMemberRequest>()->user_id(), 8u);
+  EXPECT_EQ(logic_.Last<rpc::AddMemberRequest>()->req.user_id(), 8u);
   res = Fetch(http::verb::post, "/api/v1/groups/404/members", R"({"user_id":8})", Bearer("good"));
   EXPECT_EQ(res.result_int(), 404);
-  res = Fetch(http::verb::delete_, "/api/v1/groups/5/members/8", "", Bearer("good"));
+  res = Fetch(http::verb::delete_, "/api/v1/groups/" + group + "/members/9", "", Bearer("eight"));
   EXPECT_EQ(res.result_int(), 403);
   EXPECT_EQ(ErrorCode(res), "permission_denied");
   auto remove = logic_.Last<rpc::RemoveMemberRequest>();
-  EXPECT_EQ(remove->group_id(), 5u);
-  EXPECT_EQ(remove->user_id(), 8u);
+  EXPECT_EQ(std::to_string(remove->req.group_id()), group);
+  EXPECT_EQ(remove->req.user_id(), 9u);
+  EXPECT_EQ(remove->ctx.token, "eight");
 }
 
 TEST_F(HttpServerTest, InternalErrorsDoNotLeak) {
+  logic_.Script<rpc::GetGroupRequest, rpc::GroupReply>(
+      [](const logic::CallContext&, const rpc::GetGroupRequest&) {
+        rpc::GroupReply reply;
+        *reply.mutable_error() = Err(rpc::INTERNAL, "sqlite: disk I/O error at /secret/path");
+        return reply;
+      });
   StartServer();
   Res res = Fetch(http::verb::get, "/api/v1/groups/5", "", Bearer("good"));
   EXPECT_EQ(res.result_int(), 500);
@@ -604,23 +516,35 @@ TEST_F(HttpServerTest, LoginLogoutAndLookup) {
   StartServer();
   Res res =
       Fetch(http::verb::post, "/api/v1/sessions", R"({"username":"bob","password":"secret12"})");
-  ASSERT_EQ(res.result_int(), 200);
-  EXPECT_EQ(BodyJson(res).at("token").as_string(), "good");
-  EXPECT_EQ(BodyJson(res).at("expires_at").to_number<int64_t>(), 1'800'000'000'000);
-  EXPECT_EQ(logic_.Last<rpc::LoginRequest>()->client_ip(), "127.0.0.1");
+  ASSERT_EQ(res.result_int(), 200) << res.body();
+  const std::string token(BodyJson(res).at("token").as_string());
+  EXPECT_FALSE(token.empty());
+  EXPECT_GT(BodyJson(res).at("expires_at").to_number<int64_t>(), clock_.NowMs());
+  EXPECT_EQ(logic_.Last<rpc::LoginRequest>()->ctx.client_ip, "127.0.0.1");
 
-  res = Fetch(http::verb::get, "/api/v1/users?username=b%6Fb", "", Bearer("good"));
+  res = Fetch(http::verb::get, "/api/v1/users?username=b%6Fb", "", Bearer(token));
   ASSERT_EQ(res.result_int(), 200);
-  EXPECT_EQ(logic_.Last<rpc::GetUserRequest>()->username(), "bob");
-  res = Fetch(http::verb::get, "/api/v1/users", "", Bearer("good"));
+  EXPECT_EQ(BodyJson(res).at("username").as_string(), "bob");
+  EXPECT_EQ(logic_.Last<rpc::GetUserRequest>()->req.username(), "bob");
+  res = Fetch(http::verb::get, "/api/v1/users", "", Bearer(token));
   EXPECT_EQ(res.result_int(), 400);
 
-  res = Fetch(http::verb::delete_, "/api/v1/sessions", "", Bearer("good"));
+  res = Fetch(http::verb::delete_, "/api/v1/sessions", "", Bearer(token));
   EXPECT_EQ(res.result_int(), 204);
-  EXPECT_EQ(logic_.Last<rpc::LogoutRequest>()->token(), "good");
+  EXPECT_EQ(logic_.Last<rpc::LogoutRequest>()->ctx.token, token);
+  res = Fetch(http::verb::get, "/api/v1/users/me", "", Bearer(token));
+  EXPECT_EQ(res.result_int(), 401) << "the token stops working at once";
 }
 
 TEST_F(HttpServerTest, ReadyzEndpointsMetrics) {
+  auto register_node = [&](const char* id, const char* url, uint64_t load) {
+    discovery::NodeInfo node{id, "connect", "127.0.0.1:1", url, load};
+    return parley::testing::Wait<StatusOr<std::unique_ptr<discovery::Registration>>>(
+        [&](auto cb) { discovery_.Register(node, 10'000, cb); });
+  };
+  auto c1 = register_node("c1", "ws://127.0.0.1:9001/ws", 5);
+  auto c2 = register_node("c2", "ws://127.0.0.1:9002/ws", 1);
+  ASSERT_TRUE(c1.ok() && c2.ok());
   StartServer();
   Res res = Fetch(http::verb::get, "/readyz");
   EXPECT_EQ(res.result_int(), 200);
@@ -637,6 +561,7 @@ TEST_F(HttpServerTest, ReadyzEndpointsMetrics) {
   const json::array& urls = body.at("websocket").as_array();
   ASSERT_EQ(urls.size(), 2u);
   EXPECT_EQ(urls[0].as_string(), "ws://127.0.0.1:9002/ws");
+  EXPECT_EQ(urls[1].as_string(), "ws://127.0.0.1:9001/ws");
 
   res = Fetch(http::verb::get, "/metrics");
   EXPECT_EQ(res.result_int(), 200);
@@ -737,7 +662,7 @@ TEST_F(HttpServerTest, ExpectContinueGetsAnInterimResponse) {
                       std::to_string(body.size()) + "\r\n\r\n",
                   body);
   EXPECT_NE(got.find("HTTP/1.1 201 Created\r\n"), std::string::npos) << got;
-  EXPECT_EQ(logic_.Last<rpc::RegisterRequest>()->username(), "carol");
+  EXPECT_EQ(logic_.Last<rpc::RegisterRequest>()->req.username(), "carol");
 }
 
 TEST_F(HttpServerTest, MalformedHttpIsBadRequest) {

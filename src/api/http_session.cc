@@ -165,7 +165,7 @@ asio::awaitable<void> HttpSession::Run() {
       if (ec == http::error::body_limit) {
         co_await RejectAndClose(
             context_->handlers.Error(
-                {rpc::PAYLOAD_TOO_LARGE,
+                {Code::kPayloadTooLarge,
                  "request body over the limit of " +
                      std::to_string(context_->options.limits.request_body_max) + " bytes"}),
             RequestIdOf(partial), method, LoggablePath(partial.target()), start_ns);

@@ -21,10 +21,10 @@
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "api/api_handlers.h"
-#include "api/upgrade_handler.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/options.h"
+#include "connect/ws_upgrade_handler.h"
 
 namespace parley::api {
 
@@ -35,16 +35,16 @@ class HttpSession;
 struct SessionContext {
   SessionContext(const Options& options, logic::LogicService& logic,
                  discovery::Discovery& discovery, StaticFiles static_files,
-                 UpgradeHandler& upgrades, Metrics& metrics, const Clock& clock)
+                 connect::UpgradeHandler& upgrades, Metrics& metrics, const Clock& clock)
       : options(options),
-        handlers(options, logic, discovery, metrics, std::move(static_files)),
+        handlers(options, logic, discovery, metrics, clock, std::move(static_files)),
         upgrades(upgrades),
         metrics(metrics),
         clock(clock) {}
 
   const Options options;
   const ApiHandlers handlers;
-  UpgradeHandler& upgrades;
+  connect::UpgradeHandler& upgrades;
   Metrics& metrics;
   const Clock& clock;
   // Set once by HttpServer::StopAccepting(): no more keep-alive.

@@ -21,7 +21,7 @@ TEST(JsonRequestTest, ParseRefusesWhatIsNotOneObject) {
                                 "{\"a\":1,}", "{'a':1}", "{\"a\":\"\xff\"}"}) {
     StatusOr<JsonRequest> r = JsonRequest::Parse(body);
     ASSERT_FALSE(r.ok()) << body;
-    EXPECT_EQ(r.status().code(), rpc::INVALID_ARGUMENT) << body;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << body;
   }
   EXPECT_TRUE(JsonRequest::Parse(" {} \n").ok());
 }
@@ -34,7 +34,7 @@ TEST(JsonRequestTest, StringField) {
   for (const char* field : {"n", "z", "b", "a", "o"}) {
     StatusOr<std::string> v = r.String(field);
     ASSERT_FALSE(v.ok()) << field;
-    EXPECT_EQ(v.status().code(), rpc::INVALID_ARGUMENT);
+    EXPECT_EQ(v.status().code(), Code::kInvalidArgument);
     EXPECT_EQ(v.status().message(), std::string(field) + " must be a string");
   }
   EXPECT_EQ(r.String("missing").status().message(), "missing is required");
@@ -60,7 +60,7 @@ TEST(JsonRequestTest, IdRefusesEverythingElse) {
                             "null", "bool", "arr", "obj"}) {
     StatusOr<uint64_t> v = r.Id(field);
     ASSERT_FALSE(v.ok()) << field;
-    EXPECT_EQ(v.status().code(), rpc::INVALID_ARGUMENT);
+    EXPECT_EQ(v.status().code(), Code::kInvalidArgument);
     EXPECT_EQ(v.status().message(), std::string(field) + " must be a positive integer below 2^53");
   }
   EXPECT_EQ(r.Id("absent").status().message(), "absent is required");

@@ -46,7 +46,7 @@ TEST(RequestTargetTest, RefusesNonOriginForm) {
   for (std::string_view bad : {"", "*", "api/v1", "http://example.com/x", "/a%zz", "/a b"}) {
     StatusOr<RequestTarget> t = ParseTarget(bad);
     ASSERT_FALSE(t.ok()) << bad;
-    EXPECT_EQ(t.status().code(), rpc::INVALID_ARGUMENT);
+    EXPECT_EQ(t.status().code(), Code::kInvalidArgument);
   }
 }
 

@@ -34,7 +34,7 @@ class StaticFilesTest : public ::testing::Test {
     fs::create_directory_symlink(fs::path(dir_.path()), root_ / "up");
     StatusOr<StaticFiles> loaded = StaticFiles::Load(root_.string());
     ASSERT_OK(loaded.status());
-    files_ = std::move(loaded).value();
+    files_ = std::move(*loaded);
   }
 
   testing::TempDir dir_;

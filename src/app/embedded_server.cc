@@ -11,12 +11,16 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "api/http_server.h"
-#include "app/direct_connect_directory.h"
 #include "connect/connect_node.h"
-#include "discovery/static/static_discovery.h"
+#include "connect/direct_connect_directory.h"
+#include "discovery/memory/memory_discovery.h"
 #include "logic/logic.h"
 #include "presence/memory/memory_presence.h"
 #include "queue/sqlite/sqlite_message_log.h"
+#include "state/embedded/cached_group_directory.h"
+#include "state/embedded/cached_session_store.h"
+#include "state/embedded/embedded_idempotency_store.h"
+#include "state/embedded/memory_sequence_allocator.h"
 #include "store/sqlite/sqlite_store.h"
 #include "task/persist_consumer.h"
 #include "task/push_consumer.h"
@@ -27,6 +31,9 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr const char* kNodeId = "local";
+// Registrations in the in-process discovery never expire on their own; the
+// TTL only has to be valid.
+constexpr int64_t kRegistrationTtlMs = 10'000;
 
 // Waits for a callback-style start-up step from a thread outside the io
 // threads.
@@ -37,16 +44,38 @@ T Block(Start start) {
   start(Callback<T>([&promise](T v) { promise.set_value(std::move(v)); }));
   return future.get();
 }
+
+// The api's port hands /ws upgrades to the connect node, and the node is
+// created only once the port is bound (its epoch comes from registering the
+// bound address in discovery): this forwards to the node attached later.
+class LateUpgradeHandler final : public connect::UpgradeHandler {
+ public:
+  void Attach(std::shared_ptr<connect::UpgradeHandler> target) { target_ = std::move(target); }
+  void Upgrade(boost::beast::tcp_stream stream,
+               boost::beast::http::request<boost::beast::http::string_body> request,
+               boost::beast::flat_buffer buffer) override {
+    target_->Upgrade(std::move(stream), std::move(request), std::move(buffer));
+  }
+
+ private:
+  std::shared_ptr<connect::UpgradeHandler> target_;  // set before accepting starts
+};
 }  // namespace
 
 struct EmbeddedServer::Parts {
   std::unique_ptr<store::SqliteStore> store;
   std::unique_ptr<queue::SqliteMessageLog> log;
   presence::MemoryPresence presence;
-  std::unique_ptr<discovery::StaticDiscovery> discovery;
-  std::unique_ptr<DirectConnectDirectory> directory;
+  std::unique_ptr<state::MemorySequenceAllocator> seqs;
+  std::unique_ptr<state::EmbeddedIdempotencyStore> sent;
+  std::unique_ptr<state::CachedSessionStore> sessions;
+  std::unique_ptr<state::CachedGroupDirectory> groups;
+  std::unique_ptr<discovery::MemoryDiscovery> discovery;
+  std::unique_ptr<discovery::Registration> registration;
+  std::unique_ptr<connect::DirectConnectDirectory> directory;
   std::unique_ptr<logic::Logic> logic;
-  std::unique_ptr<connect::ConnectNode> connect;
+  LateUpgradeHandler upgrades;
+  std::shared_ptr<connect::ConnectNode> connect;
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<task::PersistConsumer> persist;
   std::unique_ptr<task::PushConsumer> push;
@@ -103,29 +132,55 @@ Status EmbeddedServer::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 
-  p.directory = std::make_unique<DirectConnectDirectory>(kNodeId);
+  // The state every logic facade shares, primed from the store, which now
+  // holds everything the log held: seqs continue where they stopped, and a
+  // resend of a message sent before the restart gets its first ack.
+  auto last_seqs = Block<StatusOr<std::vector<std::pair<std::string, uint64_t>>>>(
+      [&](auto cb) { p.store->LoadLastSeqs(cb); });
+  if (!last_seqs.ok()) return last_seqs.status();
+  size_t conversations = last_seqs->size();
+  p.seqs = std::make_unique<state::MemorySequenceAllocator>(std::move(last_seqs).value());
+  const StorageOptions& st = options_.storage;
+  p.sent = std::make_unique<state::EmbeddedIdempotencyStore>(*p.store, st.idempotency_ttl_ms,
+                                                             st.idempotency_cache_max);
+  if (Status s = Block<Status>([&](auto cb) { p.sent->Prime(clock_.NowMs(), cb); }); !s.ok()) {
+    return s;
+  }
+  p.sessions = std::make_unique<state::CachedSessionStore>(*p.store, st.session_cache_max);
+  p.groups = std::make_unique<state::CachedGroupDirectory>(*p.store, st.group_cache_max);
+  spdlog::info("event=state_primed conversations={} idempotency_records={}", conversations,
+               p.sent->size());
+
+  p.directory = std::make_unique<connect::DirectConnectDirectory>(kNodeId);
   auto logic = logic::Logic::Create(
-      io_.get_executor(), {options_, clock_, *p.store, *p.log, p.presence, *p.directory, metrics_});
+      io_.get_executor(), {options_, clock_, *p.store, *p.log, p.presence, *p.directory, metrics_,
+                           *p.seqs, *p.sent, *p.sessions, *p.groups});
   if (!logic.ok()) return logic.status();
   p.logic = std::move(logic).value();
-  if (Status s = Block<Status>([&](auto cb) { p.logic->Start(cb); }); !s.ok()) return s;
 
-  p.connect = std::make_unique<connect::ConnectNode>(io_.get_executor(), kNodeId, options_,
-                                                     *p.logic, metrics_, clock_);
-  p.directory->Attach(p.connect.get());
-  p.push =
-      std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory, metrics_);
-  p.push->Start();
-
-  p.discovery = std::make_unique<discovery::StaticDiscovery>();
+  p.discovery = std::make_unique<discovery::MemoryDiscovery>(io_.get_executor());
   p.http = std::make_unique<api::HttpServer>(io_.get_executor(), options_, *p.logic, *p.discovery,
-                                             *p.connect, metrics_, clock_);
+                                             p.upgrades, metrics_, clock_);
   if (Status s = p.http->Listen(options_.listen); !s.ok()) return s;
   address_ =
       options_.listen.substr(0, options_.listen.rfind(':')) + ":" + std::to_string(p.http->port());
   std::string ws_url =
       options_.public_ws_url.empty() ? "ws://" + address_ + "/ws" : options_.public_ws_url;
-  p.discovery->SetNodes({{kNodeId, "connect", address_, ws_url, 0}});
+  auto registration = Block<StatusOr<std::unique_ptr<discovery::Registration>>>([&](auto cb) {
+    p.discovery->Register({kNodeId, "connect", address_, ws_url}, kRegistrationTtlMs, cb);
+  });
+  if (!registration.ok()) return registration.status();
+  p.registration = std::move(registration).value();
+  const uint64_t epoch = p.registration->node().epoch;
+
+  p.connect = connect::ConnectNode::Create(io_.get_executor(), kNodeId, epoch, options_, *p.logic,
+                                           metrics_, clock_);
+  p.upgrades.Attach(p.connect);
+  p.directory->Attach(p.connect, epoch);
+  p.push =
+      std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory, metrics_,
+                                           io_.get_executor(), task::PushConsumer::Options{});
+  p.push->Start();
   return Status::Ok();
 }
 

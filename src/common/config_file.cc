@@ -57,6 +57,7 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("limits.body_max", &l.body_max);
   add("limits.page_limit_max", &l.page_limit_max);
   add("limits.page_limit_default", &l.page_limit_default);
+  add("limits.send_batch_max", &l.send_batch_max);
   add("limits.request_body_max", &l.request_body_max);
   add("limits.ws_frame_max", &l.ws_frame_max);
   RateLimits& r = o->rate;
@@ -70,12 +71,19 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("conn.outbound_queue_max_bytes", &c.outbound_queue_max_bytes);
   add("conn.http_idle_timeout_ms", &c.http_idle_timeout_ms);
   add("conn.drain_timeout_ms", &c.drain_timeout_ms);
+  add("conn.logic_call_timeout_ms", &c.logic_call_timeout_ms);
+  add("conn.http_logic_timeout_ms", &c.http_logic_timeout_ms);
+  add("conn.ws_send_batch_max", &c.ws_send_batch_max);
+  add("conn.ws_send_pending_max", &c.ws_send_pending_max);
+  add("conn.ws_calls_in_flight_max", &c.ws_calls_in_flight_max);
   StorageOptions& s = o->storage;
   add("storage.data_dir", &s.data_dir);
   add("storage.commit_batch_max", &s.commit_batch_max);
   add("storage.idempotency_ttl_ms", &s.idempotency_ttl_ms);
   add("storage.idempotency_cache_max", &s.idempotency_cache_max);
   add("storage.log_redelivery_ms", &s.log_redelivery_ms);
+  add("storage.session_cache_max", &s.session_cache_max);
+  add("storage.group_cache_max", &s.group_cache_max);
   return b;
 }
 

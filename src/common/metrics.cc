@@ -82,6 +82,8 @@ std::string Metrics::Render() const {
                 messages_pushed);
   RenderCounter(out, "parley_messages_persisted_total", "Messages written to the store.",
                 messages_persisted);
+  RenderCounter(out, "parley_pushes_node_gone_total",
+                "Pushes not sent because their node epoch had left.", pushes_node_gone);
   RenderCounter(out, "parley_frames_in_total", "WebSocket frames received.", frames_in);
   RenderCounter(out, "parley_logins_total", "Successful logins.", logins);
   RenderCounter(out, "parley_registrations_total", "Accounts created.", registrations);

@@ -54,7 +54,7 @@ class CodeCounter {
   void Render(std::string& out, const char* name, const char* help) const;
 
  private:
-  std::array<Counter, 11> c_;
+  std::array<Counter, kCodeCount> c_;
 };
 
 struct Metrics {
@@ -67,6 +67,7 @@ struct Metrics {
   Counter messages_duplicate;  // resends answered from the idempotency cache
   Counter messages_pushed;     // frames queued to connections
   Counter messages_persisted;
+  Counter pushes_node_gone;  // pushes not sent: their node epoch had left the directory
   Counter frames_in;
   Counter logins;
   Counter registrations;

@@ -21,6 +21,7 @@ struct Limits {
   uint32_t page_limit_default = 50;
   uint32_t request_body_max = 64 * 1024;  // HTTP body, bytes
   uint32_t ws_frame_max = 64 * 1024;      // WebSocket message, bytes
+  uint32_t send_batch_max = 256;          // sends in one LogicService::Send call
 };
 
 struct RateLimits {
@@ -46,6 +47,22 @@ struct ConnectionOptions {
   uint32_t http_idle_timeout_ms = 30'000;
   // Graceful shutdown waits at most this long for queues to drain.
   uint32_t drain_timeout_ms = 5'000;
+  // Deadline of each logic call made for a WebSocket (Connect, a send batch,
+  // sync, read): logic refuses a call not started by then (unavailable).
+  uint32_t logic_call_timeout_ms = 10'000;
+  // Deadline of the logic call behind each HTTP API request.
+  uint32_t http_logic_timeout_ms = 10'000;
+  // A connection's sends go to logic in batches, one batch in flight at a
+  // time, which keeps their order. A batch holds at most this many sends.
+  uint32_t ws_send_batch_max = 64;
+  // Sends of one connection read while a batch is in flight wait for the
+  // next one; beyond this many waiting, a send is answered rate_limited
+  // (and counts toward rate.ws_violations_before_close).
+  uint32_t ws_send_pending_max = 1024;
+  // Sync and read frames of one connection awaiting logic's answer; beyond
+  // this many, a frame is answered rate_limited. A client may pipeline, but
+  // not without bound, and reading never pauses.
+  uint32_t ws_calls_in_flight_max = 1024;
 };
 
 struct StorageOptions {
@@ -59,6 +76,10 @@ struct StorageOptions {
   uint32_t idempotency_cache_max = 2'000'000;
   // Unacked log entries are redelivered to another consumer after this long.
   uint32_t log_redelivery_ms = 30'000;
+  // Sessions and groups cached in front of the store (embedded mode); each
+  // cache is cleared wholesale when full.
+  uint32_t session_cache_max = 100'000;
+  uint32_t group_cache_max = 100'000;
 };
 
 struct Options {

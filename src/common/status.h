@@ -9,11 +9,30 @@
 #include <utility>
 #include <variant>
 
-#include "parley/message.pb.h"
-
 namespace parley {
 
-using Code = rpc::Code;
+namespace rpc {
+class Error;
+}
+
+// The outcome codes of PROTOCOL.md. Parley's own enum, so that code outside
+// the RPC edges does not depend on the generated protos; ToProto/FromProto
+// map it to rpc::Code at the edges. Values are dense from 0 (metrics index
+// counters by them).
+enum class Code {
+  kOk = 0,
+  kInvalidArgument,
+  kUnauthenticated,
+  kPermissionDenied,
+  kNotFound,
+  kAlreadyExists,
+  kPayloadTooLarge,
+  kRateLimited,
+  kUnsupportedMediaType,
+  kUnavailable,
+  kInternal,
+};
+inline constexpr int kCodeCount = static_cast<int>(Code::kInternal) + 1;
 
 // A cheap value: OK carries no allocation.
 class Status {
@@ -22,30 +41,28 @@ class Status {
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
-  static Status InvalidArgument(std::string m) { return {rpc::INVALID_ARGUMENT, std::move(m)}; }
-  static Status Unauthenticated(std::string m) { return {rpc::UNAUTHENTICATED, std::move(m)}; }
-  static Status PermissionDenied(std::string m) { return {rpc::PERMISSION_DENIED, std::move(m)}; }
-  static Status NotFound(std::string m) { return {rpc::NOT_FOUND, std::move(m)}; }
-  static Status AlreadyExists(std::string m) { return {rpc::ALREADY_EXISTS, std::move(m)}; }
-  static Status RateLimited(std::string m) { return {rpc::RATE_LIMITED, std::move(m)}; }
-  static Status Unavailable(std::string m) { return {rpc::UNAVAILABLE, std::move(m)}; }
-  static Status Internal(std::string m) { return {rpc::INTERNAL, std::move(m)}; }
+  static Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
+  static Status Unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
+  static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
+  static Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
+  static Status AlreadyExists(std::string m) { return {Code::kAlreadyExists, std::move(m)}; }
+  static Status RateLimited(std::string m) { return {Code::kRateLimited, std::move(m)}; }
+  static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
+  static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 
-  bool ok() const { return code_ == rpc::OK; }
+  bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
-  bool IsNotFound() const { return code_ == rpc::NOT_FOUND; }
-  bool IsAlreadyExists() const { return code_ == rpc::ALREADY_EXISTS; }
+  bool IsNotFound() const { return code_ == Code::kNotFound; }
+  bool IsAlreadyExists() const { return code_ == Code::kAlreadyExists; }
 
   // Copies this status into a reply's error field.
-  void ToProto(rpc::Error* e) const {
-    e->set_code(code_);
-    e->set_message(message_);
-  }
-  static Status FromProto(const rpc::Error& e) { return {e.code(), e.message()}; }
+  // Copies this status into a reply's error field (status_proto.cc).
+  void ToProto(rpc::Error* e) const;
+  static Status FromProto(const rpc::Error& e);
 
  private:
-  Code code_ = rpc::OK;
+  Code code_ = Code::kOk;
   std::string message_;
 };
 

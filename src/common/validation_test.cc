@@ -14,7 +14,7 @@ TEST(Validation, Usernames) {
   EXPECT_FALSE(ValidateUsername(std::string(33, 'a'), kLimits).ok());
   EXPECT_FALSE(ValidateUsername("al ice", kLimits).ok());
   EXPECT_FALSE(ValidateUsername("álice", kLimits).ok());
-  EXPECT_EQ(ValidateUsername("ab", kLimits).code(), rpc::INVALID_ARGUMENT);
+  EXPECT_EQ(ValidateUsername("ab", kLimits).code(), Code::kInvalidArgument);
 }
 
 TEST(Validation, LimitsAreConfigurable) {

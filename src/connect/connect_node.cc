@@ -31,14 +31,22 @@ asio::io_context& IoContextOf(const asio::any_io_executor& executor) {
 }
 }  // namespace
 
-ConnectNode::ConnectNode(asio::any_io_executor executor, std::string node_id,
-                         const Options& options, logic::LogicService& logic, Metrics& metrics,
-                         const Clock& clock)
+std::shared_ptr<ConnectNode> ConnectNode::Create(asio::any_io_executor executor,
+                                                 std::string node_id, uint64_t node_epoch,
+                                                 const Options& options, logic::LogicService& logic,
+                                                 Metrics& metrics, const Clock& clock) {
+  return std::make_shared<ConnectNode>(Passkey{}, std::move(executor), std::move(node_id),
+                                       node_epoch, options, logic, metrics, clock);
+}
+
+ConnectNode::ConnectNode(Passkey, asio::any_io_executor executor, std::string node_id,
+                         uint64_t node_epoch, const Options& options, logic::LogicService& logic,
+                         Metrics& metrics, const Clock& clock)
     : executor_(std::move(executor)),
       io_(IoContextOf(executor_)),
       clock_(clock),
       metrics_(metrics),
-      env_(std::move(node_id), options, logic, metrics, registry_),
+      env_(std::move(node_id), node_epoch, options, logic, metrics, clock, registry_),
       drain_strand_(asio::make_strand(executor_)),
       drain_timer_(drain_strand_) {
   env_.on_finished = [this] {
@@ -173,6 +181,19 @@ void ConnectNode::CheckDrained() {
   spdlog::info("event=drain_done");
   drain_timer_.cancel();
   asio::post(executor_, std::exchange(drain_done_, nullptr));
+}
+
+void ConnectNode::Ready(Callback<Status> done) {
+  if (env_.draining.load()) {
+    done(Status::Unavailable("connect node is draining"));
+    return;
+  }
+  logic::CallContext ctx;
+  ctx.request_id = NewRequestId();
+  ctx.origin_node = env_.node_id;
+  const uint32_t timeout = env_.options.conn.logic_call_timeout_ms;
+  if (timeout > 0) ctx.deadline_ms = clock_.NowMs() + timeout;
+  env_.logic.Ready(std::move(ctx), std::move(done));
 }
 
 size_t ConnectNode::connection_count() const { return registry_.size(); }

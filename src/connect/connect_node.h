@@ -1,11 +1,13 @@
 // ConnectNode: the connect tier of one process. It takes WebSocket upgrades
-// from the api tier's HTTP server (UpgradeHandler), keeps the live sessions,
-// and serves ConnectService (Push, Kick) for the task and logic tiers.
+// (UpgradeHandler) from its own WsListener or, in embedded mode, from the api
+// tier's HTTP server, keeps the live sessions, and serves ConnectService
+// (Push, Kick) for the task and logic tiers.
 //
 // Thread-safety: every public method may be called from any thread. The
 // io_context behind `executor` may be run by several threads; each session
-// runs on a strand of its own. Lifetime: `options`, `logic`, `metrics` and
-// `clock` outlive the node; destroy the node only once its io_context no
+// runs on a strand of its own. Lifetime: held by shared_ptr (Create), so that
+// a ConnectDirectory can hand it out; `options`, `logic`, `metrics` and
+// `clock` outlive it; its last owner lets go only once its io_context no
 // longer runs (after Drain's `done`), as sessions refer to it.
 #pragma once
 
@@ -19,23 +21,32 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "api/upgrade_handler.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/options.h"
 #include "connect/connect_service.h"
 #include "connect/connection_registry.h"
 #include "connect/ws_session.h"
+#include "connect/ws_upgrade_handler.h"
 #include "logic/logic_service.h"
 
 namespace parley::connect {
 
-class ConnectNode final : public connect::ConnectService, public api::UpgradeHandler {
+class ConnectNode final : public ConnectService, public UpgradeHandler {
+  struct Passkey {};
+
  public:
-  // `node_id` names this node to logic (presence) and in push origins.
-  // `executor` must be an io_context's (io_context::get_executor()).
-  ConnectNode(boost::asio::any_io_executor executor, std::string node_id, const Options& options,
-              logic::LogicService& logic, Metrics& metrics, const Clock& clock);
+  // `node_id` names this node to logic (presence) and in push origins;
+  // `node_epoch` tells this incarnation of it apart from earlier ones (its
+  // discovery registration's epoch), in presence records. `executor` must be
+  // an io_context's (io_context::get_executor()).
+  static std::shared_ptr<ConnectNode> Create(boost::asio::any_io_executor executor,
+                                             std::string node_id, uint64_t node_epoch,
+                                             const Options& options, logic::LogicService& logic,
+                                             Metrics& metrics, const Clock& clock);
+  ConnectNode(Passkey, boost::asio::any_io_executor executor, std::string node_id,
+              uint64_t node_epoch, const Options& options, logic::LogicService& logic,
+              Metrics& metrics, const Clock& clock);
   ~ConnectNode() override;
 
   ConnectNode(const ConnectNode&) = delete;
@@ -59,8 +70,14 @@ class ConnectNode final : public connect::ConnectService, public api::UpgradeHan
   // calls `done` on the executor. Call once.
   void Drain(std::function<void()> done);
 
+  // For /readyz: OK unless draining or logic is not ready. `done` runs on a
+  // thread of logic's.
+  void Ready(Callback<Status> done);
+
   // Registered sessions (including ones completing their handshake).
   size_t connection_count() const;
+  const std::string& node_id() const { return env_.node_id; }
+  uint64_t node_epoch() const { return env_.node_epoch; }
 
  private:
   void CheckDrained();  // on drain_strand_

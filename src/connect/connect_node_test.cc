@@ -1,7 +1,8 @@
 // ConnectNode over real loopback sockets: an HTTP acceptor hands upgrade
 // requests to the node, as the api tier does, and Beast WebSocket clients
-// talk to it. Logic is the in-memory FakeLogic.
+// talk to it. Logic is the shared FakeLogic (src/logic/testing).
 #include "connect/connect_node.h"
+#include "connect/ws_listener.h"
 
 #include <atomic>
 #include <chrono>
@@ -21,7 +22,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
-#include "connect/fake_logic_for_test.h"
+#include "logic/testing/fake_logic.h"
 #include "support/test_util.h"
 
 namespace parley::connect {
@@ -174,8 +175,8 @@ class ConnectNodeTest : public ::testing::Test {
 
   // Starts the node (with options_ as set by the test) and the acceptor.
   void Start() {
-    node_ = std::make_unique<ConnectNode>(io_.get_executor(), "node-1", options_, logic_, metrics_,
-                                          clock_);
+    node_ = ConnectNode::Create(io_.get_executor(), "node-1", kEpoch, options_, logic_, metrics_,
+                                clock_);
     acceptor_.open(tcp::v4());
     acceptor_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     acceptor_.listen();
@@ -184,7 +185,20 @@ class ConnectNodeTest : public ::testing::Test {
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
   }
 
+  // Starts the node behind its own WsListener instead of the test acceptor.
+  void StartWithListener() {
+    node_ = ConnectNode::Create(io_.get_executor(), "node-1", kEpoch, options_, logic_, metrics_,
+                                clock_);
+    listener_ = std::make_unique<WsListener>(io_.get_executor(), options_, *node_, metrics_,
+                                             [node = node_](auto done) { node->Ready(done); });
+    ASSERT_OK(listener_->Listen("127.0.0.1:0"));
+    port_ = listener_->port();
+    listener_->Start();
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+
   void TearDown() override {
+    if (listener_) listener_->StopAccepting();
     work_.reset();
     io_.stop();
     for (auto& t : threads_) t.join();
@@ -205,6 +219,27 @@ class ConnectNodeTest : public ::testing::Test {
       });
       Accept();
     });
+  }
+
+  std::vector<logic::testing::Recorded<rpc::DisconnectRequest>> Disconnects() const {
+    return logic_.Calls<rpc::DisconnectRequest>();
+  }
+
+  static std::string SendFrame(const std::string& id, uint64_t to_user = 2) {
+    return R"({"type":"send","id":")" + id + R"(","to_user":)" + std::to_string(to_user) +
+           R"(,"body":"x"})";
+  }
+
+  // Starts the node, connects user 1, and leaves its first send batch (`id`)
+  // held in logic.
+  std::unique_ptr<Client> StartWithSendInFlight(const std::string& id) {
+    Start();
+    auto client = std::make_unique<Client>(port_, "tok-a1");
+    EXPECT_TRUE(client->ok());
+    logic_.Hold(logic::testing::Method::kSend);
+    client->Send(SendFrame(id));
+    EXPECT_TRUE(logic_.WaitForCalls(logic::testing::Method::kSend, 1));
+    return client;
   }
 
   rpc::PushReply Push(const rpc::PushRequest& req) {
@@ -234,8 +269,10 @@ class ConnectNodeTest : public ::testing::Test {
   Options options_;
   Metrics metrics_;
   ManualClock clock_{1'700'000'000'100};
-  testing::FakeLogic logic_;
-  std::unique_ptr<ConnectNode> node_;
+  static constexpr uint64_t kEpoch = 7;
+  logic::testing::FakeLogic logic_{clock_};
+  std::shared_ptr<ConnectNode> node_;
+  std::unique_ptr<WsListener> listener_;
   tcp::acceptor acceptor_{io_};
   uint16_t port_ = 0;
   std::vector<std::thread> threads_;
@@ -260,7 +297,7 @@ TEST_F(ConnectNodeTest, RefusesBadUpgradesWithJsonErrors) {
 
   EXPECT_EQ(node_->connection_count(), 0u);
   EXPECT_EQ(metrics_.ws_opened.value(), 0u);
-  EXPECT_TRUE(logic_.disconnects().empty()) << "no Disconnect without a Connect";
+  EXPECT_TRUE(Disconnects().empty()) << "no Disconnect without a Connect";
 }
 
 TEST_F(ConnectNodeTest, HelloPingSendAckAndClose) {
@@ -271,10 +308,13 @@ TEST_F(ConnectNodeTest, HelloPingSendAckAndClose) {
   EXPECT_TRUE(a.hello().at("convs").as_array().empty());
   EXPECT_EQ(metrics_.ws_opened.value(), 1u);
   EXPECT_EQ(metrics_.ws_connections.value(), 1);
-  ASSERT_EQ(logic_.connects().size(), 1u);
-  EXPECT_EQ(logic_.connects()[0].token(), "tok-a1");
-  EXPECT_EQ(logic_.connects()[0].node_id(), "node-1");
-  EXPECT_EQ(logic_.connects()[0].conn_id(), a.conn_id());
+  auto connects = logic_.Calls<rpc::ConnectRequest>();
+  ASSERT_EQ(connects.size(), 1u);
+  EXPECT_EQ(connects[0].ctx.token, "tok-a1");
+  EXPECT_EQ(connects[0].ctx.client_ip, "127.0.0.1");
+  EXPECT_EQ(connects[0].req.node_id(), "node-1");
+  EXPECT_EQ(connects[0].req.node_epoch(), kEpoch);
+  EXPECT_EQ(connects[0].req.conn_id(), a.conn_id());
 
   a.Send(R"({"type":"ping"})");
   EXPECT_EQ(a.Read(), R"({"type":"pong"})");
@@ -303,11 +343,13 @@ TEST_F(ConnectNodeTest, HelloPingSendAckAndClose) {
 
   a.Close();
   ASSERT_TRUE(Eventually([&] { return node_->connection_count() == 1; }));
-  ASSERT_TRUE(Eventually([&] { return logic_.disconnects().size() == 1; }));
-  rpc::DisconnectRequest d = logic_.disconnects()[0];
-  EXPECT_EQ(d.user_id(), 1u);
-  EXPECT_EQ(d.node_id(), "node-1");
-  EXPECT_EQ(d.conn_id(), a.conn_id());
+  ASSERT_TRUE(Eventually([&] { return Disconnects().size() == 1; }));
+  auto d = Disconnects()[0];
+  EXPECT_EQ(d.ctx.user_id, 1u);
+  EXPECT_EQ(d.ctx.session_key, "key-a1");
+  EXPECT_EQ(d.req.node_id(), "node-1");
+  EXPECT_EQ(d.req.node_epoch(), kEpoch);
+  EXPECT_EQ(d.req.conn_id(), a.conn_id());
   EXPECT_TRUE(Eventually([&] { return metrics_.ws_connections.value() == 1; }));
 }
 
@@ -375,6 +417,126 @@ TEST_F(ConnectNodeTest, PipelinedSendsAreAckedInOrder) {
     EXPECT_EQ(ack.at("seq").to_number<uint64_t>(), static_cast<uint64_t>(i + 1));
   }
   EXPECT_EQ(metrics_.frames_in.value(), static_cast<uint64_t>(kSends));
+}
+
+TEST_F(ConnectNodeTest, EveryCallCarriesTheSocketsCredentialsOriginAndDeadline) {
+  options_.conn.logic_call_timeout_ms = 2500;
+  Start();
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  const int64_t deadline = clock_.NowMs() + 2500;
+  a.Send(SendFrame("m1"));
+  ASSERT_EQ(a.ReadJson().at("type").as_string(), "ack");
+  a.Send(R"({"type":"sync","conv":"p:1:2"})");
+  ASSERT_EQ(a.ReadJson().at("type").as_string(), "sync");
+
+  auto connect = logic_.Last<rpc::ConnectRequest>();
+  ASSERT_TRUE(connect.has_value());
+  EXPECT_EQ(connect->ctx.token, "tok-a1");
+  EXPECT_EQ(connect->ctx.origin_node, "node-1");
+  EXPECT_EQ(connect->ctx.deadline_ms, deadline);
+  EXPECT_FALSE(connect->ctx.request_id.empty());
+  for (const logic::CallContext& ctx :
+       {logic_.Last<rpc::SendBatch>()->ctx, logic_.Last<rpc::SyncRequest>()->ctx}) {
+    EXPECT_TRUE(ctx.token.empty()) << "after Connect, the socket's session identifies it";
+    EXPECT_EQ(ctx.user_id, 1u);
+    EXPECT_EQ(ctx.session_key, "key-a1");
+    EXPECT_EQ(ctx.origin_node, "node-1");
+    EXPECT_EQ(ctx.origin_conn, a.conn_id());
+    EXPECT_EQ(ctx.deadline_ms, deadline);
+    EXPECT_FALSE(ctx.request_id.empty());
+  }
+  EXPECT_NE(logic_.Last<rpc::SendBatch>()->ctx.request_id,
+            logic_.Last<rpc::SyncRequest>()->ctx.request_id);
+}
+
+TEST_F(ConnectNodeTest, OneSendBatchInFlightAndTheRestJoinTheNextInOrder) {
+  options_.conn.ws_send_batch_max = 3;
+  auto client = StartWithSendInFlight("s0");
+  ASSERT_TRUE(client->ok());
+  Client& a = *client;
+  for (int i = 1; i <= 5; ++i) a.Send(SendFrame("s" + std::to_string(i)));
+  // Reading goes on while the batch is in flight.
+  a.Send(R"({"type":"ping"})");
+  EXPECT_EQ(a.Read(), R"({"type":"pong"})");
+  EXPECT_EQ(logic_.call_count(logic::testing::Method::kSend), 1u) << "one batch in flight";
+
+  // Each release lets the next batch go: [s0], then [s1 s2 s3], then [s4 s5].
+  for (size_t batches = 1; batches <= 3; ++batches) {
+    ASSERT_TRUE(logic_.WaitForCalls(logic::testing::Method::kSend, batches));
+    EXPECT_EQ(logic_.call_count(logic::testing::Method::kSend), batches);
+    ASSERT_TRUE(Eventually([&] { return logic_.held(logic::testing::Method::kSend) == 1; }));
+    logic_.Release(logic::testing::Method::kSend);
+  }
+  auto batches = logic_.Calls<rpc::SendBatch>();
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[0].req.requests_size(), 1);
+  EXPECT_EQ(batches[1].req.requests_size(), 3);
+  EXPECT_EQ(batches[2].req.requests_size(), 2);
+  EXPECT_EQ(batches[1].req.requests(0).client_id(), "s1");
+  EXPECT_EQ(batches[2].req.requests(1).client_id(), "s5");
+  for (int i = 0; i <= 5; ++i) {
+    json::object ack = a.ReadJson();
+    ASSERT_EQ(ack.at("type").as_string(), "ack");
+    EXPECT_EQ(ack.at("id").as_string(), "s" + std::to_string(i));
+    EXPECT_EQ(ack.at("seq").to_number<uint64_t>(), static_cast<uint64_t>(i + 1));
+  }
+}
+
+TEST_F(ConnectNodeTest, SendsBeyondThePendingLimitAreRateLimited) {
+  options_.conn.ws_send_pending_max = 2;
+  options_.rate.ws_violations_before_close = 100;
+  auto client = StartWithSendInFlight("in-flight");
+  ASSERT_TRUE(client->ok());
+  Client& a = *client;
+  a.Send(SendFrame("w1"));
+  a.Send(SendFrame("w2"));
+  a.Send(SendFrame("over"));
+  json::object err = a.ReadJson();
+  EXPECT_EQ(err.at("type").as_string(), "error");
+  EXPECT_EQ(err.at("code").as_string(), "rate_limited");
+  EXPECT_EQ(err.at("id").as_string(), "over");
+  EXPECT_GT(err.at("retry_after_ms").to_number<int64_t>(), 0);
+  logic_.Release(logic::testing::Method::kSend, SIZE_MAX, /*stop_holding=*/true);
+  for (const char* id : {"in-flight", "w1", "w2"}) {
+    json::object ack = a.ReadJson();
+    EXPECT_EQ(ack.at("type").as_string(), "ack");
+    EXPECT_EQ(ack.at("id").as_string(), id);
+  }
+}
+
+TEST_F(ConnectNodeTest, ADrainWaitsForTheAckOfTheBatchInFlightAndDropsTheWaitingSends) {
+  auto client = StartWithSendInFlight("in-flight");
+  ASSERT_TRUE(client->ok());
+  Client& a = *client;
+  a.Send(SendFrame("waiting"));
+  a.Send(R"({"type":"ping"})");
+  EXPECT_EQ(a.Read(), R"({"type":"pong"})");  // "waiting" was read before the drain
+  std::promise<void> drained;
+  node_->Drain([&] { drained.set_value(); });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(node_->connection_count(), 1u) << "the close waits for the batch in flight";
+  logic_.Release(logic::testing::Method::kSend, SIZE_MAX, /*stop_holding=*/true);
+  json::object ack = a.ReadJson();
+  EXPECT_EQ(ack.at("type").as_string(), "ack");
+  EXPECT_EQ(ack.at("id").as_string(), "in-flight");
+  EXPECT_EQ(a.WaitClosed(), 1001);
+  ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(logic_.call_count(logic::testing::Method::kSend), 1u)
+      << "an unacknowledged send is not started while closing; the client resends it";
+}
+
+TEST_F(ConnectNodeTest, ALogoutElsewhereRefusesTheSocketsNextCall) {
+  Start();
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  logic::CallContext ctx;
+  ctx.token = "tok-a1";
+  parley::testing::Wait<rpc::LogoutReply>([&](auto cb) { logic_.Logout(ctx, {}, cb); });
+  a.Send(SendFrame("after-logout"));
+  json::object err = a.ReadJson();
+  EXPECT_EQ(err.at("code").as_string(), "unauthenticated");
+  EXPECT_EQ(err.at("id").as_string(), "after-logout");
 }
 
 TEST_F(ConnectNodeTest, BadFramesGetErrorFramesAndTheConnectionStays) {
@@ -541,12 +703,13 @@ TEST_F(ConnectNodeTest, SyncAndRead) {
   EXPECT_EQ(err.at("type").as_string(), "error");
   EXPECT_EQ(err.at("code").as_string(), "permission_denied");
   EXPECT_EQ(err.at("id").as_string(), "r9");
-  auto reads = logic_.reads();
-  ASSERT_EQ(reads.size(), 1u);
-  EXPECT_EQ(reads[0].conv(), "p:1:2");
-  EXPECT_EQ(reads[0].seq(), 3u);
-  EXPECT_EQ(reads[0].user_id(), 1u);
-  EXPECT_EQ(reads[0].origin_conn(), a.conn_id());
+  auto reads = logic_.Calls<rpc::ReadRequest>();
+  ASSERT_EQ(reads.size(), 2u);
+  EXPECT_EQ(reads[0].req.conv(), "p:1:2");
+  EXPECT_EQ(reads[0].req.seq(), 3u);
+  EXPECT_EQ(reads[0].ctx.user_id, 1u);
+  EXPECT_EQ(reads[0].ctx.origin_node, "node-1");
+  EXPECT_EQ(reads[0].ctx.origin_conn, a.conn_id());
 }
 
 TEST_F(ConnectNodeTest, RateLimitedErrorsThenClose4008) {
@@ -612,7 +775,7 @@ TEST_F(ConnectNodeTest, SlowConsumerIsClosedNotBuffered) {
   }
   EXPECT_EQ(metrics_.ws_closed_slow.value(), 1u);
   EXPECT_TRUE(Eventually([&] { return node_->connection_count() == 0; }));
-  EXPECT_TRUE(Eventually([&] { return logic_.disconnects().size() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return Disconnects().size() == 1; }));
 }
 
 TEST_F(ConnectNodeTest, IdleConnectionIsDroppedAnsweringOneStays) {
@@ -631,8 +794,8 @@ TEST_F(ConnectNodeTest, IdleConnectionIsDroppedAnsweringOneStays) {
   EXPECT_EQ(m.at("type").as_string(), "msg");
   EXPECT_EQ(pusher.get(), 1u);
   EXPECT_EQ(node_->connection_count(), 1u) << "the silent one is gone, the live one stays";
-  ASSERT_EQ(logic_.disconnects().size(), 1u);
-  EXPECT_EQ(logic_.disconnects()[0].conn_id(), silent.conn_id());
+  ASSERT_TRUE(Eventually([&] { return Disconnects().size() == 1; }));
+  EXPECT_EQ(Disconnects()[0].req.conn_id(), silent.conn_id());
 }
 
 TEST_F(ConnectNodeTest, DrainClosesWith1001ThenCallsDone) {
@@ -645,7 +808,7 @@ TEST_F(ConnectNodeTest, DrainClosesWith1001ThenCallsDone) {
   EXPECT_EQ(b.WaitClosed(), 1001);
   ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
   EXPECT_EQ(node_->connection_count(), 0u);
-  EXPECT_EQ(logic_.disconnects().size(), 2u);
+  EXPECT_TRUE(Eventually([&] { return Disconnects().size() == 2; }));
   // New upgrades are refused while draining.
   auto res = HttpExchange(port_, UpgradeRequest("Bearer tok-a1"));
   EXPECT_EQ(res.result_int(), 503);
@@ -657,6 +820,68 @@ TEST_F(ConnectNodeTest, DrainWithNoConnectionsIsPrompt) {
   std::promise<void> drained;
   node_->Drain([&] { drained.set_value(); });
   EXPECT_EQ(drained.get_future().wait_for(1s), std::future_status::ready);
+}
+
+http::response<http::string_body> Get(uint16_t port, const std::string& target) {
+  return HttpExchange(port, http::request<http::string_body>(http::verb::get, target, 11));
+}
+
+TEST_F(ConnectNodeTest, WsListenerServesUpgradesAndHealthWithoutTheApi) {
+  StartWithListener();
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  a.Send(SendFrame("via-listener"));
+  EXPECT_EQ(a.ReadJson().at("type").as_string(), "ack");
+  Client q(port_, "tok-b", /*token_in_query=*/true);
+  ASSERT_TRUE(q.ok());
+
+  auto res = HttpExchange(port_, UpgradeRequest("Bearer nope"));
+  EXPECT_EQ(res.result_int(), 401);
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "unauthenticated");
+
+  res = Get(port_, "/healthz");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(J(res.body()).at("status").as_string(), "ok");
+  res = Get(port_, "/readyz");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(J(res.body()).at("status").as_string(), "ready");
+  logic_.SetReady(Status::Unavailable("store: database is locked"));
+  res = Get(port_, "/readyz");
+  EXPECT_EQ(res.result_int(), 503);
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "unavailable");
+  EXPECT_NE(res.body().find("store"), std::string::npos);
+  logic_.SetReady(Status::Ok());
+
+  res = Get(port_, "/metrics");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res[http::field::content_type], "text/plain; version=0.0.4");
+  EXPECT_NE(res.body().find("parley_ws_connections 2\n"), std::string::npos) << res.body();
+
+  res = Get(port_, "/api/v1/users/me");
+  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "not_found");
+  res = Get(port_, "/ws");
+  EXPECT_EQ(res.result_int(), 400);
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "invalid_argument");
+
+  // A draining node is not ready.
+  std::promise<void> drained;
+  node_->Drain([&] { drained.set_value(); });
+  EXPECT_EQ(a.WaitClosed(), 1001);
+  res = Get(port_, "/readyz");
+  EXPECT_EQ(res.result_int(), 503);
+  ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+}
+
+TEST_F(ConnectNodeTest, WsListenerRefusesMalformedAddresses) {
+  WsListener listener(
+      io_.get_executor(), options_,
+      *ConnectNode::Create(io_.get_executor(), "n", 1, options_, logic_, metrics_, clock_),
+      metrics_, [](auto done) { done(Status::Ok()); });
+  for (const char* address : {"127.0.0.1", ":80", "127.0.0.1:99999", "127.0.0.1:x", "127.0.0.1:"}) {
+    EXPECT_EQ(listener.Listen(address).code(), Code::kInvalidArgument) << address;
+  }
+  EXPECT_EQ(listener.port(), 0);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/callback.h"
 #include "parley/connect.pb.h"
@@ -22,13 +23,18 @@ class ConnectService {
   virtual void Kick(rpc::KickRequest req, Callback<rpc::KickReply> done) = 0;
 };
 
-// Finds the ConnectService of a node by id; nullptr when unknown. Embedded:
-// the one local node; cluster: gRPC stubs from discovery.
+// Finds the ConnectService of a node by id. Embedded: the one local node;
+// cluster: gRPC stubs kept up to date from discovery. Thread-safe. A service
+// handed out stays usable (its calls complete, with an error if the node is
+// gone) for as long as the caller holds it, even after the node left the
+// directory.
 class ConnectDirectory {
  public:
   virtual ~ConnectDirectory() = default;
-  virtual ConnectService* Find(const std::string& node_id) = 0;
-  // Every known connect node (for kicks that must reach all of them).
+  // nullptr when no live node has this id, or its epoch is not `epoch`
+  // (epoch 0: any).
+  virtual std::shared_ptr<ConnectService> Find(const std::string& node_id, uint64_t epoch = 0) = 0;
+  // Every live connect node (for kicks that must reach all of them).
   virtual std::vector<std::string> AllNodes() = 0;
 };
 

@@ -9,8 +9,8 @@
 
 #include "common/metrics.h"
 #include "common/options.h"
-#include "connect/fake_logic_for_test.h"
 #include "connect/ws_session.h"
+#include "logic/testing/fake_logic.h"
 
 namespace parley::connect {
 namespace {
@@ -34,10 +34,11 @@ class RegistryTest : public ::testing::Test {
   boost::asio::io_context io_;
   Options options_;
   Metrics metrics_;
+  ManualClock clock_;
   ConnectionRegistry registry_;
-  testing::FakeLogic logic_;  // not called by these tests
+  logic::testing::FakeLogic logic_;  // not called by these tests
   std::unique_ptr<SessionEnv> env_ =
-      std::make_unique<SessionEnv>("n1", options_, logic_, metrics_, registry_);
+      std::make_unique<SessionEnv>("n1", 1, options_, logic_, metrics_, clock_, registry_);
 };
 
 TEST_F(RegistryTest, AddFindRemove) {

@@ -9,10 +9,24 @@
 
 #include "common/validation.h"
 #include "model/conversation.h"
+#include "wire/message_json.h"
 
 namespace parley::connect {
 
 namespace json = boost::json;
+using wire::AppendMessageFields;
+
+namespace {
+
+void StrField(std::string& out, std::string_view key, std::string_view value) {
+  wire::AppendStringField(out, key, value);
+}
+template <typename Int>
+void IntField(std::string& out, std::string_view key, Int value) {
+  wire::AppendIntField(out, key, value);
+}
+
+}  // namespace
 
 namespace {
 
@@ -150,63 +164,6 @@ std::optional<std::string> ReplaceSurrogateEscapes(std::string_view text) {
   return out;
 }
 
-// ---- serialization ----
-
-template <typename Int>
-void AppendInt(std::string& out, Int v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
-
-// `"key":` (keys are plain ASCII literals and need no escaping).
-void Key(std::string& out, std::string_view key) {
-  out += '"';
-  out += key;
-  out += "\":";
-}
-
-void StrField(std::string& out, std::string_view key, std::string_view value) {
-  Key(out, key);
-  AppendJsonString(out, value);
-}
-
-template <typename Int>
-void IntField(std::string& out, std::string_view key, Int value) {
-  Key(out, key);
-  AppendInt(out, value);
-}
-
-// msg_id is a 64-bit snowflake, beyond JavaScript's safe integers: a string.
-void MsgIdField(std::string& out, uint64_t msg_id) {
-  Key(out, "msg_id");
-  out += '"';
-  AppendInt(out, msg_id);
-  out += '"';
-}
-
-void AppendMessageFields(std::string& out, const rpc::ChatMessage& m) {
-  MsgIdField(out, m.msg_id());
-  out += ',';
-  StrField(out, "conv", m.conv());
-  out += ',';
-  IntField(out, "seq", m.seq());
-  out += ',';
-  IntField(out, "from", m.from());
-  out += ',';
-  if (m.to_group() != 0) {
-    IntField(out, "to_group", m.to_group());
-  } else {
-    IntField(out, "to_user", m.to_user());
-  }
-  out += ',';
-  StrField(out, "body", m.body());
-  out += ',';
-  IntField(out, "ts", m.ts());
-  out += ',';
-  StrField(out, "id", m.client_id());
-}
-
 }  // namespace
 
 Status ParseClientFrame(std::string_view text, const Limits& limits, ClientFrame& frame) {
@@ -268,53 +225,6 @@ Status ParseClientFrame(std::string_view text, const Limits& limits, ClientFrame
   return Status::InvalidArgument("unknown type (expected send, sync, read or ping)");
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xf];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
-}
-
-void AppendMessageJson(std::string& out, const rpc::ChatMessage& msg) {
-  out += '{';
-  AppendMessageFields(out, msg);
-  out += '}';
-}
-
 std::string HelloFrame(uint64_t user_id, uint64_t conn_id, const rpc::ConnectReply& reply) {
   std::string out;
   out.reserve(64 + 64 * static_cast<size_t>(reply.convs_size()));
@@ -349,15 +259,7 @@ std::string AckFrame(std::string_view id, const rpc::SendReply& reply) {
   std::string out;
   out.reserve(128 + id.size());
   out += R"({"type":"ack",)";
-  StrField(out, "id", id);
-  out += ',';
-  MsgIdField(out, reply.msg_id());
-  out += ',';
-  StrField(out, "conv", reply.conv());
-  out += ',';
-  IntField(out, "seq", reply.seq());
-  out += ',';
-  IntField(out, "ts", reply.ts());
+  wire::AppendAckFields(out, id, reply);
   out += '}';
   return out;
 }
@@ -374,7 +276,7 @@ std::string ErrorFrame(const std::optional<std::string>& id, const Status& statu
   StrField(out, "code", CodeName(status.code()));
   out += ',';
   StrField(out, "message", status.message());
-  if (status.code() == rpc::RATE_LIMITED && retry_after_ms > 0) {
+  if (status.code() == Code::kRateLimited && retry_after_ms > 0) {
     out += ',';
     IntField(out, "retry_after_ms", retry_after_ms);
   }
@@ -393,20 +295,10 @@ std::string MsgFrame(const rpc::ChatMessage& msg) {
 
 std::string SyncFrame(const rpc::SyncReply& reply) {
   std::string out;
-  size_t estimate = 64;
-  for (const rpc::ChatMessage& m : reply.messages()) estimate += 150 + m.body().size();
-  out.reserve(estimate);
   out += R"({"type":"sync",)";
   StrField(out, "conv", reply.conv());
-  out += ",\"messages\":[";
-  bool first = true;
-  for (const rpc::ChatMessage& m : reply.messages()) {
-    if (!first) out += ',';
-    first = false;
-    AppendMessageJson(out, m);
-  }
-  out += "],\"has_more\":";
-  out += reply.has_more() ? "true" : "false";
+  out += ',';
+  wire::AppendMessagePage(out, reply);
   out += '}';
   return out;
 }

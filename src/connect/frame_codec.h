@@ -1,6 +1,7 @@
 // The JSON frames of the WebSocket protocol (PROTOCOL.md, "WebSocket"):
 // parsing and validating what a client sends, serializing what the server
-// sends. Pure functions; thread-safe.
+// sends. Chat messages and acks are written by the shared encoder of
+// wire/message_json.h. Pure functions; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -48,12 +49,5 @@ std::string MsgFrame(const rpc::ChatMessage& msg);
 std::string SyncFrame(const rpc::SyncReply& reply);
 std::string ReadFrame(const rpc::ReadReceipt& receipt);
 std::string PongFrame();
-
-// A message as a JSON object, without "type" (the element of a sync frame's
-// "messages"):
-// {"msg_id":"<decimal>","conv","seq","from","to_user"|"to_group","body","ts","id"}
-void AppendMessageJson(std::string& out, const rpc::ChatMessage& msg);
-// `s` as a JSON string literal (quotes included). `s` must be valid UTF-8.
-void AppendJsonString(std::string& out, std::string_view s);
 
 }  // namespace parley::connect

@@ -65,7 +65,7 @@ TEST(FrameCodecFuzz, AnyInputIsAcceptedOrRefusedWithInvalidArgument) {
     if (s.ok()) {
       ++accepted;
     } else {
-      ASSERT_EQ(s.code(), rpc::INVALID_ARGUMENT) << "input: " << input << " -> " << s.message();
+      ASSERT_EQ(s.code(), Code::kInvalidArgument) << "input: " << input << " -> " << s.message();
       ASSERT_FALSE(s.message().empty()) << "input: " << input;
     }
   }
@@ -83,7 +83,7 @@ TEST(FrameCodecFuzz, RandomBytesAreRefused) {
     ClientFrame frame;
     Status s = ParseClientFrame(input, limits, frame);
     if (!s.ok()) {
-      ASSERT_EQ(s.code(), rpc::INVALID_ARGUMENT);
+      ASSERT_EQ(s.code(), Code::kInvalidArgument);
     }
   }
 }

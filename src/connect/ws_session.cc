@@ -14,7 +14,7 @@
 
 #include "common/json_error.h"
 #include "common/logging.h"
-#include "connect/bearer_token.h"
+#include "wire/bearer_token.h"
 
 namespace parley::connect {
 
@@ -30,9 +30,8 @@ namespace {
 constexpr size_t kFirstReadBytes = 256;
 // A read buffer grown past this by a big message is given back afterwards.
 constexpr size_t kKeepReadBytes = 4096;
-// Logic calls in flight per connection beyond which reading pauses: a client
-// may pipeline, but not without bound.
-constexpr uint32_t kMaxInflight = 1024;
+// retry_after_ms of a send or call refused because too many wait.
+constexpr int64_t kBusyRetryAfterMs = 100;
 // Beast's own read buffer (tcp_frame_size): the most that can be handed to
 // the handshake together with the request.
 constexpr size_t kMaxHandshakeBytes = 1536;
@@ -74,8 +73,9 @@ void WsSession::DoStart() {
     ReplyHttpError(Status::InvalidArgument("expected a WebSocket upgrade request"));
     return;
   }
-  std::string token = BearerToken((*request_)[http::field::authorization], request_->target());
-  if (token.empty()) {
+  logic::CallContext ctx;
+  ctx.token = wire::BearerToken((*request_)[http::field::authorization], request_->target());
+  if (ctx.token.empty()) {
     ReplyHttpError(Status::Unauthenticated("missing bearer token"));
     return;
   }
@@ -83,26 +83,51 @@ void WsSession::DoStart() {
     ReplyHttpError(Status::Unavailable("this node is shutting down; connect to another one"));
     return;
   }
+  ctx.request_id = request_id_;
+  beast::error_code ec;
+  auto remote = ws_.next_layer().remote_endpoint(ec);
+  if (!ec) ctx.client_ip = remote.address().to_string();
+  ctx.origin_node = env_.node_id;
+  ctx.origin_conn = conn_id_;
+  ctx.deadline_ms = Deadline();
   rpc::ConnectRequest req;
-  req.set_token(std::move(token));
   req.set_node_id(env_.node_id);
+  req.set_node_epoch(env_.node_epoch);
   req.set_conn_id(conn_id_);
-  req.set_request_id(request_id_);
-  env_.logic.Connect(std::move(req), [self = shared_from_this()](rpc::ConnectReply reply) {
-    // Joins the registry here, on logic's thread, rather than after a hop
-    // to the strand: logic has counted the connection in presence already,
-    // and a push that finds no session is lost. No handler of this session
-    // runs until OnConnected (it waits for this reply), so setting its
-    // state here is safe; frames pushed before OnConnected queue behind
-    // where `hello` goes.
-    if (reply.error().code() == rpc::OK && !self->env_.draining.load()) {
-      self->user_id_ = reply.user_id();
-      self->registered_ = true;
-      self->env_.registry.Add(self->user_id_, self->conn_id_, reply.session_key(), self);
-    }
-    self->Post(
-        [s = self.get(), reply = std::move(reply)]() mutable { s->OnConnected(std::move(reply)); });
-  });
+  env_.logic.Connect(
+      std::move(ctx), std::move(req), [self = shared_from_this()](rpc::ConnectReply reply) {
+        // Joins the registry here, on logic's thread, rather than after a hop
+        // to the strand: logic has counted the connection in presence
+        // already, and a push that finds no session is lost. No handler of
+        // this session runs until OnConnected (it waits for this reply), so
+        // setting its state here is safe; frames pushed before OnConnected
+        // queue behind where `hello` goes.
+        if (reply.error().code() == rpc::OK && !self->env_.draining.load()) {
+          self->user_id_ = reply.user_id();
+          self->session_key_ = reply.session_key();
+          self->registered_ = true;
+          self->env_.registry.Add(self->user_id_, self->conn_id_, reply.session_key(), self);
+        }
+        self->Post([s = self.get(), reply = std::move(reply)]() mutable {
+          s->OnConnected(std::move(reply));
+        });
+      });
+}
+
+int64_t WsSession::Deadline() const {
+  const uint32_t timeout = env_.options.conn.logic_call_timeout_ms;
+  return timeout == 0 ? 0 : env_.clock.NowMs() + timeout;
+}
+
+logic::CallContext WsSession::CallContextForUser() const {
+  logic::CallContext ctx;
+  ctx.request_id = NewRequestId();
+  ctx.user_id = user_id_;
+  ctx.session_key = session_key_;
+  ctx.origin_node = env_.node_id;
+  ctx.origin_conn = conn_id_;
+  ctx.deadline_ms = Deadline();
+  return ctx;
 }
 
 void WsSession::OnConnected(rpc::ConnectReply reply) {
@@ -113,15 +138,17 @@ void WsSession::OnConnected(rpc::ConnectReply reply) {
   if (!registered_) {
     // The node began draining: logic already counts this connection, so take
     // it back.
+    user_id_ = reply.user_id();
+    session_key_ = reply.session_key();
     rpc::DisconnectRequest req;
-    req.set_user_id(reply.user_id());
     req.set_node_id(env_.node_id);
+    req.set_node_epoch(env_.node_epoch);
     req.set_conn_id(conn_id_);
-    env_.logic.Disconnect(std::move(req), [](rpc::DisconnectReply) {});
+    env_.logic.Disconnect(CallContextForUser(), std::move(req), [](rpc::DisconnectReply) {});
     ReplyHttpError(Status::Unavailable("this node is shutting down; connect to another one"));
     return;
   }
-  if (!closing_ || flush_) {  // not kicked in the meantime
+  if (!close_requested() || flush_) {  // not kicked in the meantime
     queue_.PushFront(std::make_shared<const std::string>(HelloFrame(user_id_, conn_id_, reply)));
   }
   // A drain that began after the registration may have missed this session
@@ -146,6 +173,7 @@ void WsSession::OnConnected(rpc::ConnectReply reply) {
   ws_.read_message_max(0);
   ws_.auto_fragment(false);
 
+  state_ = State::kHandshaking;
   auto on_accept = [self = shared_from_this()](beast::error_code ec) { self->OnAccepted(ec); };
   if (leftover_) {
     // The client sent bytes right behind its request (frames, pipelined):
@@ -172,7 +200,7 @@ void WsSession::OnAccepted(beast::error_code ec) {
     Finish(ec);
     return;
   }
-  opened_ = true;
+  state_ = close_requested() ? State::kClosing : State::kOpen;
   env_.metrics.ws_opened.Inc();
   env_.metrics.ws_connections.Add(1);
   spdlog::info("event=ws_open conn={} user={} rid={}", conn_id_, user_id_, request_id_);
@@ -188,7 +216,7 @@ void WsSession::ReplyHttpError(const Status& status) {
   auto res = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(HttpStatus(status.code())), request_->version());
   res->set(http::field::content_type, "application/json");
-  if (status.code() == rpc::UNAUTHENTICATED) res->set(http::field::www_authenticate, "Bearer");
+  if (status.code() == Code::kUnauthenticated) res->set(http::field::www_authenticate, "Bearer");
   res->keep_alive(false);
   res->body() = ErrorBody(status);
   res->prepare_payload();
@@ -205,12 +233,7 @@ void WsSession::ReplyHttpError(const Status& status) {
 // ---- reading ----
 
 void WsSession::DoRead() {
-  if (reading_ || read_stopped_ || finished_) return;
-  if (inflight_ >= kMaxInflight) {
-    read_paused_ = true;
-    return;
-  }
-  read_paused_ = false;
+  if (read_ != ReadState::kIdle || state_ == State::kFinished) return;
   const size_t frame_max = env_.options.limits.ws_frame_max;
   // One byte past the limit is enough to know the message is over it. Within
   // that, ask for what the current frame still holds (Beast's hint), and
@@ -218,7 +241,7 @@ void WsSession::DoRead() {
   // small buffer.
   size_t limit = frame_max + 1 - std::min(read_buffer_.size(), frame_max);
   limit = std::min(limit, ws_.read_size_hint(kFirstReadBytes));
-  reading_ = true;
+  read_ = ReadState::kReading;
   // Into a buffer we prepare ourselves rather than Beast's dynamic-buffer
   // overload: one operation layer less held by every idle connection.
   ws_.async_read_some(
@@ -227,7 +250,7 @@ void WsSession::DoRead() {
 }
 
 void WsSession::OnRead(beast::error_code ec, size_t bytes) {
-  reading_ = false;
+  read_ = ReadState::kIdle;
   read_buffer_.commit(bytes);
   if (ec) {
     Finish(ec);
@@ -238,7 +261,7 @@ void WsSession::OnRead(beast::error_code ec, size_t bytes) {
     spdlog::info("event=ws_frame_too_big conn={} user={} limit={} rid={}", conn_id_, user_id_,
                  env_.options.limits.ws_frame_max, request_id_);
     // The close handshake reads (and discards) the rest of the message.
-    read_stopped_ = true;
+    read_ = ReadState::kStopped;
     read_buffer_ = beast::flat_buffer();
     CloseOnStrand(kCloseTooBig, "frame over the size limit", /*flush=*/false);
     return;
@@ -248,7 +271,7 @@ void WsSession::OnRead(beast::error_code ec, size_t bytes) {
     return;
   }
   env_.metrics.frames_in.Inc();
-  if (!closing_) {
+  if (!close_requested()) {
     if (ws_.got_text()) {
       auto data = read_buffer_.data();
       HandleText(std::string_view(static_cast<const char*>(data.data()), data.size()));
@@ -287,101 +310,140 @@ void WsSession::HandleText(std::string_view text) {
 }
 
 void WsSession::HandleSend(ClientFrame& frame) {
-  rpc::SendRequest req;
-  req.set_from(user_id_);
-  req.set_client_id(*frame.id);
-  if (frame.to_group != 0) {
-    req.set_to_group(frame.to_group);
-  } else {
-    req.set_to_user(frame.to_user);
+  if (static_cast<uint32_t>(waiting_sends_.requests_size()) >=
+      env_.options.conn.ws_send_pending_max) {
+    SendError(frame.id, Status::RateLimited("too many sends waiting on this connection"),
+              kBusyRetryAfterMs);
+    CountRateViolation();
+    return;
   }
-  req.set_body(std::move(frame.body));
-  req.set_origin_node(env_.node_id);
-  req.set_origin_conn(conn_id_);
-  req.set_request_id(NewRequestId());
-  SPDLOG_DEBUG("event=ws_send conn={} user={} id={} rid={}", conn_id_, user_id_, req.client_id(),
-               req.request_id());
-  ++inflight_;
-  // Not awaited: the next frame is read at once. Logic replies to one
-  // caller's sends to one conversation in order, and posting keeps that order.
-  env_.logic.Send(
-      std::move(req), [self = shared_from_this(), id = std::move(*frame.id)](rpc::SendReply reply) {
-        self->Post([s = self.get(), id, reply = std::move(reply)] { s->OnSendReply(id, reply); });
-      });
+  rpc::SendRequest* req = waiting_sends_.add_requests();
+  req->set_client_id(std::move(*frame.id));
+  if (frame.to_group != 0) {
+    req->set_to_group(frame.to_group);
+  } else {
+    req->set_to_user(frame.to_user);
+  }
+  req->set_body(std::move(frame.body));
+  MaybeSendBatch();
+}
+
+void WsSession::MaybeSendBatch() {
+  if (!batch_ids_.empty() || waiting_sends_.requests_size() == 0 || close_requested()) return;
+  const int max = static_cast<int>(std::max<uint32_t>(env_.options.conn.ws_send_batch_max, 1));
+  rpc::SendBatch batch;
+  if (waiting_sends_.requests_size() <= max) {
+    batch.Swap(&waiting_sends_);
+  } else {
+    auto* waiting = waiting_sends_.mutable_requests();
+    for (int i = 0; i < max; ++i) batch.add_requests()->Swap(waiting->Mutable(i));
+    waiting->DeleteSubrange(0, max);
+  }
+  for (const rpc::SendRequest& req : batch.requests()) batch_ids_.push_back(req.client_id());
+  logic::CallContext ctx = CallContextForUser();
+  SPDLOG_DEBUG("event=ws_send conn={} user={} sends={} first_id={} rid={}", conn_id_, user_id_,
+               batch.requests_size(), batch_ids_.front(), ctx.request_id);
+  ++calls_in_flight_;
+  env_.logic.Send(std::move(ctx), std::move(batch),
+                  [self = shared_from_this()](rpc::SendBatchReply reply) {
+                    self->Post([s = self.get(), reply = std::move(reply)]() mutable {
+                      s->OnSendBatch(std::move(reply));
+                    });
+                  });
+}
+
+void WsSession::OnSendBatch(rpc::SendBatchReply reply) {
+  --calls_in_flight_;
+  std::vector<std::string> ids;
+  ids.swap(batch_ids_);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i < static_cast<size_t>(reply.replies_size())) {
+      OnSendReply(ids[i], reply.replies(static_cast<int>(i)));
+    } else {
+      rpc::SendReply missing;
+      Status::Internal("logic answered fewer sends than it was given")
+          .ToProto(missing.mutable_error());
+      OnSendReply(ids[i], missing);
+    }
+  }
+  ids.clear();
+  batch_ids_.swap(ids);  // keeps the vector's capacity for the next batch
+  MaybeSendBatch();
+  MaybeWrite();  // a closing session may have been waiting for this reply
 }
 
 void WsSession::OnSendReply(const std::string& id, const rpc::SendReply& reply) {
-  OnLogicReply();
   if (reply.error().code() == rpc::OK) {
     rate_violations_ = 0;
     // Even while closing with a flush: the message exists, so its ack must
     // not be lost.
     EnqueueOnStrand(std::make_shared<const std::string>(AckFrame(id, reply)),
                     /*is_ack=*/true);
-  } else {
-    Status status = Status::FromProto(reply.error());
-    SendError(id, status, reply.error().retry_after_ms());
-    const uint32_t max = env_.options.rate.ws_violations_before_close;
-    if (status.code() == rpc::RATE_LIMITED && max > 0 && ++rate_violations_ >= max && !closing_) {
-      env_.metrics.ws_closed_violation.Inc();
-      spdlog::info("event=ws_rate_violations conn={} user={} count={} rid={}", conn_id_, user_id_,
-                   rate_violations_, request_id_);
-      CloseOnStrand(kClosePolicy, "rate limited", /*flush=*/true);
-    }
+    return;
   }
-  MaybeWrite();  // a closing session may have been waiting for this reply
+  Status status = Status::FromProto(reply.error());
+  SendError(id, status, reply.error().retry_after_ms());
+  if (status.code() == Code::kRateLimited) CountRateViolation();
+}
+
+void WsSession::CountRateViolation() {
+  const uint32_t max = env_.options.rate.ws_violations_before_close;
+  if (max == 0 || ++rate_violations_ < max || close_requested()) return;
+  env_.metrics.ws_closed_violation.Inc();
+  spdlog::info("event=ws_rate_violations conn={} user={} count={} rid={}", conn_id_, user_id_,
+               rate_violations_, request_id_);
+  CloseOnStrand(kClosePolicy, "rate limited", /*flush=*/true);
 }
 
 void WsSession::HandleSync(ClientFrame& frame) {
+  if (calls_in_flight_ >= env_.options.conn.ws_calls_in_flight_max) {
+    SendError(frame.id, Status::RateLimited("too many requests in flight"), kBusyRetryAfterMs);
+    return;
+  }
   rpc::SyncRequest req;
-  req.set_user_id(user_id_);
   req.set_conv(frame.conv);
   req.set_after_seq(frame.after_seq);
   req.set_has_after(true);
   req.set_limit(frame.limit);
-  req.set_request_id(NewRequestId());
-  ++inflight_;
-  env_.logic.Sync(std::move(req), [self = shared_from_this(), id = std::move(frame.id),
-                                   conv = std::move(frame.conv)](rpc::SyncReply reply) {
-    self->Post([s = self.get(), id, conv, reply = std::move(reply)]() mutable {
-      s->OnLogicReply();
-      if (reply.error().code() != rpc::OK) {
-        s->SendError(id, Status::FromProto(reply.error()));
-      } else {
-        if (reply.conv().empty()) reply.set_conv(conv);
-        s->EnqueueOnStrand(std::make_shared<const std::string>(SyncFrame(reply)));
-      }
-      s->MaybeWrite();
-    });
-  });
-}
-
-void WsSession::HandleRead(ClientFrame& frame) {
-  rpc::ReadRequest req;
-  req.set_user_id(user_id_);
-  req.set_conv(std::move(frame.conv));
-  req.set_seq(frame.seq);
-  req.set_origin_node(env_.node_id);
-  req.set_origin_conn(conn_id_);
-  req.set_request_id(NewRequestId());
-  SPDLOG_DEBUG("event=ws_read conn={} user={} conv={} seq={} rid={}", conn_id_, user_id_,
-               req.conv(), req.seq(), req.request_id());
-  ++inflight_;
-  env_.logic.Read(std::move(req),
-                  [self = shared_from_this(), id = std::move(frame.id)](rpc::ReadReply reply) {
-                    self->Post([s = self.get(), id, reply = std::move(reply)] {
-                      s->OnLogicReply();
+  ++calls_in_flight_;
+  env_.logic.Sync(CallContextForUser(), std::move(req),
+                  [self = shared_from_this(), id = std::move(frame.id),
+                   conv = std::move(frame.conv)](rpc::SyncReply reply) {
+                    self->Post([s = self.get(), id, conv, reply = std::move(reply)]() mutable {
+                      --s->calls_in_flight_;
                       if (reply.error().code() != rpc::OK) {
                         s->SendError(id, Status::FromProto(reply.error()));
+                      } else {
+                        if (reply.conv().empty()) reply.set_conv(conv);
+                        s->EnqueueOnStrand(std::make_shared<const std::string>(SyncFrame(reply)));
                       }
                       s->MaybeWrite();
                     });
                   });
 }
 
-void WsSession::OnLogicReply() {
-  --inflight_;
-  if (read_paused_) DoRead();
+void WsSession::HandleRead(ClientFrame& frame) {
+  if (calls_in_flight_ >= env_.options.conn.ws_calls_in_flight_max) {
+    SendError(frame.id, Status::RateLimited("too many requests in flight"), kBusyRetryAfterMs);
+    return;
+  }
+  rpc::ReadRequest req;
+  req.set_conv(std::move(frame.conv));
+  req.set_seq(frame.seq);
+  logic::CallContext ctx = CallContextForUser();
+  SPDLOG_DEBUG("event=ws_read conn={} user={} conv={} seq={} rid={}", conn_id_, user_id_,
+               req.conv(), req.seq(), ctx.request_id);
+  ++calls_in_flight_;
+  env_.logic.Read(std::move(ctx), std::move(req),
+                  [self = shared_from_this(), id = std::move(frame.id)](rpc::ReadReply reply) {
+                    self->Post([s = self.get(), id, reply = std::move(reply)] {
+                      --s->calls_in_flight_;
+                      if (reply.error().code() != rpc::OK) {
+                        s->SendError(id, Status::FromProto(reply.error()));
+                      }
+                      s->MaybeWrite();
+                    });
+                  });
 }
 
 // ---- writing ----
@@ -399,8 +461,8 @@ void WsSession::Enqueue(Frame frame) {
 }
 
 void WsSession::EnqueueOnStrand(Frame frame, bool is_ack) {
-  if (finished_ || close_started_) return;
-  if (closing_ && !(flush_ && is_ack)) return;
+  if (state_ == State::kCloseSent || state_ == State::kFinished) return;
+  if (close_requested() && !(flush_ && is_ack)) return;
   if (queue_.bytes() + frame->size() > env_.options.conn.outbound_queue_max_bytes) {
     env_.metrics.ws_closed_slow.Inc();
     spdlog::info("event=ws_slow_consumer conn={} user={} queued_bytes={} frames={} rid={}",
@@ -413,10 +475,10 @@ void WsSession::EnqueueOnStrand(Frame frame, bool is_ack) {
 }
 
 void WsSession::MaybeWrite() {
-  if (!opened_ || writing_ || close_started_ || finished_) return;
+  if ((state_ != State::kOpen && state_ != State::kClosing) || writing_) return;
   if (queue_.empty()) {
     // A flushing close also waits for the replies of logic calls in flight.
-    if (closing_ && (!flush_ || inflight_ == 0)) StartCloseHandshake();
+    if (state_ == State::kClosing && (!flush_ || calls_in_flight_ == 0)) StartCloseHandshake();
     return;
   }
   writing_ = true;
@@ -447,39 +509,44 @@ void WsSession::Close(uint16_t code, std::string reason, bool flush) {
 
 void WsSession::Abort() {
   Post([this] {
-    if (finished_) return;
+    if (state_ == State::kFinished) return;
     Finish(asio::error::operation_aborted);
   });
 }
 
 void WsSession::CloseOnStrand(uint16_t code, std::string reason, bool flush) {
-  if (closing_ || finished_) return;
-  closing_ = true;
+  if (close_requested() || state_ == State::kFinished) return;
   flush_ = flush;
   close_code_ = code;
   if (reason.size() > kMaxCloseReason) reason.resize(kMaxCloseReason);
   close_reason_ = std::move(reason);
   if (!flush) queue_.Clear(/*keep_front=*/writing_);
+  // Sends not yet given to logic are dropped: unacknowledged, the client
+  // resends them (same id) on its next connection.
+  waiting_sends_.Clear();
   // A peer that neither drains its queue nor answers the close is cut off.
   close_deadline_ = std::make_unique<Timer>(ws_.get_executor());
   close_deadline_->expires_after(
       std::chrono::milliseconds(std::max<uint32_t>(env_.options.conn.drain_timeout_ms, 1)));
   close_deadline_->async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec || self->finished_) return;
+    if (ec || self->state_ == State::kFinished) return;
     spdlog::info("event=ws_close_timeout conn={} user={} rid={}", self->conn_id_, self->user_id_,
                  self->request_id_);
     self->Finish(beast::error::timeout);
   });
   // Before the handshake completed, OnAccepted picks this up.
-  if (opened_) MaybeWrite();
+  if (state_ == State::kOpen) {
+    state_ = State::kClosing;
+    MaybeWrite();
+  }
 }
 
 void WsSession::StartCloseHandshake() {
-  close_started_ = true;
+  state_ = State::kCloseSent;
   if (!ws_.is_open()) {
     // The peer's close (or a failure) got there first; the read in flight
     // completes the session.
-    if (!reading_) Finish({});
+    if (read_ != ReadState::kReading) Finish({});
     return;
   }
   ws_.async_close(
@@ -488,8 +555,11 @@ void WsSession::StartCloseHandshake() {
 }
 
 void WsSession::Finish(beast::error_code ec) {
-  if (finished_) return;
-  finished_ = true;
+  if (state_ == State::kFinished) return;
+  const bool opened =
+      state_ == State::kOpen || state_ == State::kClosing || state_ == State::kCloseSent;
+  state_ = State::kFinished;
+  waiting_sends_.Clear();
   queue_.Clear(/*keep_front=*/writing_);
   read_buffer_ = beast::flat_buffer();
   if (close_deadline_) close_deadline_->cancel();
@@ -497,7 +567,7 @@ void WsSession::Finish(beast::error_code ec) {
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).close(ignored);
 
-  if (opened_) {
+  if (opened) {
     env_.metrics.ws_connections.Add(-1);
     // Who ended it: we (with close_code_), the idle timeout, a protocol
     // violation Beast failed the connection for (e.g. invalid UTF-8, 1007),
@@ -524,10 +594,10 @@ void WsSession::Finish(beast::error_code ec) {
   if (registered_) {
     env_.registry.Remove(user_id_, conn_id_);
     rpc::DisconnectRequest req;
-    req.set_user_id(user_id_);
     req.set_node_id(env_.node_id);
+    req.set_node_epoch(env_.node_epoch);
     req.set_conn_id(conn_id_);
-    env_.logic.Disconnect(std::move(req), [](rpc::DisconnectReply) {});
+    env_.logic.Disconnect(CallContextForUser(), std::move(req), [](rpc::DisconnectReply) {});
     if (env_.on_finished) env_.on_finished();
   }
 }

@@ -2,6 +2,20 @@
 // completes it, sends `hello`, turns client frames into logic calls and their
 // replies into frames, and writes queued frames with one write in flight.
 //
+// Order of sends: a connection keeps at most one Send batch in flight; sends
+// read meanwhile wait (up to options.conn.ws_send_pending_max, beyond which
+// they are answered rate_limited) and go as the next batch (at most
+// ws_send_batch_max) once the reply came. Logic gives the sends of one batch
+// seqs in batch order, so a connection's sends get seqs in the order they
+// were read, over any transport. Reading never waits for logic.
+//
+// Callbacks with one lifecycle enum rather than reader/writer coroutines: an
+// idle connection then holds one pending read operation and no coroutine
+// frames (each would be a heap allocation of its own, held for the life of
+// the connection), which matters at ~5.5 KiB per idle connection measured
+// (docs/benchmarks.md). Batching adds an empty SendBatch, a vector and the
+// session key per connection (about 100 bytes; not re-measured).
+//
 // Lifetime: a session is owned by the operations pending on it (each holds a
 // shared_from_this()) and, while registered, by the ConnectionRegistry; it
 // unregisters itself when the connection ends. Threading: its socket's
@@ -17,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
@@ -28,6 +43,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "common/options.h"
 #include "common/status.h"
@@ -41,18 +57,23 @@ namespace parley::connect {
 // What every session of a node shares. Owned by the node; outlives every
 // session (the node is destroyed only after its io_context stopped).
 struct SessionEnv {
-  SessionEnv(std::string node_id_in, const Options& options_in, logic::LogicService& logic_in,
-             Metrics& metrics_in, ConnectionRegistry& registry_in)
+  SessionEnv(std::string node_id_in, uint64_t node_epoch_in, const Options& options_in,
+             logic::LogicService& logic_in, Metrics& metrics_in, const Clock& clock_in,
+             ConnectionRegistry& registry_in)
       : node_id(std::move(node_id_in)),
+        node_epoch(node_epoch_in),
         options(options_in),
         logic(logic_in),
         metrics(metrics_in),
+        clock(clock_in),
         registry(registry_in) {}
 
   const std::string node_id;
+  const uint64_t node_epoch;
   const Options& options;
   logic::LogicService& logic;
   Metrics& metrics;
+  const Clock& clock;  // wall time: call deadlines
   ConnectionRegistry& registry;
   // Set when the node drains: upgrades still in progress are refused.
   std::atomic<bool> draining{false};
@@ -106,6 +127,18 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   using Timer = boost::asio::basic_waitable_timer<
       std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
+  // Where the connection is in its life. Reads and writes in flight are
+  // tracked apart (read_, writing_): they overlap every state from kOpen on.
+  enum class State : uint8_t {
+    kAuthenticating,  // logic's Connect reply is awaited
+    kHandshaking,     // the WebSocket handshake is in progress
+    kOpen,            // frames flow both ways
+    kClosing,         // Close() was called: queued frames (with flush_) go first
+    kCloseSent,       // the close frame is on its way
+    kFinished,        // the socket is closed; nothing more happens
+  };
+  enum class ReadState : uint8_t { kIdle, kReading, kStopped /* protocol violation */ };
+
   void DoStart();
   void OnConnected(rpc::ConnectReply reply);
   void OnAccepted(boost::beast::error_code ec);
@@ -117,8 +150,15 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void HandleSend(ClientFrame& frame);
   void HandleSync(ClientFrame& frame);
   void HandleRead(ClientFrame& frame);
+  // Sends the waiting sends as one batch unless a batch is in flight.
+  void MaybeSendBatch();
+  void OnSendBatch(rpc::SendBatchReply reply);
   void OnSendReply(const std::string& id, const rpc::SendReply& reply);
-  void OnLogicReply();  // one logic call finished: maybe resume reading
+  // One more rate_limited answer in a row: closes with 4008 past the limit.
+  void CountRateViolation();
+  // The context of a call made for this socket's user.
+  logic::CallContext CallContextForUser() const;
+  int64_t Deadline() const;
 
   void SendError(const std::optional<std::string>& id, const Status& status,
                  int64_t retry_after_ms = 0);
@@ -131,6 +171,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void CloseOnStrand(uint16_t code, std::string reason, bool flush);
   void StartCloseHandshake();
   void Finish(boost::beast::error_code ec);
+  bool close_requested() const { return close_code_ != 0; }
 
   // Posts `fn` to the strand, keeping the session alive until it ran.
   template <typename Fn>
@@ -141,28 +182,27 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   const std::string request_id_;
   Stream ws_;
 
-  // State below is used only on the strand (user_id_ and registered_ are set
-  // by the Connect reply, while no handler of the session can run).
+  // State below is used only on the strand (user_id_, session_key_ and
+  // registered_ are set by the Connect reply, while no handler of the
+  // session can run).
   uint64_t user_id_ = 0;
+  std::string session_key_;
   std::unique_ptr<Request> request_;       // until the upgrade is answered
   std::unique_ptr<std::string> leftover_;  // bytes read past the request, if any
   std::unique_ptr<Timer> close_deadline_;  // only while closing
   boost::beast::flat_buffer read_buffer_;  // the message being read
   OutboundQueue queue_;
+  rpc::SendBatch waiting_sends_;        // read while a batch is in flight
+  std::vector<std::string> batch_ids_;  // client ids of the batch in flight; empty: none
   std::string close_reason_;
-  uint32_t inflight_ = 0;         // logic calls awaiting their reply
+  uint32_t calls_in_flight_ = 0;  // logic calls awaiting their reply (a batch counts once)
   uint32_t rate_violations_ = 0;  // rate_limited replies in a row
-  uint16_t close_code_ = 0;
-  bool registered_ = false;     // in the registry, and logic knows the connection
-  bool opened_ = false;         // the WebSocket handshake completed
-  bool reading_ = false;        // a read is in flight
-  bool read_paused_ = false;    // too many logic calls in flight
-  bool read_stopped_ = false;   // never read again (protocol violation)
-  bool writing_ = false;        // a write is in flight
-  bool closing_ = false;        // Close() was called
-  bool flush_ = false;          // ... with flush: queued frames and acks go first
-  bool close_started_ = false;  // the close frame is on its way
-  bool finished_ = false;
+  uint16_t close_code_ = 0;       // non-zero once Close() was called
+  State state_ = State::kAuthenticating;
+  ReadState read_ = ReadState::kIdle;
+  bool writing_ = false;     // a write is in flight
+  bool flush_ = false;       // closing with flush: queued frames and acks go first
+  bool registered_ = false;  // in the registry, and logic knows the connection
 };
 
 }  // namespace parley::connect

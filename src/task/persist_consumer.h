@@ -1,10 +1,15 @@
 // PersistConsumer: the task tier's "persist" consumer group. Writes each
 // batch of log entries to the store in one idempotent multi-row insert, then
-// acks them; a failed write is not acked and comes back after the log's
-// redelivery timeout.
+// acks them. A failed write acks nothing: the log delivers those entries
+// again after its redelivery timeout, and entries the store already holds
+// are skipped, so none is stored twice.
+//
+// Thread-safety: call Start once; the consumer then runs on the log's and
+// the store's threads. Lifetime: the log, store and metrics outlive it;
+// destroy it only after the log and the store are closed.
 #pragma once
 
-#include <atomic>
+#include <cstdint>
 
 #include "common/metrics.h"
 #include "queue/message_log.h"

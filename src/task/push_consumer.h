@@ -1,15 +1,45 @@
 // PushConsumer: the task tier's "push" consumer group. Reads accepted
-// messages from the log in batches, resolves each message's recipients (both
-// parties, or the group's members, plus the sender's other connections),
-// finds the nodes holding their live connections, and sends each node one
-// batched Push. Entries are acked once every node answered (or is gone):
-// pushes are best effort, and clients fill gaps with sync.
-// Thread-safe to construct; runs on the log's delivery thread.
+// messages from the log in batches and, for each batch:
+//  1. resolves every message's recipients: both parties of a private
+//     message, every member of a group (Store::GetGroup, one call per group
+//     in the batch); the sender is one of them, for its other connections;
+//  2. finds all of the batch's recipients' live connections with one
+//     Presence::Lookup;
+//  3. sends each (node, node epoch) holding any of them one Push with the
+//     batch's events for its users, in log order;
+//  4. acks the batch once every node answered.
+// Batches are handled one at a time, so pushes leave in log order.
+//
+// When something fails:
+// - A node epoch that is no longer in the directory (the node died, or came
+//   back as a later epoch) gets no Push: its connections are dropped from
+//   presence (RemoveNode), counted in Metrics::pushes_node_gone, logged once
+//   per batch, and the batch is acked all the same: clients of a dead node
+//   reconnect and sync.
+// - A failed Lookup, or a GetGroup failing otherwise than NOT_FOUND, pushes
+//   and acks nothing: that step is retried on `executor` after a backoff
+//   (Options), for as long as it fails, and later batches wait behind it.
+//   The log meanwhile redelivers the unacked entries; entries this consumer
+//   already holds are recognized by offset and not pushed twice.
+// - A group that does not exist has no recipients.
+// A Push reaches connections best effort; clients fill gaps with sync.
+//
+// Thread-safety: call Start once; then the consumer runs on the threads of
+// the log, store, presence, connect nodes and `executor`, with its shared
+// state guarded by its own mutex. Lifetime: every reference given to the
+// constructor outlives it; destroy it only after the log is closed,
+// `executor` no longer runs, and every Push it made has answered.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "common/metrics.h"
 #include "connect/connect_service.h"
@@ -23,32 +53,55 @@ class PushConsumer {
  public:
   static constexpr const char* kGroup = "push";
 
+  struct Options {
+    // Entries per batch, so also users per Lookup (at most 2 per private
+    // message, plus each group's members once).
+    uint32_t max_batch = 1024;
+    // First wait before retrying a failed Lookup or GetGroup; doubles on each
+    // further failure of the same batch, up to retry_max.
+    std::chrono::milliseconds retry_initial{10};
+    std::chrono::milliseconds retry_max{1000};
+  };
+
   PushConsumer(queue::MessageLog& log, store::Store& store, presence::Presence& presence,
-               connect::ConnectDirectory& connects, Metrics& metrics)
-      : log_(log), store_(store), presence_(presence), connects_(connects), metrics_(metrics) {}
+               connect::ConnectDirectory& connects, Metrics& metrics,
+               boost::asio::any_io_executor executor, Options options);
 
   // Subscribes to the log; delivery starts at once.
-  void Start(uint32_t max_batch = 1024);
+  void Start();
 
  private:
   struct Batch;
+  struct Plan;
+
+  // Log delivery thread.
   void OnBatch(std::vector<queue::LogEntry> entries);
-  // Starts the next queued batch unless one is in progress. Batches are
-  // processed one at a time, so pushes leave in log order even though group
-  // lookups finish in any order.
+  // Starts the next queued batch unless one is in progress.
   void StartNext();
-  void Process(std::shared_ptr<Batch> batch);
-  void Dispatch(Batch& batch);
+  // The steps of one batch, each retried on failure.
+  void FetchGroups(std::shared_ptr<Batch> batch);
+  void LookUp(std::shared_ptr<Batch> batch);
+  void RetryLater(std::shared_ptr<Batch> batch, void (PushConsumer::*step)(std::shared_ptr<Batch>));
+  void Dispatch(const Batch& batch, const Plan& plan,
+                const std::vector<std::vector<presence::Connection>>& conns);
+  void Ack(const std::vector<uint64_t>& offsets);
 
   queue::MessageLog& log_;
   store::Store& store_;
   presence::Presence& presence_;
   connect::ConnectDirectory& connects_;
   Metrics& metrics_;
+  const Options options_;
+  // Used by one batch at a time (the one in progress).
+  boost::asio::steady_timer retry_timer_;
 
-  std::mutex mu_;  // guards the two below
+  std::mutex mu_;
+  // State below is protected by mu_.
   std::deque<std::shared_ptr<Batch>> queue_;
   bool busy_ = false;
+  // Every entry up to this offset has been taken in: one delivered again is
+  // a redelivery of an entry still in progress (or just acked).
+  uint64_t taken_upto_ = 0;
 };
 
 }  // namespace parley::task

@@ -19,7 +19,7 @@ after(async () => {
   await server?.dispose();
 });
 
-// An ack as PROTOCOL.md defines it, for a message just sent.
+// An ack as docs/wire-protocol.md defines it, for a message just sent.
 function checkAck(ack, { id, conv, seq }) {
   assert.equal(ack.type, 'ack');
   assert.equal(ack.id, id);

@@ -23,8 +23,17 @@ export const DEFAULT_TIMEOUT_MS = 15_000 * TIMEOUT_SCALE;
 const START_TIMEOUT_MS = 30_000 * TIMEOUT_SCALE;
 const STOP_TIMEOUT_MS = 30_000 * TIMEOUT_SCALE;
 
+// The binary under test comes from the build that runs the test: CTest sets
+// PARLEY_BIN (tests/e2e/ and tests/browser/CMakeLists.txt; bench/smoke.sh
+// takes the binaries as arguments instead). A default path would silently
+// test some other build.
 export function parleyBin() {
-  return process.env.PARLEY_BIN || '/work/main/build/src/app/parley';
+  const bin = process.env.PARLEY_BIN;
+  if (!bin) {
+    throw new Error('PARLEY_BIN is not set: run the tests through ctest (make test), ' +
+      'or set PARLEY_BIN to the parley binary, e.g. PARLEY_BIN=build/src/app/parley');
+  }
+  return bin;
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,44 +1,57 @@
 #include "presence/memory/memory_presence.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace parley::presence {
 
-void MemoryPresence::Add(uint64_t user_id, const ConnRef& conn) {
-  std::lock_guard lock(mu_);
-  conns_[user_id].push_back(conn);
-}
-
-void MemoryPresence::Remove(uint64_t user_id, const ConnRef& conn) {
-  std::lock_guard lock(mu_);
-  auto it = conns_.find(user_id);
-  if (it == conns_.end()) return;
-  std::erase(it->second, conn);
-  if (it->second.empty()) conns_.erase(it);
-}
-
-std::vector<std::string> MemoryPresence::NodesOf(uint64_t user_id) const {
-  std::vector<std::string> nodes;
-  std::lock_guard lock(mu_);
-  auto it = conns_.find(user_id);
-  if (it == conns_.end()) return nodes;
-  for (const ConnRef& c : it->second) {
-    if (std::find(nodes.begin(), nodes.end(), c.node_id) == nodes.end()) nodes.push_back(c.node_id);
+void MemoryPresence::Add(Connection conn, Callback<Status> done) {
+  {
+    std::lock_guard lock(mu_);
+    std::vector<Connection>& conns = conns_[conn.user_id];
+    if (std::find(conns.begin(), conns.end(), conn) == conns.end()) {
+      conns.push_back(std::move(conn));
+    }
   }
-  return nodes;
+  done(Status::Ok());
 }
 
-bool MemoryPresence::IsOnline(uint64_t user_id) const {
-  std::lock_guard lock(mu_);
-  return conns_.contains(user_id);
-}
-
-void MemoryPresence::RemoveNode(const std::string& node_id) {
-  std::lock_guard lock(mu_);
-  for (auto it = conns_.begin(); it != conns_.end();) {
-    std::erase_if(it->second, [&](const ConnRef& c) { return c.node_id == node_id; });
-    it = it->second.empty() ? conns_.erase(it) : std::next(it);
+void MemoryPresence::Remove(Connection conn, Callback<Status> done) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = conns_.find(conn.user_id); it != conns_.end()) {
+      std::erase(it->second, conn);
+      if (it->second.empty()) conns_.erase(it);
+    }
   }
+  done(Status::Ok());
+}
+
+void MemoryPresence::Lookup(std::vector<uint64_t> users,
+                            Callback<StatusOr<std::vector<std::vector<Connection>>>> done) {
+  // Offline users, the common case, cost an empty inner vector and no
+  // allocation; only online users' connections are copied under the lock.
+  std::vector<std::vector<Connection>> reply(users.size());
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < users.size(); ++i) {
+      if (auto it = conns_.find(users[i]); it != conns_.end()) reply[i] = it->second;
+    }
+  }
+  done(std::move(reply));
+}
+
+void MemoryPresence::RemoveNode(std::string node_id, uint64_t epoch, Callback<Status> done) {
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      std::erase_if(it->second, [&](const Connection& c) {
+        return c.node_id == node_id && c.node_epoch <= epoch;
+      });
+      it = it->second.empty() ? conns_.erase(it) : std::next(it);
+    }
+  }
+  done(Status::Ok());
 }
 
 }  // namespace parley::presence

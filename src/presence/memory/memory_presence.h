@@ -1,9 +1,15 @@
-// Presence held in this process's memory: embedded mode, where the one
-// process holds every connection. Thread-safe; one mutex held only for map
-// edits and lookups.
+// MemoryPresence: presence held in this process's memory, for embedded mode,
+// where the one process holds every connection.
+//
+// Thread-safe. Every call completes before it returns: `done` runs inline on
+// the caller's thread, after the lock is released (so it may call back into
+// this object). One mutex, held only to edit or read the map; a Lookup of
+// many users takes it once.
 #pragma once
 
+#include <cstdint>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -13,15 +19,16 @@ namespace parley::presence {
 
 class MemoryPresence final : public Presence {
  public:
-  void Add(uint64_t user_id, const ConnRef& conn) override;
-  void Remove(uint64_t user_id, const ConnRef& conn) override;
-  std::vector<std::string> NodesOf(uint64_t user_id) const override;
-  bool IsOnline(uint64_t user_id) const override;
-  void RemoveNode(const std::string& node_id) override;
+  void Add(Connection conn, Callback<Status> done) override;
+  void Remove(Connection conn, Callback<Status> done) override;
+  void Lookup(std::vector<uint64_t> users,
+              Callback<StatusOr<std::vector<std::vector<Connection>>>> done) override;
+  void RemoveNode(std::string node_id, uint64_t epoch, Callback<Status> done) override;
 
  private:
-  mutable std::mutex mu_;
-  std::unordered_map<uint64_t, std::vector<ConnRef>> conns_;  // guarded by mu_
+  std::mutex mu_;
+  // State below is protected by mu_. A user with no connection has no entry.
+  std::unordered_map<uint64_t, std::vector<Connection>> conns_;
 };
 
 }  // namespace parley::presence

@@ -1,46 +1,43 @@
+// MemoryPresence runs the Presence contract suite; beyond it, its calls
+// complete inline.
 #include "presence/memory/memory_presence.h"
 
 #include <gtest/gtest.h>
 
+#include "presence/testing/presence_contract.h"
+
 namespace parley::presence {
 namespace {
 
-TEST(MemoryPresence, UserIsOnlineWhileItHoldsAConnection) {
+struct MemoryPresenceHarness {
+  Presence& presence() { return impl; }
+  MemoryPresence impl;
+};
+INSTANTIATE_TYPED_TEST_SUITE_P(Memory, PresenceContract, MemoryPresenceHarness);
+
+TEST(MemoryPresence, EveryCallCompletesBeforeReturning) {
   MemoryPresence p;
-  EXPECT_FALSE(p.IsOnline(7));
-  p.Add(7, {"n1", 1});
-  p.Add(7, {"n1", 2});
-  EXPECT_TRUE(p.IsOnline(7));
-  p.Remove(7, {"n1", 1});
-  EXPECT_TRUE(p.IsOnline(7));
-  p.Remove(7, {"n1", 2});
-  EXPECT_FALSE(p.IsOnline(7));
+  int done = 0;
+  p.Add({.user_id = 7, .node_id = "n1", .node_epoch = 1, .conn_id = 1},
+        [&](Status s) { done += s.ok(); });
+  p.Lookup({7}, [&](StatusOr<std::vector<std::vector<Connection>>> r) {
+    done += r.ok() && r->at(0).size() == 1;
+  });
+  p.Remove({.user_id = 7, .node_id = "n1", .node_epoch = 1, .conn_id = 1},
+           [&](Status s) { done += s.ok(); });
+  p.RemoveNode("n1", 1, [&](Status s) { done += s.ok(); });
+  EXPECT_EQ(done, 4);
 }
 
-TEST(MemoryPresence, NodesOfListsEachNodeOnce) {
+TEST(MemoryPresence, CallbacksRunOutsideTheLockSoTheyMayCallBackIn) {
   MemoryPresence p;
-  p.Add(7, {"n1", 1});
-  p.Add(7, {"n2", 2});
-  p.Add(7, {"n1", 3});
-  EXPECT_EQ(p.NodesOf(7), (std::vector<std::string>{"n1", "n2"}));
-  EXPECT_TRUE(p.NodesOf(8).empty());
-}
-
-TEST(MemoryPresence, RemoveNodeDropsItsConnections) {
-  MemoryPresence p;
-  p.Add(7, {"n1", 1});
-  p.Add(8, {"n2", 2});
-  p.RemoveNode("n1");
-  EXPECT_FALSE(p.IsOnline(7));
-  EXPECT_TRUE(p.IsOnline(8));
-}
-
-TEST(MemoryPresence, RemovingAnUnknownConnectionIsHarmless) {
-  MemoryPresence p;
-  p.Remove(7, {"n1", 1});
-  p.Add(7, {"n1", 1});
-  p.Remove(7, {"n1", 99});
-  EXPECT_TRUE(p.IsOnline(7));
+  bool looked_up = false;
+  p.Add({.user_id = 7, .node_id = "n1", .node_epoch = 1, .conn_id = 1}, [&](Status) {
+    p.Lookup({7}, [&](StatusOr<std::vector<std::vector<Connection>>> r) {
+      looked_up = r.ok() && r->at(0).size() == 1;
+    });
+  });
+  EXPECT_TRUE(looked_up);
 }
 
 }  // namespace

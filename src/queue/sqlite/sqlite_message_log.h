@@ -34,8 +34,8 @@
 #include "common/options.h"
 #include "queue/message_log.h"
 #include "queue/sqlite/entry_ring.h"
-#include "store/sqlite/sqlite_db.h"
-#include "store/sqlite/sqlite_writer.h"
+#include "sqlite/sqlite_db.h"
+#include "sqlite/sqlite_writer.h"
 
 namespace parley::queue {
 

@@ -25,8 +25,8 @@
 #include <string>
 
 #include "common/options.h"
-#include "store/sqlite/sqlite_reader_pool.h"
-#include "store/sqlite/sqlite_writer.h"
+#include "sqlite/sqlite_reader_pool.h"
+#include "sqlite/sqlite_writer.h"
 #include "store/store.h"
 
 namespace parley::store {

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "common/status.h"
-#include "store/sqlite/sqlite_db.h"
+#include "sqlite/sqlite_db.h"
 
 namespace parley::store {
 

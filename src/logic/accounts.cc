@@ -1,0 +1,172 @@
+#include "logic/accounts.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/validation.h"
+
+namespace parley::logic {
+
+namespace {
+// A bearer token longer than this cannot be one of ours.
+constexpr size_t kTokenMax = 256;
+
+template <typename R>
+R RateLimitedReply(const char* message, int64_t retry_after_ms) {
+  R r = ErrorReply<R>(Status::RateLimited(message));
+  r.mutable_error()->set_retry_after_ms(retry_after_ms);
+  return r;
+}
+}  // namespace
+
+Accounts::Accounts(const LogicDeps& deps, std::unique_ptr<PasswordHasher> hasher)
+    : deps_(deps),
+      hasher_(std::move(hasher)),
+      auth_limiter_(deps.clock, deps.options.rate.auth_per_sec, deps.options.rate.auth_burst) {}
+
+Task<rpc::RegisterReply> Accounts::Register(CallContext ctx, rpc::RegisterRequest req) {
+  using R = rpc::RegisterReply;
+  const Limits& limits = deps_.options.limits;
+  if (Status s = ValidateUsername(req.username(), limits); !s.ok()) co_return ErrorReply<R>(s);
+  if (Status s = ValidatePassword(req.password(), limits); !s.ok()) co_return ErrorReply<R>(s);
+  int64_t retry = 0;
+  if (!auth_limiter_.TryTake(ctx.client_ip, &retry)) {
+    co_return RateLimitedReply<R>("too many registrations; retry later", retry);
+  }
+  auto hash =
+      co_await Await<StatusOr<std::string>>([&](auto cb) { hasher_->Hash(req.password(), cb); });
+  if (!hash.ok()) co_return ErrorReply<R>(hash.status());
+  auto user = co_await Await<StatusOr<store::UserRecord>>(
+      [&](auto cb) { deps_.store.CreateUser(req.username(), *hash, deps_.clock.NowMs(), cb); });
+  if (!user.ok()) {
+    if (user.status().IsAlreadyExists())
+      co_return ErrorReply<R>(Status::AlreadyExists("username is taken"));
+    co_return ErrorReply<R>(user.status());
+  }
+  known_users_.insert(user->user_id);
+  deps_.metrics.registrations.Inc();
+  spdlog::info("event=register rid={} user={}", ctx.request_id, user->user_id);
+  R r;
+  r.mutable_user()->set_user_id(user->user_id);
+  r.mutable_user()->set_username(user->username);
+  co_return r;
+}
+
+Task<rpc::LoginReply> Accounts::Login(CallContext ctx, rpc::LoginRequest req) {
+  using R = rpc::LoginReply;
+  const Limits& limits = deps_.options.limits;
+  int64_t retry = 0;
+  if (!auth_limiter_.TryTake(ctx.client_ip, &retry)) {
+    co_return RateLimitedReply<R>("too many login attempts; retry later", retry);
+  }
+  // Malformed credentials cannot match; answer like a wrong password.
+  bool plausible =
+      ValidateUsername(req.username(), limits).ok() && req.password().size() <= limits.password_max;
+  std::string hash;
+  uint64_t user_id = 0;
+  if (plausible) {
+    auto user = co_await Await<StatusOr<store::UserRecord>>(
+        [&](auto cb) { deps_.store.FindUserByName(req.username(), cb); });
+    if (user.ok()) {
+      hash = user->password_hash;
+      user_id = user->user_id;
+    } else if (!user.status().IsNotFound()) {
+      co_return ErrorReply<R>(user.status());
+    }
+  }
+  // An unknown user costs the same verification time as a known one.
+  bool ok = co_await Await<bool>([&](auto cb) { hasher_->Verify(req.password(), hash, cb); });
+  if (!ok || user_id == 0) {
+    co_return ErrorReply<R>(Status::Unauthenticated("wrong username or password"));
+  }
+  std::string token = NewToken();
+  state::Session session{HashToken(token), user_id,
+                         deps_.clock.NowMs() + deps_.options.token_ttl_ms};
+  Status s = co_await Await<Status>([&](auto cb) { deps_.sessions.Create(session, cb); });
+  if (!s.ok()) co_return ErrorReply<R>(s);
+  known_users_.insert(user_id);
+  deps_.metrics.logins.Inc();
+  spdlog::info("event=login rid={} user={}", ctx.request_id, user_id);
+  R r;
+  r.set_token(std::move(token));
+  r.set_user_id(user_id);
+  r.set_expires_at(session.expires_at);
+  co_return r;
+}
+
+StatusOr<std::string> Accounts::SessionKeyOf(const CallContext& ctx) {
+  if (!ctx.token.empty()) {
+    if (ctx.token.size() > kTokenMax) return Status::Unauthenticated("unknown token");
+    return HashToken(ctx.token);
+  }
+  if (!ctx.session_key.empty() && ctx.user_id != 0) return ctx.session_key;
+  return Status::Unauthenticated("missing bearer token");
+}
+
+StatusOr<Caller> Accounts::CallerOf(const CallContext& ctx, std::string key,
+                                    const StatusOr<state::Session>& session) const {
+  if (!session.ok()) {
+    if (session.status().IsNotFound()) return Status::Unauthenticated("unknown or revoked token");
+    return session.status();
+  }
+  if (ctx.token.empty() && session->user_id != ctx.user_id) {
+    return Status::Unauthenticated("the session is not this user's");
+  }
+  if (session->expires_at <= deps_.clock.NowMs()) return Status::Unauthenticated("token expired");
+  return Caller{session->user_id, std::move(key), session->expires_at};
+}
+
+Task<StatusOr<Caller>> Accounts::Authenticate(const CallContext& ctx) {
+  auto key = SessionKeyOf(ctx);
+  if (!key.ok()) co_return key.status();
+  auto session =
+      co_await Await<StatusOr<state::Session>>([&](auto cb) { deps_.sessions.Find(*key, cb); });
+  co_return CallerOf(ctx, std::move(*key), session);
+}
+
+Task<Status> Accounts::Logout(const Caller& caller, const std::string& request_id) {
+  Status s =
+      co_await Await<Status>([&](auto cb) { deps_.sessions.Revoke(caller.session_key, cb); });
+  if (s.ok()) spdlog::info("event=logout rid={} user={}", request_id, caller.user_id);
+  co_return s;
+}
+
+Task<rpc::GetUserReply> Accounts::GetUser(rpc::GetUserRequest req) {
+  using R = rpc::GetUserReply;
+  StatusOr<store::UserRecord> user = Status::NotFound("no such user");
+  if (req.user_id() != 0) {
+    user = co_await Await<StatusOr<store::UserRecord>>(
+        [&](auto cb) { deps_.store.FindUserById(req.user_id(), cb); });
+  } else if (ValidateUsername(req.username(), deps_.options.limits).ok()) {
+    user = co_await Await<StatusOr<store::UserRecord>>(
+        [&](auto cb) { deps_.store.FindUserByName(req.username(), cb); });
+  }
+  if (!user.ok()) {
+    if (user.status().IsNotFound()) co_return ErrorReply<R>(Status::NotFound("no such user"));
+    co_return ErrorReply<R>(user.status());
+  }
+  known_users_.insert(user->user_id);
+  auto conns = co_await Await<StatusOr<std::vector<std::vector<presence::Connection>>>>(
+      [&](auto cb) { deps_.presence.Lookup({user->user_id}, cb); });
+  R r;
+  r.mutable_user()->set_user_id(user->user_id);
+  r.mutable_user()->set_username(user->username);
+  // Presence down: the user is shown offline rather than failing the lookup.
+  r.mutable_user()->set_online(conns.ok() && !conns->empty() && !(*conns)[0].empty());
+  co_return r;
+}
+
+Task<Status> Accounts::CheckUserExists(uint64_t user_id) {
+  if (Status s = ValidateId(user_id, "user_id"); !s.ok()) co_return s;
+  if (known_users_.contains(user_id)) co_return Status::Ok();
+  auto user = co_await Await<StatusOr<store::UserRecord>>(
+      [&](auto cb) { deps_.store.FindUserById(user_id, cb); });
+  if (!user.ok()) {
+    if (user.status().IsNotFound())
+      co_return Status::NotFound("no user " + std::to_string(user_id));
+    co_return user.status();
+  }
+  known_users_.insert(user_id);
+  co_return Status::Ok();
+}
+
+}  // namespace parley::logic

@@ -1,0 +1,55 @@
+// Accounts: registration, login, logout, and who a caller is. Owns the
+// per-IP limit on registrations and logins and the set of user ids known to
+// exist (users are never deleted, so a positive answer never goes stale).
+// Sessions themselves live in the SessionStore seam, shared by every node.
+//
+// Not thread-safe: runs on the Logic facade's strand. `deps` must outlive it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "common/rate_limiter.h"
+#include "logic/logic_deps.h"
+#include "logic/logic_service.h"
+#include "logic/logic_task.h"
+#include "logic/password_hasher.h"
+
+namespace parley::logic {
+
+class Accounts {
+ public:
+  Accounts(const LogicDeps& deps, std::unique_ptr<PasswordHasher> hasher);
+
+  // Coroutines started lazily (Run) take their arguments by value.
+  Task<rpc::RegisterReply> Register(CallContext ctx, rpc::RegisterRequest req);
+  Task<rpc::LoginReply> Login(CallContext ctx, rpc::LoginRequest req);
+  // Revokes the caller's session; once it returns OK, no node accepts it.
+  Task<Status> Logout(const Caller& caller, const std::string& request_id);
+  // The caller behind ctx's credentials (a bearer token, or the user and
+  // session of a socket); UNAUTHENTICATED when missing, unknown, revoked,
+  // expired, or not the socket's user.
+  Task<StatusOr<Caller>> Authenticate(const CallContext& ctx);
+  // The two halves of Authenticate, for the send path, which looks the
+  // session up without a coroutine: the session key of ctx's credentials, and
+  // the caller once the SessionStore answered for that key. Thread-safe.
+  static StatusOr<std::string> SessionKeyOf(const CallContext& ctx);
+  StatusOr<Caller> CallerOf(const CallContext& ctx, std::string key,
+                            const StatusOr<state::Session>& session) const;
+  Task<rpc::GetUserReply> GetUser(rpc::GetUserRequest req);
+  // OK when the user exists; NOT_FOUND otherwise.
+  Task<Status> CheckUserExists(uint64_t user_id);
+  // For the send path, which checks recipients without a coroutine: whether
+  // a user is known to exist, and remembering one found in the store.
+  bool Known(uint64_t user_id) const { return known_users_.contains(user_id); }
+  void Remember(uint64_t user_id) { known_users_.insert(user_id); }
+
+ private:
+  const LogicDeps& deps_;
+  std::unique_ptr<PasswordHasher> hasher_;
+  KeyedRateLimiter<std::string> auth_limiter_;
+  std::unordered_set<uint64_t> known_users_;
+};
+
+}  // namespace parley::logic

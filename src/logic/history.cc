@@ -1,0 +1,167 @@
+#include "logic/history.h"
+
+#include <algorithm>
+
+#include "common/validation.h"
+
+namespace parley::logic {
+
+namespace {
+// Per-conversation window of the recent-message cache, and how many
+// conversations it covers.
+constexpr size_t kRecentPerConv = 256;
+constexpr size_t kRecentConvs = 50'000;
+}  // namespace
+
+History::History(const LogicDeps& deps, Groups& groups, Fanout& fanout)
+    : deps_(deps), groups_(groups), fanout_(fanout), recent_(kRecentPerConv, kRecentConvs) {}
+
+void History::OnAccepted(const std::vector<rpc::ChatMessage>& messages) {
+  int64_t now = deps_.clock.NowMs();
+  new_private_.Expire(now);
+  for (const rpc::ChatMessage& m : messages) {
+    recent_.Add(m);
+    if (m.seq() == 1 && m.to_user() != 0) new_private_.Add(m.conv(), m.from(), m.to_user(), now);
+  }
+}
+
+Task<StatusOr<uint64_t>> History::LastSeq(const std::string& conv) {
+  auto last = co_await Await<StatusOr<std::vector<uint64_t>>>(
+      [&](auto cb) { deps_.seqs.Last({conv}, cb); });
+  if (!last.ok()) co_return last.status();
+  co_return (*last)[0];
+}
+
+Task<Status> History::Authorize(uint64_t user, const model::ConvId& conv) {
+  if (!conv.is_group()) {
+    if (!conv.HasParticipant(user))
+      co_return Status::PermissionDenied("not a participant of this conversation");
+    co_return Status::Ok();
+  }
+  auto group = co_await groups_.Load(conv.group_id());
+  if (!group.ok()) co_return group.status();
+  if (!state::IsMember(**group, user))
+    co_return Status::PermissionDenied("not a member of this group");
+  co_return Status::Ok();
+}
+
+Task<StatusOr<std::vector<rpc::ConvState>>> History::Conversations(uint64_t user_id) {
+  auto convs = co_await Await<StatusOr<std::vector<rpc::ConvState>>>(
+      [&](auto cb) { deps_.store.ListConversations(user_id, cb); });
+  if (!convs.ok()) co_return convs.status();
+  // Private conversations so new that the store may not list them yet.
+  new_private_.Expire(deps_.clock.NowMs());
+  for (const auto& [conv, peer] : new_private_.Of(user_id)) {
+    bool listed = std::any_of(convs->begin(), convs->end(),
+                              [&](const rpc::ConvState& c) { return c.conv() == conv; });
+    if (listed) continue;
+    rpc::ConvState& c = convs->emplace_back();
+    c.set_conv(conv);
+    c.set_peer(peer);
+  }
+  // The store lags the log by the persist consumer; the allocator does not.
+  std::vector<std::string> names;
+  names.reserve(convs->size());
+  for (const rpc::ConvState& c : *convs) names.push_back(c.conv());
+  auto last = co_await Await<StatusOr<std::vector<uint64_t>>>(
+      [&](auto cb) { deps_.seqs.Last(std::move(names), cb); });
+  if (!last.ok()) co_return last.status();
+  int64_t now = deps_.clock.NowMs();
+  for (size_t i = 0; i < convs->size(); ++i) {
+    rpc::ConvState& c = (*convs)[i];
+    if ((*last)[i] > c.last_seq()) {
+      c.set_last_seq((*last)[i]);
+      c.set_last_ts(std::max(c.last_ts(), now));
+    }
+  }
+  std::stable_sort(convs->begin(), convs->end(),
+                   [](const auto& a, const auto& b) { return a.last_ts() > b.last_ts(); });
+  co_return convs;
+}
+
+Task<rpc::SyncReply> History::Sync(const Caller& caller, rpc::SyncRequest req) {
+  using R = rpc::SyncReply;
+  const Limits& limits = deps_.options.limits;
+  auto conv = model::ConvId::Parse(req.conv());
+  if (!conv) co_return ErrorReply<R>(Status::InvalidArgument("conv is not a conversation id"));
+  uint32_t limit = req.limit() == 0 ? limits.page_limit_default : req.limit();
+  if (Status s = ValidateLimit(limit, limits); !s.ok()) co_return ErrorReply<R>(s);
+  if (Status s = co_await Authorize(caller.user_id, *conv); !s.ok()) co_return ErrorReply<R>(s);
+  auto last_or = co_await LastSeq(req.conv());
+  if (!last_or.ok()) co_return ErrorReply<R>(last_or.status());
+  uint64_t last = *last_or;
+
+  // The wanted range [lo, hi] and whether more lie beyond it.
+  uint64_t lo, hi;
+  bool backwards = req.before_seq() > 0;
+  if (backwards) {
+    hi = std::min(req.before_seq() - 1, last);
+    lo = hi >= limit ? hi - limit + 1 : 1;
+  } else if (req.has_after()) {
+    lo = req.after_seq() + 1;
+    hi = std::min<uint64_t>(last, req.after_seq() + limit);
+  } else {
+    hi = last;
+    lo = hi >= limit ? hi - limit + 1 : 1;
+  }
+  R r;
+  r.set_conv(req.conv());
+  if (lo > hi) {
+    r.set_has_more(backwards && hi >= 1);
+    co_return r;
+  }
+  uint64_t cached_from = recent_.FirstSeq(req.conv());
+  uint64_t got = lo - 1;
+  if (cached_from == 0 || lo < cached_from) {
+    auto page = co_await Await<StatusOr<store::MessagePage>>([&](auto cb) {
+      deps_.store.GetMessages(req.conv(), lo - 1, true, 0, static_cast<uint32_t>(hi - lo + 1), cb);
+    });
+    if (!page.ok()) co_return ErrorReply<R>(page.status());
+    for (auto& m : page->messages) {
+      if (m.seq() != got + 1 || m.seq() > hi) break;
+      got = m.seq();
+      *r.add_messages() = std::move(m);
+    }
+  }
+  // Newer than the store: from the recent window, if contiguous.
+  if (got < hi) got = recent_.Copy(req.conv(), got + 1, hi, r.mutable_messages());
+  if (backwards || !req.has_after()) {
+    r.set_has_more(lo > 1);  // paging backwards: older messages exist
+  } else {
+    r.set_has_more(got < last);
+  }
+  co_return r;
+}
+
+Task<rpc::ReadReply> History::Read(const Caller& caller, const CallContext& ctx,
+                                   rpc::ReadRequest req) {
+  using R = rpc::ReadReply;
+  auto conv = model::ConvId::Parse(req.conv());
+  if (!conv) co_return ErrorReply<R>(Status::InvalidArgument("conv is not a conversation id"));
+  if (Status s = co_await Authorize(caller.user_id, *conv); !s.ok()) co_return ErrorReply<R>(s);
+  auto last = co_await LastSeq(req.conv());
+  if (!last.ok()) co_return ErrorReply<R>(last.status());
+  uint64_t seq = std::min(req.seq(), *last);
+  if (seq == 0) co_return R();
+  auto cursor = co_await Await<StatusOr<uint64_t>>(
+      [&](auto cb) { deps_.store.SetReadSeq(caller.user_id, req.conv(), seq, cb); });
+  if (!cursor.ok()) co_return ErrorReply<R>(cursor.status());
+  rpc::ReadReceipt receipt;
+  receipt.set_conv(req.conv());
+  receipt.set_user_id(caller.user_id);
+  receipt.set_seq(*cursor);
+  receipt.set_origin_node(ctx.origin_node);
+  receipt.set_origin_conn(ctx.origin_conn);
+  std::vector<uint64_t> users;
+  if (conv->is_group()) {
+    auto group = co_await groups_.Load(conv->group_id());
+    if (group.ok()) users.assign((*group)->members().begin(), (*group)->members().end());
+  } else {
+    users = {conv->a};
+    if (conv->b != conv->a) users.push_back(conv->b);
+  }
+  fanout_.PushRead(std::move(receipt), std::move(users));
+  co_return R();
+}
+
+}  // namespace parley::logic

@@ -1,0 +1,76 @@
+// The state seams' contract suites, run against the embedded
+// implementations. In one process every logic facade shares one object per
+// seam, so both "nodes" of a suite are that object.
+#include <memory>
+
+#include "state/embedded/cached_group_directory.h"
+#include "state/embedded/cached_session_store.h"
+#include "state/embedded/embedded_idempotency_store.h"
+#include "state/embedded/memory_sequence_allocator.h"
+#include "state/testing/group_directory_contract.h"
+#include "state/testing/idempotency_store_contract.h"
+#include "state/testing/sequence_allocator_contract.h"
+#include "state/testing/session_store_contract.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace parley::state {
+namespace {
+
+using parley::testing::Wait;
+
+// A fresh SQLite store in a temp dir, with four users.
+class StoreFixture {
+ public:
+  StoreFixture() {
+    store_ = std::move(store::SqliteStore::Open(dir_.path() + "/s.db", options_.storage)).value();
+    for (int i = 0; i < 4; ++i) {
+      auto u = Wait<StatusOr<store::UserRecord>>(
+          [&](auto cb) { store_->CreateUser("user" + std::to_string(i), "hash", 1, cb); });
+      users_.push_back(u->user_id);
+    }
+  }
+  store::Store& store() { return *store_; }
+  uint64_t User(int i) { return users_.at(i); }
+
+ private:
+  parley::testing::TempDir dir_;
+  Options options_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::vector<uint64_t> users_;
+};
+
+struct MemorySequenceAllocatorFactory {
+  SequenceAllocator& Node(int) { return allocator; }
+  MemorySequenceAllocator allocator;
+};
+
+struct EmbeddedIdempotencyStoreFactory {
+  IdempotencyStore& Node(int) { return records; }
+  StoreFixture store;
+  EmbeddedIdempotencyStore records{store.store(), 24LL * 3600 * 1000, 1000};
+};
+
+struct CachedSessionStoreFactory {
+  SessionStore& Node(int) { return sessions; }
+  uint64_t User(int i) { return store.User(i); }
+  StoreFixture store;
+  CachedSessionStore sessions{store.store(), 1000};
+};
+
+struct CachedGroupDirectoryFactory {
+  GroupDirectory& Node(int) { return groups; }
+  uint64_t User(int i) { return store.User(i); }
+  StoreFixture store;
+  CachedGroupDirectory groups{store.store(), 1000};
+};
+
+}  // namespace
+
+namespace testing {
+INSTANTIATE_TYPED_TEST_SUITE_P(Memory, SequenceAllocatorContract, MemorySequenceAllocatorFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Embedded, IdempotencyStoreContract, EmbeddedIdempotencyStoreFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Cached, SessionStoreContract, CachedSessionStoreFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Cached, GroupDirectoryContract, CachedGroupDirectoryFactory);
+}  // namespace testing
+
+}  // namespace parley::state

@@ -1,0 +1,78 @@
+// The contract of state::SessionStore, written once and run against every
+// implementation. Instantiate with a factory type F that has
+//   state::SessionStore& Node(int i);  // i = 0, 1: two logic nodes' views
+// over one fresh, empty session set (the same object for an in-process one).
+#pragma once
+
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "state/session_store.h"
+#include "support/test_util.h"
+
+namespace parley::state::testing {
+
+template <typename F>
+class SessionStoreContract : public ::testing::Test {
+ protected:
+  SessionStore& node(int i = 0) { return factory_.Node(i); }
+  Status Create(Session s, int n = 0) {
+    return parley::testing::Wait<Status>([&](auto cb) { node(n).Create(std::move(s), cb); });
+  }
+  StatusOr<Session> Find(const std::string& hash, int n = 0) {
+    return parley::testing::Wait<StatusOr<Session>>([&](auto cb) { node(n).Find(hash, cb); });
+  }
+  Status Revoke(const std::string& hash, int n = 0) {
+    return parley::testing::Wait<Status>([&](auto cb) { node(n).Revoke(hash, cb); });
+  }
+  // Sessions belong to users that exist in the backing store.
+  uint64_t User(int i) { return factory_.User(i); }
+
+  F factory_;
+};
+
+TYPED_TEST_SUITE_P(SessionStoreContract);
+
+TYPED_TEST_P(SessionStoreContract, ACreatedSessionIsFoundOnEveryNode) {
+  ASSERT_OK(this->Create({"hash-a", this->User(0), 1234}));
+  for (int n : {0, 1}) {
+    auto s = this->Find("hash-a", n);
+    ASSERT_OK(s.status());
+    EXPECT_EQ(s->user_id, this->User(0));
+    EXPECT_EQ(s->expires_at, 1234);
+    EXPECT_EQ(s->token_hash, "hash-a");
+  }
+  EXPECT_EQ(this->Find("hash-unknown").status().code(), Code::kNotFound);
+}
+
+TYPED_TEST_P(SessionStoreContract, ARevocationIsSeenByEveryNodeBeforeItReturns) {
+  ASSERT_OK(this->Create({"hash-a", this->User(0), 1234}));
+  ASSERT_OK(this->Create({"hash-b", this->User(0), 1234}));
+  ASSERT_OK(this->Find("hash-a", 1).status());  // node 1 has looked it up (and may cache it)
+  ASSERT_OK(this->Revoke("hash-a", 0));
+  EXPECT_EQ(this->Find("hash-a", 1).status().code(), Code::kNotFound);
+  EXPECT_EQ(this->Find("hash-a", 0).status().code(), Code::kNotFound);
+  EXPECT_OK(this->Find("hash-b", 1).status());  // only that session
+  EXPECT_OK(this->Revoke("hash-never-existed", 1));
+}
+
+TYPED_TEST_P(SessionStoreContract, LookupsRacingARevocationNeverResurrectIt) {
+  for (int round = 0; round < 50; ++round) {
+    std::string hash = "race-" + std::to_string(round);
+    ASSERT_OK(this->Create({hash, this->User(1), 99}));
+    std::thread finder([&] {
+      for (int i = 0; i < 20; ++i) (void)this->Find(hash, i % 2);
+    });
+    ASSERT_OK(this->Revoke(hash, round % 2));
+    finder.join();
+    EXPECT_EQ(this->Find(hash, 0).status().code(), Code::kNotFound) << hash;
+    EXPECT_EQ(this->Find(hash, 1).status().code(), Code::kNotFound) << hash;
+  }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(SessionStoreContract, ACreatedSessionIsFoundOnEveryNode,
+                            ARevocationIsSeenByEveryNodeBeforeItReturns,
+                            LookupsRacingARevocationNeverResurrectIt);
+
+}  // namespace parley::state::testing
