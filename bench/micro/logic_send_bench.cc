@@ -29,6 +29,7 @@
 #include "state/embedded/cached_group_directory.h"
 #include "state/embedded/cached_session_store.h"
 #include "state/embedded/embedded_idempotency_store.h"
+#include "state/embedded/memory_recent_window.h"
 #include "state/embedded/memory_sequence_allocator.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -76,12 +77,14 @@ void BM_LogicSend1000(benchmark::State& state) {
                                                  options.storage.idempotency_cache_max);
     parley::state::CachedSessionStore sessions(**store, options.storage.session_cache_max);
     parley::state::CachedGroupDirectory groups(**store, options.storage.group_cache_max);
+    parley::state::MemoryRecentWindow recent(options.storage.recent_per_conv,
+                                             options.storage.recent_convs_max);
     boost::asio::io_context io(1);
     auto work = boost::asio::make_work_guard(io);
     std::thread runner([&] { io.run(); });
     auto logic = parley::logic::Logic::Create(
-        io.get_executor(),
-        {options, clock, **store, **log, presence, nodes, metrics, seqs, sent, sessions, groups});
+        io.get_executor(), {options, clock, **store, **log, presence, nodes, metrics, seqs, sent,
+                            sessions, groups, recent});
     if (!logic.ok()) {
       state.SkipWithError(logic.status().message().c_str());
     } else {

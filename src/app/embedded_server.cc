@@ -20,6 +20,7 @@
 #include "state/embedded/cached_group_directory.h"
 #include "state/embedded/cached_session_store.h"
 #include "state/embedded/embedded_idempotency_store.h"
+#include "state/embedded/memory_recent_window.h"
 #include "state/embedded/memory_sequence_allocator.h"
 #include "store/sqlite/sqlite_store.h"
 #include "task/persist_consumer.h"
@@ -70,6 +71,7 @@ struct EmbeddedServer::Parts {
   std::unique_ptr<state::EmbeddedIdempotencyStore> sent;
   std::unique_ptr<state::CachedSessionStore> sessions;
   std::unique_ptr<state::CachedGroupDirectory> groups;
+  std::unique_ptr<state::MemoryRecentWindow> recent;
   std::unique_ptr<discovery::MemoryDiscovery> discovery;
   std::unique_ptr<discovery::Registration> registration;
   std::unique_ptr<connect::DirectConnectDirectory> directory;
@@ -148,13 +150,14 @@ Status EmbeddedServer::Start() {
   }
   p.sessions = std::make_unique<state::CachedSessionStore>(*p.store, st.session_cache_max);
   p.groups = std::make_unique<state::CachedGroupDirectory>(*p.store, st.group_cache_max);
+  p.recent = std::make_unique<state::MemoryRecentWindow>(st.recent_per_conv, st.recent_convs_max);
   spdlog::info("event=state_primed conversations={} idempotency_records={}", conversations,
                p.sent->size());
 
   p.directory = std::make_unique<connect::DirectConnectDirectory>(kNodeId);
   auto logic = logic::Logic::Create(
       io_.get_executor(), {options_, clock_, *p.store, *p.log, p.presence, *p.directory, metrics_,
-                           *p.seqs, *p.sent, *p.sessions, *p.groups});
+                           *p.seqs, *p.sent, *p.sessions, *p.groups, *p.recent});
   if (!logic.ok()) return logic.status();
   p.logic = std::move(logic).value();
 

@@ -80,6 +80,11 @@ struct StorageOptions {
   // cache is cleared wholesale when full.
   uint32_t session_cache_max = 100'000;
   uint32_t group_cache_max = 100'000;
+  // The recent window (embedded mode): the newest messages of each of the
+  // most recently active conversations, from which sync serves what the
+  // store does not have yet.
+  uint32_t recent_per_conv = 256;
+  uint32_t recent_convs_max = 50'000;
 };
 
 struct Options {

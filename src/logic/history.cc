@@ -6,24 +6,8 @@
 
 namespace parley::logic {
 
-namespace {
-// Per-conversation window of the recent-message cache, and how many
-// conversations it covers.
-constexpr size_t kRecentPerConv = 256;
-constexpr size_t kRecentConvs = 50'000;
-}  // namespace
-
 History::History(const LogicDeps& deps, Groups& groups, Fanout& fanout)
-    : deps_(deps), groups_(groups), fanout_(fanout), recent_(kRecentPerConv, kRecentConvs) {}
-
-void History::OnAccepted(const std::vector<rpc::ChatMessage>& messages) {
-  int64_t now = deps_.clock.NowMs();
-  new_private_.Expire(now);
-  for (const rpc::ChatMessage& m : messages) {
-    recent_.Add(m);
-    if (m.seq() == 1 && m.to_user() != 0) new_private_.Add(m.conv(), m.from(), m.to_user(), now);
-  }
-}
+    : deps_(deps), groups_(groups), fanout_(fanout) {}
 
 Task<StatusOr<uint64_t>> History::LastSeq(const std::string& conv) {
   auto last = co_await Await<StatusOr<std::vector<uint64_t>>>(
@@ -50,8 +34,10 @@ Task<StatusOr<std::vector<rpc::ConvState>>> History::Conversations(uint64_t user
       [&](auto cb) { deps_.store.ListConversations(user_id, cb); });
   if (!convs.ok()) co_return convs.status();
   // Private conversations so new that the store may not list them yet.
-  new_private_.Expire(deps_.clock.NowMs());
-  for (const auto& [conv, peer] : new_private_.Of(user_id)) {
+  auto fresh = co_await Await<StatusOr<std::vector<std::pair<std::string, uint64_t>>>>(
+      [&](auto cb) { deps_.recent.NewConversations(user_id, deps_.clock.NowMs(), cb); });
+  if (!fresh.ok()) co_return fresh.status();
+  for (const auto& [conv, peer] : *fresh) {
     bool listed = std::any_of(convs->begin(), convs->end(),
                               [&](const rpc::ConvState& c) { return c.conv() == conv; });
     if (listed) continue;
@@ -110,21 +96,34 @@ Task<rpc::SyncReply> History::Sync(const Caller& caller, rpc::SyncRequest req) {
     r.set_has_more(backwards && hi >= 1);
     co_return r;
   }
-  uint64_t cached_from = recent_.FirstSeq(req.conv());
+  // The recent window first (the common "what did I just miss"); the store
+  // for what lies below it; then the window again for what the store does
+  // not have yet.
   uint64_t got = lo - 1;
-  if (cached_from == 0 || lo < cached_from) {
-    auto page = co_await Await<StatusOr<store::MessagePage>>([&](auto cb) {
-      deps_.store.GetMessages(req.conv(), lo - 1, true, 0, static_cast<uint32_t>(hi - lo + 1), cb);
-    });
-    if (!page.ok()) co_return ErrorReply<R>(page.status());
-    for (auto& m : page->messages) {
+  auto append = [&](std::vector<rpc::ChatMessage>& messages) {
+    for (auto& m : messages) {
       if (m.seq() != got + 1 || m.seq() > hi) break;
       got = m.seq();
       *r.add_messages() = std::move(m);
     }
+  };
+  auto window = co_await Await<StatusOr<std::vector<rpc::ChatMessage>>>(
+      [&](auto cb) { deps_.recent.Range(req.conv(), lo, hi, cb); });
+  if (!window.ok()) co_return ErrorReply<R>(window.status());
+  append(*window);
+  if (got < lo) {
+    auto page = co_await Await<StatusOr<store::MessagePage>>([&](auto cb) {
+      deps_.store.GetMessages(req.conv(), lo - 1, true, 0, static_cast<uint32_t>(hi - lo + 1), cb);
+    });
+    if (!page.ok()) co_return ErrorReply<R>(page.status());
+    append(page->messages);
+    if (got < hi) {
+      window = co_await Await<StatusOr<std::vector<rpc::ChatMessage>>>(
+          [&](auto cb) { deps_.recent.Range(req.conv(), got + 1, hi, cb); });
+      if (!window.ok()) co_return ErrorReply<R>(window.status());
+      append(*window);
+    }
   }
-  // Newer than the store: from the recent window, if contiguous.
-  if (got < hi) got = recent_.Copy(req.conv(), got + 1, hi, r.mutable_messages());
   if (backwards || !req.has_after()) {
     r.set_has_more(lo > 1);  // paging backwards: older messages exist
   } else {

@@ -1,8 +1,9 @@
 // History: what a user reads. The conversation list (for `hello` and the
 // API), sync and history pages, and read cursors. Serves messages that are
-// durable in the log but not yet in the store from the recent-message window
-// that the send pipeline feeds; the last seq of a conversation comes from the
-// SequenceAllocator, so a page never stops short of an acknowledged message.
+// durable in the log but not yet in the store from the RecentWindow that the
+// send pipeline feeds (shared by every node); the last seq of a conversation
+// comes from the SequenceAllocator, so a page never stops short of an
+// acknowledged message.
 //
 // Not thread-safe: runs on the Logic facade's strand. `deps`, `groups` and
 // `fanout` must outlive it.
@@ -15,8 +16,6 @@
 #include "logic/logic_deps.h"
 #include "logic/logic_service.h"
 #include "logic/logic_task.h"
-#include "logic/new_conversations.h"
-#include "logic/recent_messages.h"
 #include "model/conversation.h"
 
 namespace parley::logic {
@@ -33,17 +32,12 @@ class History {
   // Is `user` a participant of `conv`? PERMISSION_DENIED / NOT_FOUND otherwise.
   Task<Status> Authorize(uint64_t user, const model::ConvId& conv);
 
-  // Messages just made durable, in seq order per conversation.
-  void OnAccepted(const std::vector<rpc::ChatMessage>& messages);
-
  private:
   Task<StatusOr<uint64_t>> LastSeq(const std::string& conv);
 
   const LogicDeps& deps_;
   Groups& groups_;
   Fanout& fanout_;
-  RecentMessages recent_;
-  NewConversations new_private_;
 };
 
 }  // namespace parley::logic

@@ -29,7 +29,7 @@ Logic::Logic(asio::any_io_executor executor, LogicDeps deps, std::unique_ptr<Pas
       fanout_(deps_),
       groups_(deps_, accounts_),
       history_(deps_, groups_, fanout_),
-      sends_(strand_, deps_, accounts_, history_) {}
+      sends_(strand_, deps_, accounts_) {}
 
 Logic::~Logic() = default;
 

@@ -10,6 +10,7 @@
 #include "queue/message_log.h"
 #include "state/group_directory.h"
 #include "state/idempotency_store.h"
+#include "state/recent_window.h"
 #include "state/sequence_allocator.h"
 #include "state/session_store.h"
 #include "store/store.h"
@@ -29,6 +30,7 @@ struct LogicDeps {
   state::IdempotencyStore& sent;
   state::SessionStore& sessions;
   state::GroupDirectory& groups;
+  state::RecentWindow& recent;
 };
 
 }  // namespace parley::logic

@@ -25,6 +25,7 @@
 #include "state/embedded/cached_group_directory.h"
 #include "state/embedded/cached_session_store.h"
 #include "state/embedded/embedded_idempotency_store.h"
+#include "state/embedded/memory_recent_window.h"
 #include "state/embedded/memory_sequence_allocator.h"
 #include "store/sqlite/sqlite_store.h"
 #include "support/test_util.h"
@@ -91,7 +92,8 @@ class LogicWorld {
                    seqs_,
                    *sent_,
                    *sessions_,
-                   *groups_};
+                   *groups_,
+                   recent_};
     nodes_.push_back(std::move(Logic::Create(io_.get_executor(), deps)).value());
     return *nodes_.back();
   }
@@ -205,6 +207,7 @@ class LogicWorld {
       std::make_shared<connect::testing::RecordingConnectNode>();
   connect::DirectConnectDirectory connects_{kNode};
   state::MemorySequenceAllocator seqs_;
+  state::MemoryRecentWindow recent_{256, 10'000};
   std::unique_ptr<state::EmbeddedIdempotencyStore> sent_;
   std::unique_ptr<state::CachedSessionStore> sessions_;
   std::unique_ptr<state::CachedGroupDirectory> groups_;

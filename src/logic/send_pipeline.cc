@@ -40,12 +40,10 @@ struct SendPipeline::PendingSend {
   state::SendKey key() const { return {from, req.client_id()}; }
 };
 
-SendPipeline::SendPipeline(Strand strand, const LogicDeps& deps, Accounts& accounts,
-                           History& history)
+SendPipeline::SendPipeline(Strand strand, const LogicDeps& deps, Accounts& accounts)
     : strand_(std::move(strand)),
       deps_(deps),
       accounts_(accounts),
-      history_(history),
       ids_(deps.clock, deps.options.node_id),
       send_limiter_(deps.clock, deps.options.rate.send_per_sec, deps.options.rate.send_burst) {}
 
@@ -316,6 +314,18 @@ void SendPipeline::OnAppended(SharedBatch batch,
     appending_ = false;
     return;
   }
+  // Into the recent window while the lease still holds the conversations:
+  // windows then grow in seq order whichever node appends next, and any node
+  // can serve the messages once the commit makes them part of Last().
+  deps_.recent.Add(*messages, deps_.clock.NowMs(), [this, batch, messages, lease_id](Status s) {
+    if (!s.ok()) spdlog::warn("event=recent_window_add_failed error=\"{}\"", s.message());
+    OnStrand([this, batch, messages, lease_id] { Commit(batch, messages, lease_id); });
+  });
+}
+
+void SendPipeline::Commit(SharedBatch batch,
+                          std::shared_ptr<std::vector<rpc::ChatMessage>> messages,
+                          uint64_t lease_id) {
   deps_.seqs.Commit(lease_id, [this, batch, messages](Status s) {
     // The batch is durable whatever the allocator says: ack it. A lost commit
     // is the allocator's to repair from the log (see sequence_allocator.h).
@@ -326,7 +336,6 @@ void SendPipeline::OnAppended(SharedBatch batch,
 
 void SendPipeline::OnCommitted(SharedBatch batch,
                                std::shared_ptr<std::vector<rpc::ChatMessage>> messages) {
-  history_.OnAccepted(*messages);
   std::vector<std::pair<state::SendKey, rpc::SendReply>> records;
   records.reserve(batch->size());
   std::vector<rpc::SendReply> acks;

@@ -5,12 +5,13 @@
 // batch is being made durable, the next accumulates (group commit). At
 // flush, the batch leases its conversations' next seqs from the
 // SequenceAllocator, gets snowflake ids, and is appended to the message log;
-// then the lease is committed, the idempotency records completed, and every
-// send acked. A failed append aborts the lease (the seqs are reused, no gap)
-// and releases the claims (a retry is numbered anew): nothing is acked.
+// then the messages join the recent window, the lease is committed, the
+// idempotency records completed, and every send acked. A failed append
+// aborts the lease (the seqs are reused, no gap) and releases the claims (a
+// retry is numbered anew): nothing is acked.
 //
 // Not thread-safe: runs on the Logic facade's strand; seam callbacks post
-// back to it. `deps`, `accounts` and `history` must outlive it, and it must
+// back to it. `deps` and `accounts` must outlive it, and it must
 // outlive every seam call it started (the facade drains it before
 // destruction).
 #pragma once
@@ -27,7 +28,6 @@
 #include "common/rate_limiter.h"
 #include "common/snowflake.h"
 #include "logic/accounts.h"
-#include "logic/history.h"
 #include "logic/logic_deps.h"
 #include "logic/logic_service.h"
 #include "logic/logic_task.h"
@@ -38,7 +38,7 @@ class SendPipeline {
  public:
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
 
-  SendPipeline(Strand strand, const LogicDeps& deps, Accounts& accounts, History& history);
+  SendPipeline(Strand strand, const LogicDeps& deps, Accounts& accounts);
   ~SendPipeline();
 
   // Takes a batch of the caller's sends; `done` gets replies[i] for
@@ -71,6 +71,8 @@ class SendPipeline {
   void OnLeased(SharedBatch batch, StatusOr<state::SeqLease> lease);
   void OnAppended(SharedBatch batch, std::shared_ptr<std::vector<rpc::ChatMessage>> messages,
                   uint64_t lease_id, Status status);
+  void Commit(SharedBatch batch, std::shared_ptr<std::vector<rpc::ChatMessage>> messages,
+              uint64_t lease_id);
   void OnCommitted(SharedBatch batch, std::shared_ptr<std::vector<rpc::ChatMessage>> messages);
   // Answers every send of the batch with `status` and frees their keys.
   void Fail(Batch& batch, const Status& status);
@@ -80,7 +82,6 @@ class SendPipeline {
   Strand strand_;
   const LogicDeps& deps_;
   Accounts& accounts_;
-  History& history_;
 
   // State below is accessed only on strand_.
   SnowflakeGenerator ids_;

@@ -1,7 +1,7 @@
 // Two Logic facades over the same seams: what the cluster's logic nodes need
 // from the state/ seams, shown in one process. Everything they must agree on
-// (seqs, idempotency records, sessions, membership) goes through the seams,
-// so which node a call lands on makes no difference.
+// (seqs, idempotency records, sessions, membership, the recent window) goes
+// through the seams, so which node a call lands on makes no difference.
 #include <future>
 #include <map>
 #include <thread>
@@ -136,6 +136,30 @@ TEST_F(TwoLogicNodesTest, AResendOfAKnownIdThroughTheOtherGetsTheFirstAck) {
   EXPECT_EQ(r1.error().code(), rpc::OK);
   EXPECT_EQ(r2.msg_id(), r1.msg_id());
   EXPECT_EQ(w.Logged(2).size(), 2u);
+}
+
+TEST_F(TwoLogicNodesTest, WhatOneAcceptedTheOtherServesBeforeTheStoreHasIt) {
+  // No persist consumer runs in this world: the store never gets the
+  // messages, so node 1 can only serve them from the shared recent window.
+  CallContext as_a = w.Login("alice"), as_b = w.Login("bob");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(w.Send(as_a, "w" + std::to_string(i), b, "hi", 0, 0).error().code(), rpc::OK);
+  }
+  std::string conv = model::ConvId::Private(a, b).ToString();
+  auto page = w.Sync(as_b, conv, 0, 1);
+  ASSERT_EQ(page.error().code(), rpc::OK);
+  ASSERT_EQ(page.messages_size(), 3);
+  EXPECT_EQ(page.messages(2).seq(), 3u);
+  EXPECT_FALSE(page.has_more());
+  // And bob's hello through node 1 lists the brand-new conversation.
+  rpc::ConnectRequest connect;
+  connect.set_node_id(LogicWorld::kNode);
+  connect.set_node_epoch(LogicWorld::kEpoch);
+  connect.set_conn_id(11);
+  auto hello = Wait<rpc::ConnectReply>([&](auto cb) { w.node(1).Connect(as_b, connect, cb); });
+  ASSERT_EQ(hello.convs_size(), 1);
+  EXPECT_EQ(hello.convs(0).conv(), conv);
+  EXPECT_EQ(hello.convs(0).last_seq(), 3u);
 }
 
 }  // namespace

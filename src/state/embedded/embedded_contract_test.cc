@@ -6,9 +6,11 @@
 #include "state/embedded/cached_group_directory.h"
 #include "state/embedded/cached_session_store.h"
 #include "state/embedded/embedded_idempotency_store.h"
+#include "state/embedded/memory_recent_window.h"
 #include "state/embedded/memory_sequence_allocator.h"
 #include "state/testing/group_directory_contract.h"
 #include "state/testing/idempotency_store_contract.h"
+#include "state/testing/recent_window_contract.h"
 #include "state/testing/sequence_allocator_contract.h"
 #include "state/testing/session_store_contract.h"
 #include "store/sqlite/sqlite_store.h"
@@ -44,6 +46,11 @@ struct MemorySequenceAllocatorFactory {
   MemorySequenceAllocator allocator;
 };
 
+struct MemoryRecentWindowFactory {
+  RecentWindow& Node(int) { return window; }
+  MemoryRecentWindow window{256, 1000};
+};
+
 struct EmbeddedIdempotencyStoreFactory {
   IdempotencyStore& Node(int) { return records; }
   StoreFixture store;
@@ -69,6 +76,7 @@ struct CachedGroupDirectoryFactory {
 namespace testing {
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, SequenceAllocatorContract, MemorySequenceAllocatorFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Embedded, IdempotencyStoreContract, EmbeddedIdempotencyStoreFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Memory, RecentWindowContract, MemoryRecentWindowFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Cached, SessionStoreContract, CachedSessionStoreFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Cached, GroupDirectoryContract, CachedGroupDirectoryFactory);
 }  // namespace testing

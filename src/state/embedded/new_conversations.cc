@@ -1,10 +1,10 @@
-#include "logic/new_conversations.h"
+#include "state/embedded/new_conversations.h"
 
 #include <algorithm>
 
-namespace parley::logic {
+namespace parley::state {
 
-void NewConversations::Add(const std::string& conv, uint64_t a, uint64_t b, int64_t now_ms) {
+void NewPrivateConversations::Add(const std::string& conv, uint64_t a, uint64_t b, int64_t now_ms) {
   by_user_[a].emplace_back(conv, b);
   added_.emplace_back(now_ms, a, conv);
   if (a != b) {
@@ -13,13 +13,14 @@ void NewConversations::Add(const std::string& conv, uint64_t a, uint64_t b, int6
   }
 }
 
-const std::vector<std::pair<std::string, uint64_t>>& NewConversations::Of(uint64_t user) const {
+const std::vector<std::pair<std::string, uint64_t>>& NewPrivateConversations::Of(
+    uint64_t user) const {
   static const std::vector<std::pair<std::string, uint64_t>> kNone;
   auto it = by_user_.find(user);
   return it == by_user_.end() ? kNone : it->second;
 }
 
-void NewConversations::Expire(int64_t now_ms) {
+void NewPrivateConversations::Expire(int64_t now_ms) {
   while (!added_.empty() && std::get<0>(added_.front()) < now_ms - keep_ms_) {
     auto& [ms, user, conv] = added_.front();
     auto it = by_user_.find(user);
@@ -31,4 +32,4 @@ void NewConversations::Expire(int64_t now_ms) {
   }
 }
 
-}  // namespace parley::logic
+}  // namespace parley::state

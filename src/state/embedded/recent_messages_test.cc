@@ -1,8 +1,8 @@
-#include "logic/recent_messages.h"
+#include "state/embedded/recent_messages.h"
 
 #include <gtest/gtest.h>
 
-namespace parley::logic {
+namespace parley::state {
 namespace {
 
 rpc::ChatMessage Msg(const std::string& conv, uint64_t seq) {
@@ -53,4 +53,4 @@ TEST(RecentMessages, AGapRestartsTheWindow) {
 }
 
 }  // namespace
-}  // namespace parley::logic
+}  // namespace parley::state

@@ -2,8 +2,8 @@
 // the persist consumer has written it, the store does not list them, yet
 // `hello` and the conversation list must (a client that reconnects in that
 // window would otherwise not know to sync). Entries are kept for a while
-// longer than persisting takes, then dropped. Not thread-safe: owned by the
-// logic strand.
+// longer than persisting takes, then dropped. Not thread-safe: owned by
+// MemoryRecentWindow, under its lock.
 #pragma once
 
 #include <cstdint>
@@ -14,11 +14,11 @@
 #include <utility>
 #include <vector>
 
-namespace parley::logic {
+namespace parley::state {
 
-class NewConversations {
+class NewPrivateConversations {
  public:
-  explicit NewConversations(int64_t keep_ms = 60'000) : keep_ms_(keep_ms) {}
+  explicit NewPrivateConversations(int64_t keep_ms = 60'000) : keep_ms_(keep_ms) {}
 
   void Add(const std::string& conv, uint64_t a, uint64_t b, int64_t now_ms);
   // (conv, peer) of the user's new conversations.
@@ -31,4 +31,4 @@ class NewConversations {
   std::deque<std::tuple<int64_t, uint64_t, std::string>> added_;  // (ms, user, conv), oldest first
 };
 
-}  // namespace parley::logic
+}  // namespace parley::state

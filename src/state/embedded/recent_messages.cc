@@ -1,6 +1,6 @@
-#include "logic/recent_messages.h"
+#include "state/embedded/recent_messages.h"
 
-namespace parley::logic {
+namespace parley::state {
 
 void RecentMessages::Add(const rpc::ChatMessage& msg) {
   auto [it, inserted] = convs_.try_emplace(msg.conv());
@@ -45,4 +45,4 @@ uint64_t RecentMessages::Copy(const std::string& conv, uint64_t lo, uint64_t hi,
   return last;
 }
 
-}  // namespace parley::logic
+}  // namespace parley::state

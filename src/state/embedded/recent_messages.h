@@ -1,7 +1,7 @@
 // The newest messages of the most recently active conversations, kept so that
 // a sync can be served before the persist consumer has written a message to
 // the store (and without touching the store for the common "what did I just
-// miss" case). Not thread-safe: owned by the logic strand.
+// miss" case). Not thread-safe: owned by MemoryRecentWindow, under its lock.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 
 #include "parley/message.pb.h"
 
-namespace parley::logic {
+namespace parley::state {
 
 class RecentMessages {
  public:
@@ -40,4 +40,4 @@ class RecentMessages {
   std::list<std::string> lru_;  // most recently added first
 };
 
-}  // namespace parley::logic
+}  // namespace parley::state
