@@ -192,14 +192,8 @@ void Logic::Send(CallContext ctx, rpc::SendBatch req, Callback<rpc::SendBatchRep
   };
   auto call = std::make_shared<Call>(Call{std::move(ctx), std::move(req), std::move(done), {}});
   auto fail = [this](Call& c, const Status& s) {
-    rpc::SendBatchReply r;
-    for (const rpc::SendRequest& q : c.batch.requests()) {
-      rpc::SendReply* e = r.add_replies();
-      e->set_client_id(q.client_id());
-      s.ToProto(e->mutable_error());
-    }
     deps_.metrics.errors.Inc(s.code());
-    c.done(std::move(r));
+    c.done(FailedBatch(c.batch, s));
   };
   auto key = Accounts::SessionKeyOf(call->ctx);
   if (Expired(call->ctx) || !key.ok()) {

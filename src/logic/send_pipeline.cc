@@ -12,7 +12,19 @@ namespace parley::logic {
 
 namespace asio = boost::asio;
 
+rpc::SendBatchReply FailedBatch(const rpc::SendBatch& batch, const Status& status) {
+  rpc::SendBatchReply r;
+  for (const rpc::SendRequest& q : batch.requests()) {
+    rpc::SendReply* e = r.add_replies();
+    e->set_client_id(q.client_id());
+    status.ToProto(e->mutable_error());
+  }
+  return r;
+}
+
+// One Send call: its context (shared by its sends) and the replies so far.
 struct SendPipeline::BatchReply {
+  CallContext ctx;
   rpc::SendBatchReply reply;
   size_t unanswered = 0;
   Callback<rpc::SendBatchReply> done;
@@ -24,10 +36,6 @@ struct SendPipeline::PendingSend {
   uint64_t from = 0;
   rpc::SendRequest req;
   std::string conv;
-  std::string request_id;
-  std::string origin_node;
-  uint64_t origin_conn = 0;
-  int64_t deadline_ms = 0;
   int64_t received_ns = 0;
   bool queued = false;  // counted in in_flight_
   // The two admission checks, filled in as they answer.
@@ -59,14 +67,10 @@ void SendPipeline::Send(const Caller& caller, const CallContext& ctx, rpc::SendB
     // Nothing of an oversized batch is taken: one error per request.
     Status s = Status::InvalidArgument("a send batch holds at most " +
                                        std::to_string(deps_.options.limits.send_batch_max));
-    for (int i = 0; i < n; ++i) {
-      rpc::SendReply* r = reply->reply.add_replies();
-      r->set_client_id(batch.requests(i).client_id());
-      s.ToProto(r->mutable_error());
-    }
     deps_.metrics.errors.Inc(s.code());
-    return reply->done(std::move(reply->reply));
+    return reply->done(FailedBatch(batch, s));
   }
+  reply->ctx = ctx;
   reply->unanswered = n;
   for (int i = 0; i < n; ++i) reply->reply.add_replies();
   const int64_t now_ns = deps_.clock.MonotonicNs();
@@ -80,10 +84,6 @@ void SendPipeline::Send(const Caller& caller, const CallContext& ctx, rpc::SendB
     send->index = i;
     send->from = caller.user_id;
     send->req = std::move(*batch.mutable_requests(i));
-    send->request_id = ctx.request_id;
-    send->origin_node = ctx.origin_node;
-    send->origin_conn = ctx.origin_conn;
-    send->deadline_ms = ctx.deadline_ms;
     send->received_ns = now_ns;
     const rpc::SendRequest& r = send->req;
     Status s = ValidateClientId(r.client_id());
@@ -139,7 +139,7 @@ void SendPipeline::StartChecks(PendingSend& send) {
       if (!c.ok()) {
         p->claim = Check::kFailed;
         p->failure = Status::Unavailable("idempotency records unavailable; retry");
-        spdlog::error("event=claim_failed rid={} error=\"{}\"", p->request_id,
+        spdlog::error("event=claim_failed rid={} error=\"{}\"", p->batch->ctx.request_id,
                       c.status().message());
         return;
       }
@@ -232,7 +232,8 @@ void SendPipeline::Flush() {
   std::vector<state::SendKey> expired;
   const int64_t now_ms = deps_.clock.NowMs();
   for (auto& s : ready_) {
-    if (s->deadline_ms != 0 && s->deadline_ms <= now_ms) {
+    const int64_t deadline_ms = s->batch->ctx.deadline_ms;
+    if (deadline_ms != 0 && deadline_ms <= now_ms) {
       expired.push_back(s->key());
       AnswerError(*s, Status::Unavailable("deadline exceeded"));
       continue;
@@ -284,9 +285,10 @@ void SendPipeline::OnLeased(SharedBatch batch, StatusOr<state::SeqLease> lease) 
     m.set_body(s->req.body());
     m.set_ts(now);
     m.set_client_id(s->req.client_id());
-    m.set_request_id(s->request_id);
-    m.set_origin_node(s->origin_node);
-    m.set_origin_conn(s->origin_conn);
+    const CallContext& ctx = s->batch->ctx;
+    m.set_request_id(ctx.request_id);
+    m.set_origin_node(ctx.origin_node);
+    m.set_origin_conn(ctx.origin_conn);
   }
   const int64_t started = deps_.clock.MonotonicNs();
   const uint64_t lease_id = lease->id;

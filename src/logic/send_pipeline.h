@@ -34,6 +34,9 @@
 
 namespace parley::logic {
 
+// A reply to `batch` that answers each of its requests with `status`.
+rpc::SendBatchReply FailedBatch(const rpc::SendBatch& batch, const Status& status);
+
 class SendPipeline {
  public:
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
