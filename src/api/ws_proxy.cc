@@ -61,7 +61,8 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
     auto address = asio::ip::make_address(target.substr(0, colon), ec);
     if (ec || colon == std::string::npos) return TryNext();
     uint16_t port = static_cast<uint16_t>(std::stoi(target.substr(colon + 1)));
-    upstream_ = beast::tcp_stream(client_.get_executor());
+    boost::system::error_code ignored;
+    upstream_.socket().close(ignored);  // a failed earlier attempt's
     upstream_.expires_after(std::chrono::milliseconds(options_.connect_timeout_ms));
     upstream_.async_connect(tcp::endpoint(address, port),
                             [self = shared_from_this(), target](boost::system::error_code ec) {
@@ -152,7 +153,7 @@ WsProxy::WsProxy(discovery::Discovery& discovery, Options options) : options_(op
   watch_ = discovery.WatchRole("connect", [this](std::vector<discovery::NodeInfo> nodes) {
     std::vector<std::string> targets;
     for (const auto& n : nodes) {
-      std::string hp = HostPortOf(n.ws_url);
+      std::string hp = n.ws_address.empty() ? HostPortOf(n.ws_url) : n.ws_address;
       if (!hp.empty()) targets.push_back(std::move(hp));
     }
     std::lock_guard lock(mu_);

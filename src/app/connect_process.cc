@@ -63,7 +63,7 @@ int RunConnect(Options options) {
   rpc::ConnectGrpcServer rpc_server({});
   if (Status s = rpc_server.Listen(options.cluster.grpc_listen); !s.ok()) return Fail(s);
   const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, rpc_server.port());
-  if (Status s = rt.Register(grpc_address, ws_url); !s.ok()) return Fail(s);
+  if (Status s = rt.Register(grpc_address, ws_url, address); !s.ok()) return Fail(s);
 
   node = connect::ConnectNode::Create(rt.executor(), rt.name(), rt.epoch(), options, logic,
                                       rt.metrics(), rt.clock());

@@ -83,12 +83,13 @@ Status NodeRuntime::AllocateSnowflakeId() {
   return Status::Ok();
 }
 
-Status NodeRuntime::Register(std::string address, std::string ws_url) {
+Status NodeRuntime::Register(std::string address, std::string ws_url, std::string ws_address) {
   discovery::NodeInfo info;
   info.node_id = options_.cluster.node_name;
   info.role = role_;
   info.address = std::move(address);
   info.ws_url = std::move(ws_url);
+  info.ws_address = std::move(ws_address);
   auto reg = Block<StatusOr<std::unique_ptr<discovery::Registration>>>(
       [&](auto cb) { discovery_->Register(info, options_.cluster.lease_ttl_ms, cb); });
   if (!reg.ok()) return reg.status();

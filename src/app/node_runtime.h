@@ -55,7 +55,7 @@ class NodeRuntime {
   // etcd; written to options.node_id.
   Status AllocateSnowflakeId();
   // Registers this node under its lease; the epoch is known afterwards.
-  Status Register(std::string address, std::string ws_url = "");
+  Status Register(std::string address, std::string ws_url = "", std::string ws_address = "");
   // Serves /healthz, /readyz (through `ready`) and /metrics on
   // options.listen (processes without a public port: logic, task).
   Status ServeAdmin(connect::WsListener::ReadyCheck ready);

@@ -39,7 +39,7 @@ TEST(JsonLogFormatter, QuotedValuesKeepSpacesAndEscapes) {
 
 TEST(JsonLogFormatter, FreeTextGoesToMsgAndControlCharactersAreEscaped) {
   auto o = Format("hello world event=x\nnext line");
-  EXPECT_EQ(o.at("msg").as_string(), "hello world");
+  EXPECT_EQ(o.at("msg").as_string(), "hello world line");
   EXPECT_EQ(o.at("event").as_string(), "x\nnext");
 }
 
