@@ -1,8 +1,11 @@
 #include "api/ws_proxy.h"
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
@@ -22,20 +25,23 @@ namespace {
 std::string HostPortOf(const std::string& ws_url) {
   auto url = boost::urls::parse_uri(ws_url);
   if (!url || url->host().empty()) return "";
-  std::string port = url->port().empty() ? (url->scheme() == "wss" ? "443" : "80")
-                                         : std::string(url->port());
+  std::string port =
+      url->port().empty() ? (url->scheme() == "wss" ? "443" : "80") : std::string(url->port());
   return std::string(url->encoded_host()) + ":" + port;
 }
 
 // One proxied WebSocket: the client's socket and the connect node's, and a
-// buffer for each direction. Owned by its own pending operations.
+// buffer for each direction. Owned by its own pending operations, which all
+// complete on the tunnel's strand: the two directions' loops and Close()
+// never touch the sockets at once.
 class Tunnel : public std::enable_shared_from_this<Tunnel> {
  public:
   Tunnel(beast::tcp_stream client, http::request<http::string_body> request,
          beast::flat_buffer leftover, std::vector<std::string> targets,
          const WsProxy::Options& options)
-      : client_(std::move(client)),
-        upstream_(client_.get_executor()),
+      : strand_(asio::make_strand(client.get_executor())),
+        client_(std::move(client)),
+        upstream_(strand_),
         request_(std::move(request)),
         leftover_(std::move(leftover)),
         targets_(std::move(targets)),
@@ -44,13 +50,22 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
         down_buf_(options.buffer_bytes) {}
 
   void Start() {
+    asio::dispatch(strand_, [self = shared_from_this()] { self->Begin(); });
+  }
+
+ private:
+  void Begin() {
     boost::system::error_code ec;
     auto remote = client_.socket().remote_endpoint(ec);
     if (!ec) request_.set("X-Forwarded-For", remote.address().to_string());
     TryNext();
   }
 
- private:
+  template <typename Handler>
+  auto OnStrand(Handler&& h) {
+    return asio::bind_executor(strand_, std::forward<Handler>(h));
+  }
+
   void TryNext() {
     if (attempt_ >= targets_.size() || attempt_ >= options_.attempts) {
       return Refuse(Status::Unavailable("no connect node is reachable"));
@@ -64,24 +79,23 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
     boost::system::error_code ignored;
     upstream_.socket().close(ignored);  // a failed earlier attempt's
     upstream_.expires_after(std::chrono::milliseconds(options_.connect_timeout_ms));
-    upstream_.async_connect(tcp::endpoint(address, port),
-                            [self = shared_from_this(), target](boost::system::error_code ec) {
-                              if (ec) {
-                                spdlog::warn("event=ws_proxy_connect_failed target={} error=\"{}\"",
-                                             target, ec.message());
-                                return self->TryNext();
-                              }
-                              self->upstream_.expires_never();
-                              self->SendRequest();
-                            });
+    upstream_.async_connect(tcp::endpoint(address, port), [self = shared_from_this(),
+                                                           target](boost::system::error_code ec) {
+      if (ec) {
+        spdlog::warn("event=ws_proxy_connect_failed target={} error=\"{}\"", target, ec.message());
+        return self->TryNext();
+      }
+      self->upstream_.expires_never();
+      self->SendRequest();
+    });
   }
 
   void SendRequest() {
     http::async_write(upstream_, request_,
-                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                      OnStrand([self = shared_from_this()](boost::system::error_code ec, size_t) {
                         if (ec) return self->TryNext();
                         self->SendLeftover();
-                      });
+                      }));
   }
 
   // Bytes the api read past the request (a client that pipelined its first
@@ -89,11 +103,11 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   void SendLeftover() {
     if (leftover_.size() == 0) return Pump();
     asio::async_write(upstream_, leftover_.data(),
-                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                      OnStrand([self = shared_from_this()](boost::system::error_code ec, size_t) {
                         if (ec) return self->Close();
                         self->leftover_.consume(self->leftover_.size());
                         self->Pump();
-                      });
+                      }));
   }
 
   void Pump() {
@@ -103,16 +117,15 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   }
 
   void Copy(beast::tcp_stream& from, beast::tcp_stream& to, std::vector<char>& buf) {
-    from.async_read_some(
-        asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
-                               boost::system::error_code ec, size_t n) {
-          if (ec) return self->Close();
-          asio::async_write(to, asio::buffer(buf.data(), n),
-                            [self, &from, &to, &buf](boost::system::error_code ec, size_t) {
-                              if (ec) return self->Close();
-                              self->Copy(from, to, buf);
-                            });
-        });
+    from.async_read_some(asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
+                                                boost::system::error_code ec, size_t n) {
+      if (ec) return self->Close();
+      asio::async_write(to, asio::buffer(buf.data(), n),
+                        [self, &from, &to, &buf](boost::system::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->Copy(from, to, buf);
+                        });
+    });
   }
 
   void Close() {
@@ -130,12 +143,12 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
     res->set(http::field::connection, "close");
     res->body() = ErrorBody(status);
     res->prepare_payload();
-    http::async_write(client_, *res,
-                      [self = shared_from_this(), res](boost::system::error_code, size_t) {
-                        self->Close();
-                      });
+    http::async_write(
+        client_, *res,
+        [self = shared_from_this(), res](boost::system::error_code, size_t) { self->Close(); });
   }
 
+  asio::strand<asio::any_io_executor> strand_;
   beast::tcp_stream client_;
   beast::tcp_stream upstream_;
   http::request<http::string_body> request_;

@@ -61,9 +61,9 @@ int RunLogic(Options options) {
   state::RedisRecentWindow recent(*redis, st);
   rpc::GrpcConnectDirectory connects(rt.discovery(), {});
 
-  auto logic = logic::Logic::Create(
-      rt.executor(), {options, rt.clock(), **store, **log, presence, connects, rt.metrics(), seqs,
-                      sent, sessions, groups, recent});
+  auto logic =
+      logic::Logic::Create(rt.executor(), {options, rt.clock(), **store, **log, presence, connects,
+                                           rt.metrics(), seqs, sent, sessions, groups, recent});
   if (!logic.ok()) return Fail(logic.status());
 
   rpc::LogicGrpcServer server(**logic, {});

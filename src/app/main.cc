@@ -50,10 +50,9 @@ class Flags {
 
   template <typename T>
   CLI::Option* Add(const std::string& name, T parley::Options::*field, const std::string& help) {
-    return Track(cmd_->add_option(name, o_->*field, help)->capture_default_str(),
-                 [field](parley::Options& to, const parley::Options& from) {
-                   to.*field = from.*field;
-                 });
+    return Track(
+        cmd_->add_option(name, o_->*field, help)->capture_default_str(),
+        [field](parley::Options& to, const parley::Options& from) { to.*field = from.*field; });
   }
   template <typename S, typename T>
   CLI::Option* Add(const std::string& name, S parley::Options::*sub, T S::*field,

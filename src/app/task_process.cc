@@ -58,8 +58,8 @@ int RunTask(Options options) {
       rt.discovery(), {}, [&presence](const std::string& node, uint64_t epoch) {
         presence.RemoveNode(node, epoch, [node, epoch](Status s) {
           if (!s.ok()) {
-            spdlog::warn("event=presence_cleanup_failed node={} epoch={} error=\"{}\"", node,
-                         epoch, s.message());
+            spdlog::warn("event=presence_cleanup_failed node={} epoch={} error=\"{}\"", node, epoch,
+                         s.message());
           }
         });
       });

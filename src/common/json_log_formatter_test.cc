@@ -3,8 +3,8 @@
 #include "common/json_log_formatter.h"
 
 #include <gtest/gtest.h>
-#include <boost/json.hpp>
 #include <spdlog/details/log_msg.h>
+#include <boost/json.hpp>
 
 namespace parley {
 namespace {

@@ -25,13 +25,13 @@ struct NodeInfo {
   std::string role;     // "api" | "logic" | "task" | "connect"
   std::string address;  // host:port of its RPC (or HTTP for api)
   std::string ws_url;   // connect nodes: the public WebSocket URL
-  // Connect nodes: host:port of the WebSocket listener itself, for proxies
-  // inside the cluster (ws_url may name a load balancer in front of it).
-  std::string ws_address;
   uint64_t load = 0;    // connect nodes: live connections
   // Tells incarnations of one node id apart; increases with each
   // registration (etcd: the lease key's create revision). Set by Register.
   uint64_t epoch = 0;
+  // Connect nodes: host:port of the WebSocket listener itself, for proxies
+  // inside the cluster (ws_url may name a load balancer in front of it).
+  std::string ws_address = {};
   bool operator==(const NodeInfo&) const = default;
 };
 
