@@ -122,6 +122,9 @@ Status MariaDbConnection::Connect() {
   mysql_ = m;
   last_errno_ = 0;
   last_used_ = std::chrono::steady_clock::now();
+  if (settings_.pool_connected_at) {
+    settings_.pool_connected_at->store(last_used_.time_since_epoch().count());
+  }
   return Status::Ok();
 }
 
@@ -137,7 +140,12 @@ Status MariaDbConnection::EnsureReady() {
     Close();
     next_connect_ = now;
   }
-  if (now < next_connect_) return Status::Unavailable("MariaDB is unreachable (backing off)");
+  const bool peer_connected =
+      settings_.pool_connected_at &&
+      settings_.pool_connected_at->load() > failed_at_.time_since_epoch().count();
+  if (now < next_connect_ && !peer_connected) {
+    return Status::Unavailable("MariaDB is unreachable (backing off)");
+  }
   Status s = Connect();
   if (s.ok()) {
     backoff_ = std::chrono::milliseconds(0);
@@ -146,6 +154,7 @@ Status MariaDbConnection::EnsureReady() {
   backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(settings_.reconnect_backoff_min_ms),
                         std::chrono::milliseconds(settings_.reconnect_backoff_max_ms));
   next_connect_ = now + backoff_;
+  failed_at_ = std::chrono::steady_clock::now();
   return s;
 }
 

@@ -14,8 +14,10 @@
 
 #include <mysql.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,6 +61,10 @@ struct MariaDbConnectionSettings {
   uint32_t idle_ping_ms = 1'000;
   // Allows several statements in one Query (migrations only).
   bool multi_statements = false;
+  // Shared by the connections of one pool: when one of them connects, the
+  // others stop backing off (the server is back). Steady-clock nanoseconds
+  // of the last successful connect. May be null.
+  std::shared_ptr<std::atomic<int64_t>> pool_connected_at;
 };
 
 class MariaDbConnection {
@@ -115,6 +121,7 @@ class MariaDbConnection {
   unsigned last_errno_ = 0;
   std::chrono::steady_clock::time_point last_used_{};
   std::chrono::steady_clock::time_point next_connect_{};
+  std::chrono::steady_clock::time_point failed_at_{};
   std::chrono::milliseconds backoff_{0};
 };
 

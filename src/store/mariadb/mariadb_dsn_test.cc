@@ -7,9 +7,16 @@
 namespace parley::store {
 namespace {
 
+// The status of a result, by value: ASSERT_OK(f().status()) would bind a
+// reference into f()'s temporary result, gone by the time it is printed.
+template <typename T>
+Status StatusOf(const StatusOr<T>& r) {
+  return r.status();
+}
+
 TEST(MariaDbDsnTest, ParsesEveryPart) {
   auto d = MariaDbDsn::Parse("mysql://ann:s3cret@db.example:3307/parley");
-  ASSERT_OK(d.status());
+  ASSERT_OK(StatusOf(d));
   EXPECT_EQ(d->user, "ann");
   EXPECT_EQ(d->password, "s3cret");
   EXPECT_EQ(d->host, "db.example");
@@ -21,23 +28,23 @@ TEST(MariaDbDsnTest, ParsesEveryPart) {
 
 TEST(MariaDbDsnTest, DefaultsThePortAndDecodesThePassword) {
   auto d = MariaDbDsn::Parse("mariadb://ann:p%40ss%3Aw%2Fd@127.0.0.1/p_1");
-  ASSERT_OK(d.status());
+  ASSERT_OK(StatusOf(d));
   EXPECT_EQ(d->password, "p@ss:w/d");
   EXPECT_EQ(d->port, 3306);
   EXPECT_EQ(d->host, "127.0.0.1");
   // No password at all is allowed (the server decides).
   d = MariaDbDsn::Parse("mysql://ann@[::1]:3306/parley");
-  ASSERT_OK(d.status());
+  ASSERT_OK(StatusOf(d));
   EXPECT_EQ(d->password, "");
   EXPECT_EQ(d->host, "::1");
 }
 
 TEST(MariaDbDsnTest, TakesASocketInsteadOfHostAndPort) {
   auto d = MariaDbDsn::Parse("mysql://ann:pw@localhost/parley?socket=/run/mysqld/mysqld.sock");
-  ASSERT_OK(d.status());
+  ASSERT_OK(StatusOf(d));
   EXPECT_EQ(d->socket, "/run/mysqld/mysqld.sock");
   EXPECT_EQ(d->host, "");
-  EXPECT_OK(MariaDbDsn::Parse("mysql://ann:pw@/parley?socket=/tmp/s").status());
+  EXPECT_OK(StatusOf(MariaDbDsn::Parse("mysql://ann:pw@/parley?socket=/tmp/s")));
 }
 
 TEST(MariaDbDsnTest, RefusesMalformedDsnsNamingThePart) {

@@ -19,6 +19,13 @@
 namespace parley::store {
 namespace {
 
+// The status of a result, by value: ASSERT_OK(f().status()) would bind a
+// reference into f()'s temporary result, gone by the time it is printed.
+template <typename T>
+Status StatusOf(const StatusOr<T>& r) {
+  return r.status();
+}
+
 using parley::testing::MariaDbServer;
 using Clock = std::chrono::steady_clock;
 
@@ -39,7 +46,7 @@ class MariaDbStoreTest : public ::testing::Test, protected BlockingStore {
   void Reopen(const MariaDbStoreOptions& options) {
     store_.reset();
     auto s = MariaDbStore::Open(dsn_, options);
-    ASSERT_OK(s.status());
+    ASSERT_OK(StatusOf(s));
     store_ = std::move(s).value();
     Bind(store_.get());
   }
@@ -75,7 +82,7 @@ TEST_F(MariaDbStoreTest, ARedeliveredBatchIsStoredOnce) {
 
 TEST_F(MariaDbStoreTest, OverlappingBatchesStoreEachRowOnce) {
   auto g = CreateGroup("g", 1, {2, 3}, 10);
-  ASSERT_OK(g.status());
+  ASSERT_OK(StatusOf(g));
   const uint64_t gid = g->group_id();
   std::vector<rpc::ChatMessage> first, second;
   for (uint64_t s = 1; s <= 6; ++s) {
@@ -99,7 +106,7 @@ TEST_F(MariaDbStoreTest, OverlappingBatchesStoreEachRowOnce) {
   EXPECT_EQ(convs[0].read_seq(), 8u);  // user 3 sent seq 2, 5, 8
   // The redelivery did not move the conversation back.
   auto seqs = LoadLastSeqs();
-  ASSERT_OK(seqs.status());
+  ASSERT_OK(StatusOf(seqs));
   EXPECT_EQ(seqs->size(), 2u);
 }
 
@@ -153,14 +160,14 @@ TEST_F(MariaDbStoreTest, InjectionAttemptsAreStoredVerbatim) {
   };
   for (const auto& name : hostile) {
     auto u = CreateUser(name);
-    ASSERT_OK(u.status());
+    ASSERT_OK(StatusOf(u));
     auto found = FindUserByName(name);
-    ASSERT_OK(found.status());
+    ASSERT_OK(StatusOf(found));
     EXPECT_EQ(found->username, name);
     EXPECT_EQ(found->password_hash, "hash-" + name);
     ASSERT_OK(CreateSession(SessionRecord{name, u->user_id, 1}));
     auto s = FindSession(name);
-    ASSERT_OK(s.status());
+    ASSERT_OK(StatusOf(s));
     EXPECT_EQ(s->user_id, u->user_id);
   }
   // A LIKE wildcard is a character like any other.
@@ -178,7 +185,7 @@ TEST_F(MariaDbStoreTest, InjectionAttemptsAreStoredVerbatim) {
   ASSERT_EQ(stored.size(), hostile.size());
   for (size_t i = 0; i < hostile.size(); ++i) EXPECT_EQ(stored[i].body(), hostile[i]);
   auto g = CreateGroup(hostile[0], 1, {2}, 5);
-  ASSERT_OK(g.status());
+  ASSERT_OK(StatusOf(g));
   EXPECT_EQ(GetGroup(g->group_id())->name(), hostile[0]);
   // Nothing was dropped.
   EXPECT_EQ(Count("users"), static_cast<int64_t>(hostile.size()));
@@ -189,7 +196,7 @@ TEST_F(MariaDbStoreTest, InjectionAttemptsAreStoredVerbatim) {
 
 TEST_F(MariaDbStoreTest, ValuesTooLongForTheirColumnAreInvalid) {
   EXPECT_EQ(CreateUser(std::string(256, 'a')).status().code(), Code::kInvalidArgument);
-  EXPECT_OK(CreateUser(std::string(255, 'a')).status());
+  EXPECT_OK(StatusOf(CreateUser(std::string(255, 'a'))));
   auto page = parley::testing::Wait<StatusOr<MessagePage>>(
       [&](auto cb) { store_->GetMessages("p:1:2", 0, false, 0, 10'001, cb); });
   EXPECT_EQ(page.status().code(), Code::kInvalidArgument);
@@ -218,10 +225,10 @@ TEST(MariaDbMigrationsTest, OpenRefusesAnUnmigratedDatabaseUntilMigrated) {
       << refused.status().message();
 
   auto v = MariaDbStore::Migrate(dsn);
-  ASSERT_OK(v.status());
+  ASSERT_OK(StatusOf(v));
   EXPECT_EQ(*v, MariaDbStore::LatestSchemaVersion());
   EXPECT_EQ(MariaDbStore::SchemaVersion(dsn).value(), MariaDbStore::LatestSchemaVersion());
-  EXPECT_OK(MariaDbStore::Open(dsn).status());
+  EXPECT_OK(StatusOf(MariaDbStore::Open(dsn)));
 }
 
 TEST(MariaDbMigrationsTest, MigratingAgainOrConcurrentlyAppliesEachVersionOnce) {
@@ -234,10 +241,10 @@ TEST(MariaDbMigrationsTest, MigratingAgainOrConcurrentlyAppliesEachVersionOnce) 
   }
   for (auto& r : runs) {
     auto v = r.get();
-    ASSERT_OK(v.status());
+    ASSERT_OK(StatusOf(v));
     EXPECT_EQ(*v, MariaDbStore::LatestSchemaVersion());
   }
-  ASSERT_OK(MariaDbStore::Migrate(dsn).status());  // and once more, later
+  ASSERT_OK(StatusOf(MariaDbStore::Migrate(dsn)));  // and once more, later
   EXPECT_EQ(server.RootQuery("SELECT COUNT(*) FROM " + db + ".schema_version"),
             std::to_string(MariaDbStore::LatestSchemaVersion()));
   EXPECT_EQ(server.RootQuery("SELECT GROUP_CONCAT(version ORDER BY version) FROM " + db +
@@ -256,7 +263,7 @@ TEST(MariaDbMigrationsTest, MigratingAgainOrConcurrentlyAppliesEachVersionOnce) 
 TEST(MariaDbMigrationsTest, ANewerSchemaIsRefused) {
   auto& server = MariaDbServer::Shared();
   const std::string dsn = server.CreateDatabase("newer");
-  ASSERT_OK(MariaDbStore::Migrate(dsn).status());
+  ASSERT_OK(StatusOf(MariaDbStore::Migrate(dsn)));
   const int next = MariaDbStore::LatestSchemaVersion() + 1;
   server.Root(fmt::format("INSERT INTO {}.schema_version(version, name) VALUES({}, 'future')",
                           DatabaseOf(dsn), next));
@@ -294,10 +301,10 @@ TEST(MariaDbStoreOpenTest, ConnectsOverTheUnixSocket) {
   auto& server = MariaDbServer::Shared();
   const std::string db = DatabaseOf(server.CreateDatabase("socket"));
   auto s = MariaDbStore::Open(server.SocketDsn(db), Migrating());
-  ASSERT_OK(s.status());
+  ASSERT_OK(StatusOf(s));
   BlockingStore store(s->get());
   EXPECT_OK(store.Ping());
-  EXPECT_OK(store.CreateUser("ann").status());
+  EXPECT_OK(StatusOf(store.CreateUser("ann")));
 }
 
 TEST_F(MariaDbStoreTest, AFullQueueOrAClosedStoreAnswersUnavailable) {
@@ -353,11 +360,11 @@ TEST(MariaDbOutageTest, CallsAreUnavailableDuringAnOutageAndSucceedAfter) {
   o.reconnect_backoff_min_ms = 50;
   o.reconnect_backoff_max_ms = 200;
   auto opened = MariaDbStore::Open(server.Dsn(), o);
-  ASSERT_OK(opened.status());
+  ASSERT_OK(StatusOf(opened));
   std::unique_ptr<MariaDbStore> store = std::move(opened).value();
   BlockingStore s(store.get());
   auto ann = s.CreateUser("ann");
-  ASSERT_OK(ann.status());
+  ASSERT_OK(StatusOf(ann));
   ASSERT_OK(s.Append({PrivateMsg(1, 1, 2, 1, 10)}));
 
   uint64_t seq = 2;
@@ -390,11 +397,11 @@ TEST(MariaDbOutageTest, CallsAreUnavailableDuringAnOutageAndSucceedAfter) {
     EXPECT_LT(recovered, std::chrono::seconds(5));
     // Every kind of call works again, on every worker, and nothing was lost.
     for (int i = 0; i < 4; ++i) {
-      ASSERT_OK(s.FindUserById(ann->user_id).status());
+      ASSERT_OK(StatusOf(s.FindUserById(ann->user_id)));
       ASSERT_OK(s.Ping());
     }
     ASSERT_OK(s.Append({PrivateMsg(100 + seq, 1, 2, seq, 10)}));
-    ASSERT_OK(s.CreateUser(fmt::format("bob{}", seq)).status());
+    ASSERT_OK(StatusOf(s.CreateUser(fmt::format("bob{}", seq))));
     ++seq;
   }
   EXPECT_EQ(s.Seqs("p:1:2"), (std::vector<uint64_t>{1, 2, 3}));

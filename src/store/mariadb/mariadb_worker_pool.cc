@@ -5,8 +5,10 @@ namespace parley::store {
 MariaDbWorkerPool::MariaDbWorkerPool(const MariaDbConnectionSettings& settings, uint32_t threads,
                                      uint32_t queue_max)
     : queue_max_(queue_max) {
+  MariaDbConnectionSettings shared = settings;
+  shared.pool_connected_at = std::make_shared<std::atomic<int64_t>>(0);
   for (uint32_t i = 0; i < threads; ++i) {
-    connections_.push_back(std::make_unique<MariaDbConnection>(settings));
+    connections_.push_back(std::make_unique<MariaDbConnection>(shared));
   }
   for (auto& conn : connections_) {
     workers_.emplace_back([this, c = conn.get()] { Work(*c); });

@@ -13,8 +13,16 @@
 //
 // Failures to start throw std::runtime_error (with the server log's tail).
 // Not thread-safe: one test thread drives it. Link parley_mariadb_testing.
+//
+// Crash safety: mariadbd runs under `setpriv --pdeathsig KILL`, so a test
+// binary that dies (abort, sanitizer report) takes its server with it instead
+// of leaving an orphan. The signal follows the thread that started the
+// server: construct (or first call Shared()) on a thread that outlives it,
+// such as the test's main thread. The servers also do not inherit the test's
+// open files (a build lock held by `flock ... ctest` among them).
 #pragma once
 
+#include <fcntl.h>
 #include <mysql.h>
 #include <unistd.h>
 
@@ -44,6 +52,7 @@ class MariaDbServer {
 
   MariaDbServer() : port_(FreeLoopbackPort()) {
     const auto start = std::chrono::steady_clock::now();
+    CloseInheritedFilesOnExec();
     Install();
     Start();
     Root(
@@ -156,6 +165,11 @@ class MariaDbServer {
         "--max-connections=500",
     };
     if (::geteuid() == 0) argv.push_back("--user=root");  // mariadbd refuses root otherwise
+    // setpriv execs mariadbd in place: the PID stays the server's.
+    const std::string setpriv = FindServerBinary("setpriv", {"/usr/bin", "/bin"});
+    if (std::filesystem::exists(setpriv)) {
+      argv.insert(argv.begin(), {setpriv, "--pdeathsig", "KILL"});
+    }
     server_ = std::make_unique<ServerProcess>(argv, log_path());
     if (!server_->WaitForPort(port_)) {
       throw std::runtime_error("MariaDbServer: mariadbd did not start:\n" + LogTail());
@@ -179,6 +193,23 @@ class MariaDbServer {
 
  private:
   std::string log_path() const { return dir_.path() + "/mariadb.log"; }
+
+  // A server that outlived the test would otherwise keep every descriptor
+  // the test inherited, e.g. the shared build lock of `flock lock ctest`.
+  static void CloseInheritedFilesOnExec() {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+      int fd = -1;
+      try {
+        fd = std::stoi(entry.path().filename().string());
+      } catch (const std::exception&) {
+        continue;
+      }
+      if (fd <= 2) continue;
+      const int flags = ::fcntl(fd, F_GETFD);
+      if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+  }
 
   void Install() {
     std::vector<std::string> argv = {
