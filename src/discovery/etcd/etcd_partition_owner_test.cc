@@ -67,53 +67,74 @@ class Ledger {
   std::vector<std::string> overlaps_;
 };
 
+// A process's worth of threads.
+class Threads {
+ public:
+  Threads() {
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+  ~Threads() {
+    work_.reset();
+    for (auto& t : threads_) t.join();
+  }
+  asio::any_io_executor executor() { return io_.get_executor(); }
+
+ private:
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
+      io_.get_executor()};
+  std::vector<std::thread> threads_;
+};
+
 class EtcdPartitionOwnerTest : public ::testing::Test {
  protected:
   EtcdPartitionOwnerTest() {
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
     std::random_device rd;
     prefix_ = "/test-" + std::to_string(rd()) + std::to_string(rd()) + "/";
+    client_ = EtcdClient::Create(Options().client).value();
+  }
+
+  EtcdDiscoveryOptions Options() const {
     EtcdDiscoveryOptions o;
     o.client.endpoints = SharedEtcd().endpoint();
     o.key_prefix = prefix_;
     o.watch.retry_ms = 50;
     o.lease.stream_retry_ms = 50;
-    auto d = EtcdDiscovery::Create(io_.get_executor(), o);
-    EXPECT_TRUE(d.ok());
-    discovery_ = std::move(d).value();
-  }
-  ~EtcdPartitionOwnerTest() override {
-    nodes_.clear();
-    discovery_.reset();
-    work_.reset();
-    for (auto& t : threads_) t.join();
+    return o;
   }
 
+  // A task node as a process: threads, etcd client and discovery of its own.
   struct TaskNode {
+    Threads threads;
+    std::unique_ptr<EtcdDiscovery> discovery;
     std::unique_ptr<EtcdRegistration> registration;
     std::unique_ptr<EtcdPartitionOwner> owner;
     ~TaskNode() {
       owner.reset();  // stops consuming, releases, then the lease goes
       registration.reset();
+      discovery.reset();
     }
   };
 
   void Start(const std::string& id) {
+    auto& n = nodes_[id];
+    n = std::make_unique<TaskNode>();
+    auto d = EtcdDiscovery::Create(n->threads.executor(), Options());
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    n->discovery = std::move(d).value();
     NodeInfo node;
     node.node_id = id;
     node.role = "task";
     node.address = "127.0.0.1:1";
     auto reg = Wait<StatusOr<std::unique_ptr<EtcdRegistration>>>(
-        [&](auto cb) { discovery_->RegisterWithLease(node, kTtlMs, cb); });
+        [&](auto cb) { n->discovery->RegisterWithLease(node, kTtlMs, cb); });
     ASSERT_TRUE(reg.ok()) << reg.status().message();
-    auto& n = nodes_[id];
-    n = std::make_unique<TaskNode>();
     n->registration = std::move(reg).value();
     EtcdPartitionOwnerOptions o;
     o.partitions = kPartitions;
     o.key_prefix = prefix_;
     o.retry_ms = 100;
-    auto owner = EtcdPartitionOwner::Start(*discovery_, *n->registration, o, ledger_.For(id));
+    auto owner = EtcdPartitionOwner::Start(*n->discovery, *n->registration, o, ledger_.For(id));
     ASSERT_TRUE(owner.ok()) << owner.status().message();
     n->owner = std::move(owner).value();
   }
@@ -143,7 +164,7 @@ class EtcdPartitionOwnerTest : public ::testing::Test {
     etcdserverpb::RangeRequest req;
     req.set_key(prefix_ + "partitions/");
     req.set_range_end(PrefixRangeEnd(req.key()));
-    auto r = discovery_->client()->RangeSync(req);
+    auto r = client_->RangeSync(req);
     EXPECT_TRUE(r.ok());
     std::map<uint32_t, std::string> out;
     if (!r.ok()) return out;
@@ -163,13 +184,9 @@ class EtcdPartitionOwnerTest : public ::testing::Test {
     }
   }
 
-  asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
-      io_.get_executor()};
-  std::vector<std::thread> threads_;
   std::string prefix_;
-  std::unique_ptr<EtcdDiscovery> discovery_;
-  Ledger ledger_;
+  std::shared_ptr<EtcdClient> client_;
+  Ledger ledger_;  // outlives the nodes, whose handlers write to it
   std::map<std::string, std::unique_ptr<TaskNode>> nodes_;
 };
 
