@@ -1,5 +1,6 @@
 #include "rpc/logic_grpc_client.h"
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <utility>
@@ -179,6 +180,8 @@ struct LogicGrpcClient::Core : std::enable_shared_from_this<Core> {
   // State below is protected by mu.
   std::vector<std::shared_ptr<LogicPeer>> peers;
   size_t next = 0;  // where the next round-robin pick starts
+
+  std::atomic<int64_t> in_flight{0};  // calls started and not yet answered
 };
 
 namespace {
@@ -201,6 +204,11 @@ struct Call : std::enable_shared_from_this<Call<Req, Reply>> {
   void Fail(const Status& status) {
     Reply r;
     SetError(req, r, status);
+    Complete(std::move(r));
+  }
+
+  void Complete(Reply r) {
+    core->in_flight.fetch_sub(1, std::memory_order_relaxed);
     done(std::move(r));
   }
 
@@ -234,7 +242,7 @@ struct Call : std::enable_shared_from_this<Call<Req, Reply>> {
   void Finished(LogicPeer& peer, bool was_connected, const grpc::Status& s) {
     if (s.ok()) {
       peer.breaker.OnSuccess();
-      return done(std::move(reply));
+      return Complete(std::move(reply));
     }
     if (IsPeerFailure(s.error_code())) {
       peer.breaker.OnFailure();
@@ -273,6 +281,10 @@ void Start(const std::shared_ptr<LogicGrpcClient::Core>& core, AsyncMethod<Req, 
   call->ctx = std::move(ctx);
   call->req = std::move(req);
   call->done = std::move(done);
+  if (core->in_flight.fetch_add(1, std::memory_order_relaxed) >=
+      core->options.max_calls_in_flight) {
+    return call->FailSoon(Status::Unavailable("too many logic calls in flight"));
+  }
   call->Attempt();
 }
 
@@ -283,8 +295,8 @@ StatusOr<std::unique_ptr<LogicGrpcClient>> LogicGrpcClient::Create(
     LogicGrpcClientOptions options, const Clock* clock) {
   if (Status s = Validate(options.channel); !s.ok()) return s;
   if (options.role.empty() || options.default_timeout_ms == 0 || options.probe_timeout_ms == 0 ||
-      options.max_peers == 0 || options.breaker.failure_threshold == 0 ||
-      options.breaker.open_ms == 0) {
+      options.max_peers == 0 || options.max_calls_in_flight == 0 ||
+      options.breaker.failure_threshold == 0 || options.breaker.open_ms == 0) {
     return Status::InvalidArgument("logic grpc client: empty role or a zero limit");
   }
   auto core = std::make_shared<Core>(std::move(executor), std::move(options), clock);

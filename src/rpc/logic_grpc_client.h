@@ -10,11 +10,13 @@
 //   (call_metadata.h); a context without a deadline gets
 //   options.default_timeout_ms.
 // - Failures (replies' `error`, never a lost callback): no peer with a closed
-//   breaker, or a deadline already passed, answer `unavailable` at once (not
-//   queued); a transport failure answers as grpc_status.h maps it.
+//   breaker, a deadline already passed, or max_calls_in_flight reached,
+//   answer `unavailable` at once (not queued); a transport failure answers
+//   as grpc_status.h maps it. A send batch, whose reply has no error of its
+//   own, gets the error in the reply of each of its sends.
 // - Retry: once, on another peer, within the same deadline, for a call that
-//   failed UNAVAILABLE either before it reached a server (its channel was
-//   not connected and no server answered) or, for the methods a second run
+//   failed UNAVAILABLE either before it reached a server (its channel had no
+//   connection when it started and could not make one) or, for the methods a second run
 //   cannot harm, at any point: Send (its requests carry client ids, and
 //   logic's idempotency makes a repeat return the first ack), and the
 //   reads and idempotent updates (Auth, GetUser, GetGroup,
@@ -64,6 +66,9 @@ struct LogicGrpcClientOptions {
   uint32_t probe_timeout_ms = 2'000;
   // Logic nodes followed at most; nodes listed beyond it are ignored.
   uint32_t max_peers = 256;
+  // Calls started and not yet answered, at most; beyond it a call is
+  // answered unavailable at once.
+  uint32_t max_calls_in_flight = 100'000;
 };
 
 class LogicGrpcClient final : public logic::LogicService {

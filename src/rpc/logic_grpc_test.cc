@@ -278,6 +278,29 @@ TEST_F(LogicGrpcTest, CallsBeyondTheServersLimitAreRefusedAtOnce) {
   EXPECT_NE(future.get().error().code(), UNAVAILABLE) << "answered by logic";
 }
 
+TEST_F(LogicGrpcTest, CallsBeyondTheClientsLimitAreAnsweredAtOnce) {
+  LogicNode node;
+  node.fake.AddToken("tok-1", 7, "sess-7");
+  node.fake.Hold(Method::kSync);
+  auto reg = Register(node, "l1");
+  LogicGrpcClientOptions options;
+  options.max_calls_in_flight = 1;
+  auto client = Client(1, options);
+  CallContext ctx;
+  ctx.token = "tok-1";
+  auto held = std::make_shared<std::promise<SyncReply>>();
+  client->Sync(ctx, {}, [held](SyncReply r) { held->set_value(std::move(r)); });
+  ASSERT_TRUE(node.fake.WaitForCalls(Method::kSync, 1));
+  auto refused = Wait<SyncReply>([&](auto cb) { client->Sync(ctx, {}, cb); });
+  EXPECT_EQ(refused.error().code(), UNAVAILABLE);
+  EXPECT_EQ(node.fake.call_count(Method::kSync), 1u);
+  node.fake.Release(Method::kSync, SIZE_MAX, true);
+  ASSERT_EQ(held->get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  // Answered calls free their place.
+  auto again = Wait<SyncReply>([&](auto cb) { client->Sync(ctx, {}, cb); });
+  EXPECT_NE(again.error().code(), UNAVAILABLE);
+}
+
 TEST_F(LogicGrpcTest, AServerListensOnAnEphemeralPortAndRefusesBadOptions) {
   logic::testing::FakeLogic fake;
   auto server = LogicGrpcServer::Start(fake, {});
