@@ -28,9 +28,10 @@ int RunApi(Options options) {
   if (Status s = rt.Start(); !s.ok()) return Fail(s);
   if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
 
-  rpc::LogicGrpcClient logic(rt.executor(), rt.discovery(), {});
+  auto logic = rpc::LogicGrpcClient::Create(rt.discovery(), rt.executor(), {}, &rt.clock());
+  if (!logic.ok()) return Fail(logic.status());
   api::WsProxy proxy(rt.discovery(), {});
-  api::HttpServer http(rt.executor(), options, logic, rt.discovery(), proxy, rt.metrics(),
+  api::HttpServer http(rt.executor(), options, **logic, rt.discovery(), proxy, rt.metrics(),
                        rt.clock());
   if (Status s = http.Listen(options.listen); !s.ok()) return Fail(s);
   const std::string address = BoundAddress(options.listen, http.port());

@@ -6,7 +6,7 @@ namespace parley::app {
 
 StatusOr<std::unique_ptr<store::MariaDbStore>> OpenStore(const Options& options) {
   if (options.cluster.mysql.empty()) return Status::InvalidArgument("--mysql is required");
-  store::MariaDbOptions o;
+  store::MariaDbStoreOptions o;
   o.pool_size = options.cluster.mysql_pool;
   return store::MariaDbStore::Open(options.cluster.mysql, o);
 }

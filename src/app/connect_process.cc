@@ -39,6 +39,26 @@ class LateUpgrades final : public connect::UpgradeHandler {
   std::shared_ptr<connect::ConnectNode> node_;
 };
 
+// ConnectRPC is served from before the node exists (its address goes into
+// the registration that gives the node its epoch). Until the node is
+// attached, before the listener accepts any WebSocket, no connection exists
+// here that a push could be for.
+class LateService final : public connect::ConnectService {
+ public:
+  void Attach(std::shared_ptr<connect::ConnectNode> node) { std::atomic_store(&node_, node); }
+  void Push(rpc::PushRequest req, Callback<rpc::PushReply> done) override {
+    if (auto n = std::atomic_load(&node_)) return n->Push(std::move(req), std::move(done));
+    done(rpc::PushReply{});
+  }
+  void Kick(rpc::KickRequest req, Callback<rpc::KickReply> done) override {
+    if (auto n = std::atomic_load(&node_)) return n->Kick(std::move(req), std::move(done));
+    done(rpc::KickReply{});
+  }
+
+ private:
+  std::shared_ptr<connect::ConnectNode> node_;
+};
+
 constexpr std::chrono::seconds kLoadReportInterval{2};
 
 }  // namespace
@@ -48,7 +68,8 @@ int RunConnect(Options options) {
   if (Status s = rt.Start(); !s.ok()) return Fail(s);
   if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
 
-  rpc::LogicGrpcClient logic(rt.executor(), rt.discovery(), {});
+  auto logic = rpc::LogicGrpcClient::Create(rt.discovery(), rt.executor(), {}, &rt.clock());
+  if (!logic.ok()) return Fail(logic.status());
 
   LateUpgrades upgrades;
   std::shared_ptr<connect::ConnectNode> node;
@@ -60,15 +81,18 @@ int RunConnect(Options options) {
       options.public_ws_url.empty() ? "ws://" + address + "/ws" : options.public_ws_url;
 
   // ConnectRPC before registering: a node in discovery must answer pushes.
-  rpc::ConnectGrpcServer rpc_server({});
-  if (Status s = rpc_server.Listen(options.cluster.grpc_listen); !s.ok()) return Fail(s);
-  const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, rpc_server.port());
+  LateService service;
+  rpc::GrpcServerOptions grpc_options;
+  grpc_options.address = options.cluster.grpc_listen;
+  auto rpc_server = rpc::ConnectGrpcServer::Start(service, grpc_options);
+  if (!rpc_server.ok()) return Fail(rpc_server.status());
+  const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, (*rpc_server)->port());
   if (Status s = rt.Register(grpc_address, ws_url, address); !s.ok()) return Fail(s);
 
-  node = connect::ConnectNode::Create(rt.executor(), rt.name(), rt.epoch(), options, logic,
+  node = connect::ConnectNode::Create(rt.executor(), rt.name(), rt.epoch(), options, **logic,
                                       rt.metrics(), rt.clock());
   upgrades.Attach(node);
-  rpc_server.Serve(*node);
+  service.Attach(node);
   listener.Start();
   rt.Announce(address);
 
@@ -88,7 +112,7 @@ int RunConnect(Options options) {
   rt.Withdraw();
   listener.StopAccepting();
   Block<bool>([&](auto cb) { node->Drain([cb] { cb(true); }); });
-  rpc_server.Shutdown(std::chrono::milliseconds(options.conn.drain_timeout_ms));
+  (*rpc_server)->Shutdown();
   rt.Stop();
   return 0;
 }

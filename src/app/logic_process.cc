@@ -40,35 +40,42 @@ int RunLogic(Options options) {
   auto redis = OpenRedis(rt.executor(), options);
   if (!redis.ok()) return Fail(redis.status());
 
-  queue::RedisLogOptions log_options;
+  queue::RedisMessageLogOptions log_options;
+  auto redis_address = redis::ParseAddress(options.cluster.redis);
+  if (!redis_address.ok()) return Fail(redis_address.status());
+  log_options.redis = *redis_address;
   log_options.partitions = options.cluster.partitions;
   log_options.consumer = rt.name();
   log_options.idempotency_ttl_ms = options.storage.idempotency_ttl_ms;
-  // Logic only appends; the task tier consumes.
-  auto log = queue::RedisMessageLog::Create(rt.executor(), options.cluster.redis, log_options);
+  // Logic only appends (no Subscribe): the task tier consumes.
+  auto log = queue::RedisMessageLog::Open(log_options);
   if (!log.ok()) return Fail(log.status());
 
   state::RedisStateOptions st;
   st.partitions = options.cluster.partitions;
+  st.node_id = rt.name();
   st.idempotency_ttl_ms = options.storage.idempotency_ttl_ms;
   st.recent_per_conv = options.storage.recent_per_conv;
-  presence::RedisPresence presence(*redis);
-  state::RedisSequenceAllocator seqs(*redis, **store, st);
-  if (Status s = Block<Status>([&](auto cb) { seqs.Init(cb); }); !s.ok()) return Fail(s);
-  state::RedisIdempotencyStore sent(*redis, st);
+  if (Status s = state::Validate(st); !s.ok()) return Fail(s);
+  presence::RedisPresence presence(*redis, presence::RedisPresenceOptions{});
+  state::RedisSequenceAllocator seqs(*redis, rt.executor(), **store, st);
+  state::RedisIdempotencyStore sent(*redis, rt.executor(), st);
   state::RedisSessionStore sessions(*redis, **store, st);
   state::RedisGroupDirectory groups(*redis, **store, st);
   state::RedisRecentWindow recent(*redis, st);
-  rpc::GrpcConnectDirectory connects(rt.discovery(), {});
+  auto connects = rpc::GrpcConnectDirectory::Create(rt.discovery(), {});
+  if (!connects.ok()) return Fail(connects.status());
 
   auto logic =
       logic::Logic::Create(rt.executor(), {options, rt.clock(), **store, **log, presence, connects,
                                            rt.metrics(), seqs, sent, sessions, groups, recent});
   if (!logic.ok()) return Fail(logic.status());
 
-  rpc::LogicGrpcServer server(**logic, {});
-  if (Status s = server.Listen(options.cluster.grpc_listen); !s.ok()) return Fail(s);
-  const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, server.port());
+  rpc::GrpcServerOptions grpc_options;
+  grpc_options.address = options.cluster.grpc_listen;
+  auto server = rpc::LogicGrpcServer::Start(**logic, grpc_options);
+  if (!server.ok()) return Fail(server.status());
+  const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, (*server)->port());
   if (Status s = rt.Register(grpc_address); !s.ok()) return Fail(s);
   auto& facade = **logic;
   if (Status s = rt.ServeAdmin([&facade](Callback<Status> done) {
@@ -85,7 +92,7 @@ int RunLogic(Options options) {
   // Out of discovery first, so clients pick other nodes; then finish the
   // calls in progress.
   rt.Withdraw();
-  server.Shutdown(std::chrono::milliseconds(options.conn.drain_timeout_ms));
+  (*server)->Shutdown();
   (*log)->Close();
   rt.Stop();
   return 0;

@@ -7,7 +7,6 @@
 #include <boost/beast/http/write.hpp>
 
 #include "common/json_error.h"
-#include "discovery/etcd/etcd_discovery.h"
 
 namespace parley::app {
 
@@ -54,8 +53,13 @@ Status NodeRuntime::Start() {
   for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i) {
     threads_.emplace_back([this] { io_.run(); });
   }
-  discovery::EtcdOptions etcd;
-  etcd.endpoints = options_.cluster.etcd;
+  discovery::EtcdDiscoveryOptions etcd;
+  etcd.client.endpoints = options_.cluster.etcd;
+  etcd.on_registration_lost = [this](const discovery::NodeInfo& node) {
+    if (node.node_id != options_.cluster.node_name) return;
+    spdlog::error("event=lease_lost role={} node={} epoch={}", role_, node.node_id, node.epoch);
+    RequestStop();
+  };
   auto d = discovery::EtcdDiscovery::Create(io_.get_executor(), etcd);
   if (!d.ok()) return d.status();
   discovery_ = std::move(d).value();
@@ -90,8 +94,8 @@ Status NodeRuntime::Register(std::string address, std::string ws_url, std::strin
   info.address = std::move(address);
   info.ws_url = std::move(ws_url);
   info.ws_address = std::move(ws_address);
-  auto reg = Block<StatusOr<std::unique_ptr<discovery::Registration>>>(
-      [&](auto cb) { discovery_->Register(info, options_.cluster.lease_ttl_ms, cb); });
+  auto reg = Block<StatusOr<std::unique_ptr<discovery::EtcdRegistration>>>(
+      [&](auto cb) { discovery_->RegisterWithLease(info, options_.cluster.lease_ttl_ms, cb); });
   if (!reg.ok()) return reg.status();
   registration_ = std::move(reg).value();
   spdlog::info("event=registered role={} node={} epoch={} address={}", role_, info.node_id,
@@ -117,15 +121,20 @@ void NodeRuntime::Announce(const std::string& address) {
   std::fflush(stdout);
 }
 
+void NodeRuntime::RequestStop() {
+  if (!stopping_.exchange(true)) stop_.set_value();
+}
+
 void NodeRuntime::WaitForSignal() {
-  std::promise<void> stop;
   asio::signal_set signals(io_, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+  signals.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("event=shutdown signal={}", sig);
-    stop.set_value();
+    RequestStop();
   });
-  stop.get_future().wait();
+  stop_.get_future().wait();
+  boost::system::error_code ignored;
+  signals.cancel(ignored);
 }
 
 void NodeRuntime::Withdraw() {

@@ -9,6 +9,7 @@
 // are destroyed first, then the runtime stops the threads).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <future>
 #include <memory>
@@ -25,7 +26,7 @@
 #include "common/options.h"
 #include "common/status.h"
 #include "connect/ws_listener.h"
-#include "discovery/discovery.h"
+#include "discovery/etcd/etcd_discovery.h"
 
 namespace parley::app {
 
@@ -54,15 +55,21 @@ class NodeRuntime {
   // A snowflake worker id (0-1023) unique among live processes, through
   // etcd; written to options.node_id.
   Status AllocateSnowflakeId();
-  // Registers this node under its lease; the epoch is known afterwards.
+  // Registers this node under its lease; the epoch is known afterwards. If
+  // the lease is ever lost (etcd unreachable longer than the TTL), the
+  // process stops as on SIGTERM: others have already taken over its role
+  // (its partitions, its place in every peer's list), and a process manager
+  // starts it again as a new epoch.
   Status Register(std::string address, std::string ws_url = "", std::string ws_address = "");
   // Serves /healthz, /readyz (through `ready`) and /metrics on
   // options.listen (processes without a public port: logic, task).
   Status ServeAdmin(connect::WsListener::ReadyCheck ready);
   // Prints "parley <role> listening on <address>" (launchers wait for it).
   void Announce(const std::string& address);
-  // Blocks until SIGTERM or SIGINT.
+  // Blocks until SIGTERM or SIGINT (or the lease is lost).
   void WaitForSignal();
+  // Makes WaitForSignal return (thread-safe, idempotent).
+  void RequestStop();
   // Withdraws the registration (others stop routing to this node at once).
   void Withdraw();
   // Lets queued handlers finish, then joins the threads.
@@ -71,8 +78,8 @@ class NodeRuntime {
   boost::asio::any_io_executor executor() { return io_.get_executor(); }
   Metrics& metrics() { return metrics_; }
   const Clock& clock() const { return clock_; }
-  discovery::Discovery& discovery() { return *discovery_; }
-  discovery::Registration* registration() { return registration_.get(); }
+  discovery::EtcdDiscovery& discovery() { return *discovery_; }
+  discovery::EtcdRegistration* registration() { return registration_.get(); }
   const std::string& role() const { return role_; }
   const std::string& name() const { return options_.cluster.node_name; }
   uint64_t epoch() const;
@@ -88,10 +95,12 @@ class NodeRuntime {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
-  std::unique_ptr<discovery::Discovery> discovery_;
+  std::unique_ptr<discovery::EtcdDiscovery> discovery_;
   std::unique_ptr<discovery::Registration> name_lease_;
   std::unique_ptr<discovery::Registration> snowflake_lease_;
-  std::unique_ptr<discovery::Registration> registration_;
+  std::unique_ptr<discovery::EtcdRegistration> registration_;
+  std::promise<void> stop_;
+  std::atomic<bool> stopping_{false};
   // Admin endpoints of logic and task; their /ws is refused.
   std::unique_ptr<connect::UpgradeHandler> no_upgrades_;
   std::unique_ptr<connect::WsListener> admin_;

@@ -34,7 +34,7 @@ int RunTask(Options options) {
   if (!store.ok()) return Fail(store.status());
   auto redis = OpenRedis(rt.executor(), options);
   if (!redis.ok()) return Fail(redis.status());
-  presence::RedisPresence presence(*redis);
+  presence::RedisPresence presence(*redis, presence::RedisPresenceOptions{});
 
   // The admin port first: its address is what the registration advertises.
   if (Status s = rt.ServeAdmin([&redis](Callback<Status> done) { (*redis)->Ping(done); });
@@ -43,18 +43,22 @@ int RunTask(Options options) {
   }
   if (Status s = rt.Register(rt.admin_address()); !s.ok()) return Fail(s);
 
-  queue::RedisLogOptions log_options;
+  queue::RedisMessageLogOptions log_options;
+  auto redis_address = redis::ParseAddress(options.cluster.redis);
+  if (!redis_address.ok()) return Fail(redis_address.status());
+  log_options.redis = *redis_address;
   log_options.partitions = options.cluster.partitions;
   // A consumer per incarnation: entries a dead incarnation held are taken
   // over (XAUTOCLAIM) by whoever owns their partition next.
   log_options.consumer = rt.name() + ":" + std::to_string(rt.epoch());
   log_options.redelivery_ms = options.storage.log_redelivery_ms;
-  log_options.own_no_partitions_until_set = true;
-  auto log = queue::RedisMessageLog::Create(rt.executor(), options.cluster.redis, log_options);
+  auto log = queue::RedisMessageLog::Open(log_options);
   if (!log.ok()) return Fail(log.status());
+  // Nothing is consumed until etcd says which partitions are this node's.
+  (*log)->SetPartitions({});
 
   // Connections of a connect node that left are dropped from presence.
-  rpc::GrpcConnectDirectory connects(
+  auto connects = rpc::GrpcConnectDirectory::Create(
       rt.discovery(), {}, [&presence](const std::string& node, uint64_t epoch) {
         presence.RemoveNode(node, epoch, [node, epoch](Status s) {
           if (!s.ok()) {
@@ -65,31 +69,33 @@ int RunTask(Options options) {
       });
 
   task::PersistConsumer persist(**log, **store, rt.metrics());
-  task::PushConsumer push(**log, **store, presence, connects, rt.metrics(), rt.executor(),
+  task::PushConsumer push(**log, **store, presence, **connects, rt.metrics(), rt.executor(),
                           task::PushConsumer::Options{});
   persist.Start();
   push.Start();
 
   auto* redis_log = log->get();
-  discovery::EtcdPartitionOwner owner(
-      static_cast<discovery::EtcdDiscovery&>(rt.discovery()), *rt.registration(),
-      options.cluster.partitions, options.cluster.ring_vnodes,
-      [redis_log, name = rt.name()](std::vector<uint32_t> owned) {
+  discovery::EtcdPartitionOwnerOptions owner_options;
+  owner_options.partitions = options.cluster.partitions;
+  owner_options.vnodes_per_node = options.cluster.ring_vnodes;
+  auto owner = discovery::EtcdPartitionOwner::Start(
+      rt.discovery(), *rt.registration(), owner_options,
+      [redis_log, name = rt.name()](const std::set<uint32_t>& owned) {
         spdlog::info("event=partitions_owned node={} count={}", name, owned.size());
-        redis_log->SetPartitions(std::move(owned));
+        redis_log->SetPartitions(std::vector<uint32_t>(owned.begin(), owned.end()));
       });
+  if (!owner.ok()) return Fail(owner.status());
   rt.Announce(rt.admin_address());
 
   rt.WaitForSignal();
-  // Give the partitions back at once (rather than at lease expiry), after
-  // the consumers finished what they hold (bounded by the drain timeout).
-  auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.conn.drain_timeout_ms);
+  // Stop taking entries, give what is in hand a moment to be pushed and
+  // persisted (bounded; the rest is taken over by the partitions' next owner
+  // and pushed again at worst, which clients dedupe by conv+seq), then give
+  // the partitions back at once rather than at lease expiry.
   redis_log->SetPartitions({});
-  while ((redis_log->InFlight() > 0) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  owner.Close();
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(std::min<uint32_t>(options.conn.drain_timeout_ms, 500)));
+  (*owner)->Stop(true);
   rt.Withdraw();
   (*log)->Close();
   rt.Stop();
