@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,12 +69,17 @@ class ServerProcess {
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
+      // The server dies with the test, even a test killed by its timeout.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {
         ::dup2(fd, 1);
         ::dup2(fd, 2);
         ::close(fd);
       }
+      // Nothing of the test's is inherited (a build lock held by the test
+      // runner would otherwise live as long as the server).
+      ::close_range(3, ~0U, 0);
       std::vector<char*> args;
       for (auto& a : argv) args.push_back(a.data());
       args.push_back(nullptr);
