@@ -42,7 +42,11 @@ Options of run and up:
   --config FILE            JSON config file given to every parley process
   --password-hash-cost min|interactive|moderate   passed to every parley process
   --log-format text|json   --log-level LEVEL   --threads N   passed to every parley process
-  --public-host HOST       host in the connect nodes' public WebSocket URLs (default 127.0.0.1)
+  --public-host HOST       host in the advertised WebSocket URLs (default 127.0.0.1)
+  --public-ws-url URL      the WebSocket URL every connect node advertises (default ws://HOST:P/ws,
+                           the api's /ws, which proxies to a live connect node)
+  --web-root DIR           the web client the api processes serve (default: theirs)
+  --direct-ws              each connect node advertises its own ws://HOST:PORT/ws instead
   --servers-only           start redis, mariadb and etcd only (no parley processes)
   --start-timeout S        seconds each process may take to become ready (default 60)
 EOF
@@ -143,7 +147,7 @@ random_hex() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 
 PORT='' DATA_DIR='' BIN='' CONFIG='' HASH_COST='' LOG_FORMAT='' LOG_LEVEL='' THREADS=''
 APPENDFSYNC=always PARTITIONS=16 SERVERS_ONLY=0 START_TIMEOUT=60 PUBLIC_HOST=127.0.0.1
-JSON_OUT=0 SIGNAL=TERM TARGET=''
+JSON_OUT=0 SIGNAL=TERM TARGET='' PUBLIC_WS_URL='' DIRECT_WS=0 WEB_ROOT=''
 declare -A COUNT=([api]=2 [logic]=2 [task]=2 [connect]=2)
 
 count_arg() {
@@ -157,6 +161,7 @@ parse_options() {
     case $opt in
       --json) JSON_OUT=1; shift; continue ;;
       --servers-only) SERVERS_ONLY=1; shift; continue ;;
+      --direct-ws) DIRECT_WS=1; shift; continue ;;
       -h | --help) usage; exit 0 ;;
     esac
     [[ $opt == --* ]] || {
@@ -181,6 +186,8 @@ parse_options() {
       --log-level) LOG_LEVEL=$v ;;
       --threads) THREADS=$v ;;
       --public-host) PUBLIC_HOST=$v ;;
+      --public-ws-url) PUBLIC_WS_URL=$v ;;
+      --web-root) WEB_ROOT=$v ;;
       --start-timeout) START_TIMEOUT=$v ;;
       --signal) SIGNAL=${v#SIG} ;;
       *) die "unknown option $opt (see --help)" ;;
@@ -201,6 +208,7 @@ validate_run_options() {
     [[ -r $CONFIG ]] || die "--config $CONFIG: cannot read it"
     CONFIG=$(readlink -f "$CONFIG")
   fi
+  [[ -z $WEB_ROOT ]] || WEB_ROOT=$(readlink -f "$WEB_ROOT")
   mkdir -p "$DATA_DIR" || die "cannot create $DATA_DIR"
   DATA_DIR=$(cd "$DATA_DIR" && pwd)
   if ((!SERVERS_ONLY)); then
@@ -403,20 +411,34 @@ SQL
   MYSQL_DSN="mysql://parley:$pw@${LISTEN[mariadb]}/parley"
 }
 
-common_parley_args() {
-  printf '%q ' --etcd "$ETCD_ADDR" --partitions "$PARTITIONS"
+# Flags every parley command takes (migrate included).
+base_parley_args() {
   [[ -n $CONFIG ]] && printf '%q ' --config "$CONFIG"
-  [[ -n $HASH_COST ]] && printf '%q ' --password-hash-cost "$HASH_COST"
   [[ -n $LOG_FORMAT ]] && printf '%q ' --log-format "$LOG_FORMAT"
   [[ -n $LOG_LEVEL ]] && printf '%q ' --log-level "$LOG_LEVEL"
   [[ -n $THREADS ]] && printf '%q ' --threads "$THREADS"
   return 0
 }
 
+# Where clients are told to open WebSockets: by default every connect node
+# advertises the api's /ws (which proxies to a live connect node), so that
+# /api/v1/endpoints names one stable entry; --direct-ws advertises each
+# node's own address instead.
+connect_public_url() {
+  if ((DIRECT_WS)); then
+    printf 'ws://%s:%s/ws' "$PUBLIC_HOST" "${1##*:}"
+  elif [[ -n $PUBLIC_WS_URL ]]; then
+    printf '%s' "$PUBLIC_WS_URL"
+  else
+    printf 'ws://%s:%s/ws' "$PUBLIC_HOST" "$PORT"
+  fi
+}
+
 build_parley() {
   local n=$1 role=${ROLE[$1]} cmd
   NODE[$n]=$n
-  cmd="$(printf '%q ' "$BIN" "$role" --node-id "$n")$(common_parley_args)"
+  cmd="$(printf '%q ' "$BIN" "$role" --node-id "$n" --etcd "$ETCD_ADDR" --partitions "$PARTITIONS")"
+  cmd+=$(base_parley_args)
   case $role in
     logic)
       free_port
@@ -424,6 +446,7 @@ build_parley() {
       free_port
       LISTEN[$n]=127.0.0.1:$FREE_PORT
       cmd+=$(printf '%q ' --redis "$REDIS_ADDR" --mysql "$MYSQL_DSN" --grpc-listen "${GRPC[$n]}" --listen "${LISTEN[$n]}")
+      [[ -n $HASH_COST ]] && cmd+=$(printf '%q ' --password-hash-cost "$HASH_COST")
       ;;
     task)
       free_port
@@ -436,11 +459,13 @@ build_parley() {
       free_port
       LISTEN[$n]=127.0.0.1:$FREE_PORT
       cmd+=$(printf '%q ' --listen "${LISTEN[$n]}" --grpc-listen "${GRPC[$n]}" \
-        --public-ws-url "ws://$PUBLIC_HOST:$FREE_PORT/ws")
+        --public-ws-url "$(connect_public_url "${LISTEN[$n]}")")
       ;;
     api)
       LISTEN[$n]=127.0.0.1:$PORT
       cmd+=$(printf '%q ' --listen "${LISTEN[$n]}")
+      [[ -n $WEB_ROOT ]] && cmd+=$(printf '%q ' --web-root "$WEB_ROOT")
+      [[ -n $HASH_COST ]] && cmd+=$(printf '%q ' --password-hash-cost "$HASH_COST")
       ;;
   esac
   CMD[$n]=$cmd
@@ -635,7 +660,7 @@ cmd_run() {
     log "migrating the schema"
     local migrate_log=$DATA_DIR/logs/migrate.log
     # shellcheck disable=SC2046
-    if ! eval "$(printf '%q ' "$BIN" migrate --mysql "$MYSQL_DSN")$(common_parley_args)" \
+    if ! eval "$(printf '%q ' "$BIN" migrate --mysql "$MYSQL_DSN")$(base_parley_args)" \
       >>"$migrate_log" 2>&1 </dev/null; then
       tail -n 25 "$migrate_log" >&2
       shutdown "parley migrate failed (log: $migrate_log)" 1
