@@ -416,8 +416,9 @@ class ParleyServer {
 // Starts a server (a cluster with PARLEY_CLUSTER=1). `config` (an object) is
 // written to a JSON file passed with --config (to every process of a
 // cluster); `args` are appended to the command line (of the launcher, for a
-// cluster); `dataDir` defaults to a fresh temp dir.
-export async function startParley({ dataDir, args = [], config } = {}) {
+// cluster); `dataDir` defaults to a fresh temp dir; `cluster` (default: the
+// PARLEY_CLUSTER environment variable) picks a cluster over `parley serve`.
+export async function startParley({ dataDir, args = [], config, cluster = CLUSTER } = {}) {
   const ownedDirs = [];
   const root = await makeTempDir();
   ownedDirs.push(root);
@@ -430,7 +431,7 @@ export async function startParley({ dataDir, args = [], config } = {}) {
     configPath = path.join(root, 'config.json');
     await fsp.writeFile(configPath, JSON.stringify(config, null, 2));
   }
-  const server = new ParleyServer({ dataDir, configPath, args, bin: parleyBin(), cluster: CLUSTER });
+  const server = new ParleyServer({ dataDir, configPath, args, bin: parleyBin(), cluster });
   server.ownedDirs = ownedDirs;
   await server.start();
   return server;
