@@ -307,6 +307,10 @@ wait_ready() {
 # Did NAME fail because another process took its port first?
 lost_port_race() { log_since_start "$1" | grep -qiE 'address already in use|EADDRINUSE|bind.*in use'; }
 
+# Did NAME fail because its node id is still held in etcd? After a SIGKILL
+# the dead process's lease outlives it by its TTL (seconds): wait it out.
+node_id_still_held() { log_since_start "$1" | grep -qiE 'already holds|already_exists|already exists'; }
+
 # Sends SIG to NAME and waits for its exit (SIGKILL after the grace period).
 # Sets STATUS[NAME]; fails if it had to be killed.
 stop_process() {
@@ -491,14 +495,21 @@ start_group() {
 
 # Waits for NAMEs, already spawned, as start_group does.
 await_group() {
-  local n tries
+  local n tries deadline
   for n in "$@"; do
+    deadline=$((SECONDS + START_TIMEOUT))
     for ((tries = 1; ; tries++)); do
       wait_ready "$n" && break
       if ((tries < 4)) && [[ ${ROLE[$n]} != api ]] && lost_port_race "$n"; then
         log "$n lost its port to another process; new ports, try $((tries + 1))"
         stop_process "$n" KILL 5
         build_cmd "$n"
+        spawn "$n"
+        continue
+      fi
+      if ((SECONDS < deadline)) && ((!ALIVE[$n])) && node_id_still_held "$n"; then
+        log "$n: its node id is still held by a dead process's lease; trying again"
+        sleep 0.5
         spawn "$n"
         continue
       fi
@@ -613,7 +624,7 @@ serve_requests() {
         else
           log "$verb $n: starting it again"
           spawn "$n"
-          if wait_ready "$n"; then
+          if await_group "$n"; then
             answer="ok pid ${PID[$n]}"
           else
             answer="error: $n did not start again (log: ${LOGF[$n]})"
