@@ -4,6 +4,10 @@
 // participant and in the history.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import {
   startParley, WebSocket, api, newUser, createGroup, privateConv, fullHistory, sleep,
   DEFAULT_TIMEOUT_MS, TIMEOUT_SCALE,
@@ -19,6 +23,26 @@ const RETRYABLE = new Set(['unavailable', 'internal', 'rate_limited', 'deadline_
 // A cluster of 2 processes per role (the launcher's default).
 export function startCluster(options = {}) {
   return startParley({ ...options, cluster: true });
+}
+
+// Rows of MariaDB's `messages` for `convs`: {conv: [{seq, msg_id, id}]},
+// read with the mariadb client over the cluster's socket as Parley's account.
+export async function persistedMessages(server, convs) {
+  for (const c of convs) assert.match(c, /^[pg]:[0-9:]+$/);
+  const info = server.clusterInfo();
+  const db = info.processes.find((p) => p.role === 'mariadb');
+  const password = fs.readFileSync(path.join(info.data_dir, 'mysql-password'), 'utf8').trim();
+  const sql = `SELECT conv, seq, msg_id, client_id FROM messages WHERE conv IN (${convs.map((c) => `'${c}'`).join(',')}) ORDER BY conv, seq`;
+  const { stdout } = await promisify(execFile)('mariadb',
+    ['--no-defaults', '--protocol=socket', '-S', db.socket, '-u', 'parley', '-N', '-B', 'parley', '-e', sql],
+    { env: { ...process.env, MYSQL_PWD: password } });
+  const out = Object.fromEntries(convs.map((c) => [c, []]));
+  for (const line of stdout.split('\n')) {
+    if (!line) continue;
+    const [conv, seq, msgId, id] = line.split('\t');
+    out[conv].push({ seq: Number(seq), msg_id: msgId, id });
+  }
+  return out;
 }
 
 // One user's connection. Keeps, per conversation, the messages it has seen in
@@ -377,6 +401,20 @@ export class Workload {
       assert.deepEqual(history.map((m) => ({ seq: m.seq, msg_id: m.msg_id, id: m.id })), expected,
         `${c.conv}: the history holds every acknowledged message once, in seq order`);
     }
+    // Persisted too: the persist group has written every acknowledged
+    // message to MariaDB once, whatever the fault did to its consumers.
+    const started = Date.now();
+    const want = Object.fromEntries(this.convs.map((c) => [c.conv,
+      this.ackedIn(c).map((a) => ({ seq: a.seq, msg_id: a.msg_id, id: a.id }))]));
+    let rows;
+    for (;;) {
+      rows = await persistedMessages(this.server, this.convs.map((c) => c.conv));
+      if (this.convs.every((c) => rows[c.conv].length >= want[c.conv].length)) break;
+      if (Date.now() - started > RECOVERY_TIMEOUT_MS) break;
+      await sleep(100);
+    }
+    assert.deepEqual(rows, want, 'MariaDB holds every acknowledged message once');
+    console.log(`persisted_after_ms=${Date.now() - started}`);
     const violations = this.clients.flatMap((c) => c.violations);
     assert.deepEqual(violations, [], 'no client saw a conflicting message or an unexpected error');
     const stats = {
