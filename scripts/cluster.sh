@@ -650,6 +650,8 @@ cmd_run() {
   trap 'shutdown SIGINT' INT
   trap 'shutdown SIGHUP' HUP
 
+  # Children may find the cluster's directory (test stand-ins use it).
+  export PARLEY_CLUSTER_DIR=$DATA_DIR
   DB_ADMIN=$(id -un)
   MARIADB_SOCK=$DATA_DIR/mariadb.sock
   ((${#MARIADB_SOCK} < 100)) || MARIADB_SOCK=/tmp/parley-mariadb-$(printf '%s' "$DATA_DIR" | cksum | cut -d' ' -f1).sock

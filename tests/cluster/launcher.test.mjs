@@ -2,7 +2,9 @@
 // every child in the launcher's process group, cluster.json current, a
 // server restarted in place on its port with its data, a SIGKILL of the
 // group followed by a clean second run on the same data, SIGTERM exiting 0
-// with nothing left behind, and up/status/down.
+// with nothing left behind, and up/status/down. The parley part runs with a
+// stand-in binary (fake_parley.sh): the order, the flags of each role, node
+// ids, and the exit status after SIGTERM.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  CLUSTER_SCRIPT, makeTempDir, withTimeout, eventually, sleep, TIMEOUT_SCALE,
+  CLUSTER_SCRIPT, makeTempDir, withTimeout, eventually, sleep, freePort, TIMEOUT_SCALE,
 } from '../support/parley_server.mjs';
 
 const START_MS = 60_000 * TIMEOUT_SCALE;
@@ -27,10 +29,13 @@ async function cli(...args) {
   return { code, out };
 }
 
-// `run --servers-only` in its own process group; resolves once it is ready.
-async function runServers(dataDir) {
-  const proc = spawn('bash', [CLUSTER_SCRIPT, 'run', '--servers-only', '--data-dir', dataDir],
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+const FAKE_PARLEY = path.join(path.dirname(new URL(import.meta.url).pathname), 'fake_parley.sh');
+
+// `run --servers-only` (or `run` with `args`) in its own process group;
+// resolves once it is ready.
+async function runServers(dataDir, args = ['--servers-only'], env = process.env) {
+  const proc = spawn('bash', [CLUSTER_SCRIPT, 'run', ...args, '--data-dir', dataDir],
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
   let out = '';
   let err = '';
   proc.stderr.on('data', (d) => { err += d; });
@@ -38,7 +43,7 @@ async function runServers(dataDir) {
   await withTimeout(new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => {
       out += d;
-      if (out.includes('cluster servers ready')) resolve();
+      if (/cluster (servers ready|listening on)/.test(out)) resolve();
     });
     exited.then(([code]) => reject(new Error(`launcher exited (${code}) before ready:\n${err}`)));
   }), START_MS, 'the servers to be ready');
@@ -176,4 +181,56 @@ test('bad options are refused before anything starts', async () => {
     assert.equal(r.code, 1, `${args.join(' ')}: ${r.out}`);
   }
   assert.equal(fs.existsSync(path.join(dir, 'redis')), false, 'nothing started');
+});
+
+test('the parley processes: start order, flags per role, node ids, cluster.json, SIGTERM', async () => {
+  const dir = await makeTempDir('parley-launcher-');
+  const dataDir = path.join(dir, 'd');
+  const configPath = path.join(dir, 'config.json');
+  fs.writeFileSync(configPath, '{}');
+  const port = await freePort();
+  const args = ['--port', String(port), '--bin', FAKE_PARLEY, '--api', '2', '--logic', '1', '--task', '2',
+    '--connect', '3', '--partitions', '8', '--config', configPath, '--password-hash-cost', 'min'];
+  let run = await runServers(dataDir, args);
+  let info = readJson(dataDir);
+  assert.equal(info.port, port);
+  assert.deepEqual(info.processes.map((p) => p.name), ['redis', 'etcd', 'mariadb', 'logic-1', 'task-1', 'task-2',
+    'connect-1', 'connect-2', 'connect-3', 'api-1', 'api-2']);
+  for (const p of info.processes) {
+    assert.equal(pgrpOf(p.pid), run.proc.pid, `${p.name} in the launcher's group`);
+    if (['logic', 'task', 'connect', 'api'].includes(p.role)) assert.equal(p.node_id, p.name);
+  }
+  assert.equal(byName(info, 'api-1').listen, `127.0.0.1:${port}`);
+  assert.equal(byName(info, 'api-2').listen, `127.0.0.1:${port}`);
+  const logOf = (name) => fs.readFileSync(byName(info, name).log, 'utf8');
+  const logic = logOf('logic-1');
+  for (const flag of ['--etcd', '--redis', '--mysql mysql://parley:', '--grpc-listen', '--partitions 8',
+    `--config ${configPath}`, '--password-hash-cost min']) {
+    assert.ok(logic.includes(flag), `logic gets ${flag}: ${logic}`);
+  }
+  assert.ok(!logOf('task-1').includes('--password-hash-cost'), 'task has no --password-hash-cost');
+  assert.ok(!logOf('connect-1').includes('--mysql'), 'connect gets no --mysql');
+  assert.ok(logOf('connect-1').includes(`--public-ws-url ws://127.0.0.1:${port}/ws`));
+  assert.ok(logOf('api-1').includes(`--listen 127.0.0.1:${port}`));
+  assert.match(fs.readFileSync(path.join(dataDir, 'logs', 'migrate.log'), 'utf8'), /fake parley migrate: --mysql/);
+
+  // A killed node is marked dead; start brings it back on the same address.
+  const victim = byName(info, 'connect-2');
+  process.kill(victim.pid, 'SIGKILL');
+  await eventually(() => byName(readJson(dataDir), 'connect-2').alive === false, { what: 'connect-2 marked dead' });
+  const started = await cli('start', 'connect-2', '--data-dir', dataDir);
+  assert.equal(started.code, 0, started.out);
+  info = readJson(dataDir);
+  assert.equal(byName(info, 'connect-2').alive, true);
+  assert.equal(byName(info, 'connect-2').listen, victim.listen);
+
+  run.proc.kill('SIGTERM');
+  assert.deepEqual(await withTimeout(run.exited, START_MS, 'the launcher to exit'), [0, null], run.stderr());
+
+  // A parley process that fails its SIGTERM fails the launcher's exit.
+  run = await runServers(dataDir, [...args, '--api', '1'], { ...process.env, FAKE_PARLEY_EXIT: '3' });
+  run.proc.kill('SIGTERM');
+  const [code] = await withTimeout(run.exited, START_MS, 'the launcher to exit');
+  assert.equal(code, 1, run.stderr());
+  assert.match(run.stderr(), /logic-1 exited with status 3 after SIGTERM/);
 });
