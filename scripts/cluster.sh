@@ -637,7 +637,20 @@ serve_requests() {
   done
 }
 
+# Descriptors the caller left open (a build lock held with flock(1), say)
+# must not live on in servers that may outlive a test: close all but stdio.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2 && fd != 255)) || continue
+    eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
+}
+
 cmd_run() {
+  close_inherited_fds
   validate_run_options
   mkdir -p "$DATA_DIR/logs" "$DATA_DIR/redis" "$DATA_DIR/control" || die "cannot write to $DATA_DIR"
   # The lock is inherited by every child: while any process of a cluster on D
