@@ -13,12 +13,13 @@ int RunMigrate(Options options) {
     std::fprintf(stderr, "parley migrate: --mysql is required\n");
     return 2;
   }
-  if (Status s = store::MariaDbStore::Migrate(options.cluster.mysql); !s.ok()) {
-    spdlog::critical("event=migrate_failed error=\"{}\"", s.message());
-    std::fprintf(stderr, "parley migrate: %s\n", s.message().c_str());
+  auto version = store::MariaDbStore::Migrate(options.cluster.mysql);
+  if (!version.ok()) {
+    spdlog::critical("event=migrate_failed error=\"{}\"", version.status().message());
+    std::fprintf(stderr, "parley migrate: %s\n", version.status().message().c_str());
     return 1;
   }
-  std::printf("parley migrate: schema up to date\n");
+  std::printf("parley migrate: schema at version %d\n", *version);
   return 0;
 }
 
