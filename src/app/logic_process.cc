@@ -67,7 +67,7 @@ int RunLogic(Options options) {
   if (!connects.ok()) return Fail(connects.status());
 
   auto logic =
-      logic::Logic::Create(rt.executor(), {options, rt.clock(), **store, **log, presence, connects,
+      logic::Logic::Create(rt.executor(), {options, rt.clock(), **store, **log, presence, **connects,
                                            rt.metrics(), seqs, sent, sessions, groups, recent});
   if (!logic.ok()) return Fail(logic.status());
 
