@@ -12,8 +12,9 @@ namespace parley::rpc {
 
 class ConnectGrpcServer::Service final : public ConnectRPC::CallbackService {
  public:
-  Service(connect::ConnectService& node, uint32_t max_calls_in_flight)
-      : node_(node), max_calls_in_flight_(max_calls_in_flight) {}
+  explicit Service(uint32_t max_calls_in_flight) : max_calls_in_flight_(max_calls_in_flight) {}
+
+  void Serve(connect::ConnectService& node) { node_.store(&node, std::memory_order_release); }
 
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* sc, const PushRequest* req,
                                  PushReply* reply) override {
@@ -32,13 +33,18 @@ class ConnectGrpcServer::Service final : public ConnectRPC::CallbackService {
   grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* sc, const Req* req, Reply* reply,
                                   Method<Req, Reply> method) {
     grpc::ServerUnaryReactor* reactor = sc->DefaultReactor();
+    connect::ConnectService* node = node_.load(std::memory_order_acquire);
+    if (node == nullptr) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connect node not serving yet"));
+      return reactor;
+    }
     if (in_flight_.fetch_add(1, std::memory_order_relaxed) >= max_calls_in_flight_) {
       in_flight_.fetch_sub(1, std::memory_order_relaxed);
       reactor->Finish(
           grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many calls in flight"));
       return reactor;
     }
-    (node_.*method)(TakeRequest(req), [this, reactor, reply](Reply r) {
+    (node->*method)(TakeRequest(req), [this, reactor, reply](Reply r) {
       *reply = std::move(r);
       // Before Finish: once the last call finished, Shutdown may return and
       // this service go.
@@ -48,31 +54,46 @@ class ConnectGrpcServer::Service final : public ConnectRPC::CallbackService {
     return reactor;
   }
 
-  connect::ConnectService& node_;
+  std::atomic<connect::ConnectService*> node_{nullptr};
   const int64_t max_calls_in_flight_;
   std::atomic<int64_t> in_flight_{0};
 };
 
-StatusOr<std::unique_ptr<ConnectGrpcServer>> ConnectGrpcServer::Start(connect::ConnectService& node,
-                                                                      GrpcServerOptions options) {
-  auto service = std::make_unique<Service>(node, options.max_calls_in_flight);
-  std::unique_ptr<ConnectGrpcServer> self(new ConnectGrpcServer(options, std::move(service)));
-  auto server = StartGrpcServer(self->options_, *self->service_, &self->port_);
-  if (!server.ok()) return server.status();
-  self->server_ = std::move(server).value();
-  spdlog::info("event=connect_grpc_listening address={} port={}", options.address, self->port_);
-  return self;
-}
+ConnectGrpcServer::ConnectGrpcServer(GrpcServerOptions options)
+    : options_(std::move(options)),
+      service_(std::make_unique<Service>(options_.max_calls_in_flight)) {}
 
-ConnectGrpcServer::ConnectGrpcServer(GrpcServerOptions options, std::unique_ptr<Service> service)
-    : options_(std::move(options)), service_(std::move(service)) {}
+ConnectGrpcServer::ConnectGrpcServer(connect::ConnectService& node, GrpcServerOptions options)
+    : ConnectGrpcServer(std::move(options)) {
+  Serve(node);
+}
 
 ConnectGrpcServer::~ConnectGrpcServer() { Shutdown(); }
 
+Status ConnectGrpcServer::Listen(const std::string& address) {
+  std::lock_guard lock(mu_);
+  if (server_ != nullptr || shut_down_) return Status::Internal("connect grpc server: listened");
+  int port = 0;
+  auto server = StartGrpcServer(options_, address, *service_, &port);
+  if (!server.ok()) return server.status();
+  server_ = std::move(server).value();
+  port_ = port;
+  spdlog::info("event=connect_grpc_listening address={} port={}", address, port);
+  return Status::Ok();
+}
+
+void ConnectGrpcServer::Serve(connect::ConnectService& node) { service_->Serve(node); }
+
 void ConnectGrpcServer::Shutdown() {
-  if (server_ == nullptr || shut_down_.exchange(true)) return;
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    std::chrono::milliseconds(options_.shutdown_grace_ms));
+  Shutdown(std::chrono::milliseconds(options_.shutdown_grace_ms));
+}
+
+void ConnectGrpcServer::Shutdown(std::chrono::milliseconds grace) {
+  std::lock_guard lock(mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ == nullptr) return;
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
   server_->Wait();
 }
 

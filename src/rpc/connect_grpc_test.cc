@@ -17,9 +17,8 @@ using testing::Loopback;
 class ConnectGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = ConnectGrpcServer::Start(node_, {});
-    ASSERT_OK(server.status());
-    server_ = std::move(server).value();
+    server_ = std::make_unique<ConnectGrpcServer>(node_, GrpcServerOptions{});
+    ASSERT_OK(server_->Listen("127.0.0.1:0"));
     client_ = std::make_unique<ConnectGrpcClient>("c1", 5, Loopback(server_->port()),
                                                   ConnectGrpcClientOptions{});
   }
@@ -82,6 +81,21 @@ TEST_F(ConnectGrpcTest, ACallToAStoppedNodeCompletesEmptyAndIsCounted) {
   EXPECT_EQ(reply.delivered(), 0u);
   EXPECT_EQ(client_->failed_calls(), 1u);
   EXPECT_EQ(node_.push_count(), 0u);
+}
+
+TEST(ConnectGrpcServerTest, ListensBeforeItServesANode) {
+  RecordingConnectNode node;
+  ConnectGrpcServer server({});
+  ASSERT_OK(server.Listen("127.0.0.1:0"));
+  ConnectGrpcClient client("c1", 1, Loopback(server.port()), {});
+  PushRequest req;
+  req.add_events()->add_user_ids(7);
+  Wait<PushReply>([&](auto cb) { client.Push(req, cb); });
+  EXPECT_EQ(client.failed_calls(), 1u) << "not serving yet";
+  server.Serve(node);
+  Wait<PushReply>([&](auto cb) { client.Push(req, cb); });
+  EXPECT_EQ(client.failed_calls(), 1u);
+  EXPECT_EQ(node.push_count(), 1u);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include "rpc/grpc_callback_queue_anchor.h"
+
 namespace parley::rpc {
 
 Status Validate(const GrpcChannelOptions& o) {
@@ -23,6 +25,7 @@ Status Validate(const GrpcChannelOptions& o) {
 
 std::shared_ptr<grpc::Channel> MakeGrpcChannel(const std::string& address,
                                                const GrpcChannelOptions& o, bool connect_now) {
+  AnchorGrpcCallbackQueue();
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
   args.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));

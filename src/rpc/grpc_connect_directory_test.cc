@@ -24,10 +24,9 @@ using testing::WaitUntil;
 
 // A RecordingConnectNode behind a ConnectGrpcServer.
 struct ConnectNode {
-  ConnectNode() {
-    auto started = ConnectGrpcServer::Start(node, {});
-    EXPECT_TRUE(started.ok()) << started.status().message();
-    if (started.ok()) server = std::move(started).value();
+  ConnectNode() : server(std::make_unique<ConnectGrpcServer>(node, GrpcServerOptions{})) {
+    Status s = server->Listen("127.0.0.1:0");
+    EXPECT_TRUE(s.ok()) << s.message();
   }
   discovery::NodeInfo info(const std::string& id) const {
     discovery::NodeInfo n;

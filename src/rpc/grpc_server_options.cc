@@ -4,10 +4,11 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include "rpc/grpc_callback_queue_anchor.h"
+
 namespace parley::rpc {
 
 Status Validate(const GrpcServerOptions& o) {
-  if (o.address.empty()) return Status::InvalidArgument("grpc server: empty address");
   if (o.max_message_bytes == 0 || o.max_concurrent_streams == 0 || o.max_calls_in_flight == 0 ||
       o.max_metadata_bytes == 0 || o.memory_quota_bytes == 0 || o.keepalive_time_ms == 0 ||
       o.keepalive_timeout_ms == 0) {
@@ -23,10 +24,13 @@ Status Validate(const GrpcServerOptions& o) {
 }
 
 StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcServerOptions& o,
+                                                        const std::string& address,
                                                         grpc::Service& service, int* port) {
   if (Status s = Validate(o); !s.ok()) return s;
+  if (address.empty()) return Status::InvalidArgument("grpc server: empty address");
+  AnchorGrpcCallbackQueue();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(o.address, grpc::InsecureServerCredentials(), port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), port);
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(static_cast<int>(o.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(o.max_message_bytes));
@@ -45,7 +49,7 @@ StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcServerOptions&
   builder.SetResourceQuota(quota);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || *port == 0) {
-    return Status::Unavailable("grpc server: cannot listen on " + o.address);
+    return Status::Unavailable("grpc server: cannot listen on " + address);
   }
   return server;
 }

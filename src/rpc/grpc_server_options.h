@@ -14,8 +14,6 @@
 namespace parley::rpc {
 
 struct GrpcServerOptions {
-  // host:port to listen on; port 0 picks a free one (see the server's port()).
-  std::string address = "127.0.0.1:0";
   // Largest request or reply, bytes. A send batch of 256 bodies of 4 KiB
   // stays well under it.
   uint32_t max_message_bytes = 4 * 1024 * 1024;
@@ -35,13 +33,16 @@ struct GrpcServerOptions {
   uint32_t shutdown_grace_ms = 5'000;
 };
 
-// INVALID_ARGUMENT for a zero limit or an empty address.
+// INVALID_ARGUMENT for a zero or out-of-range limit.
 Status Validate(const GrpcServerOptions& options);
 
-// Builds a server for `service` with `options`, listening without TLS
-// (Parley's RPC traffic stays on a private network). On success `*port` is
-// the bound port. UNAVAILABLE when the address cannot be bound.
+// Builds a server for `service` with `options`, listening on `address`
+// (host:port; port 0 picks a free one) without TLS: Parley's RPC traffic
+// stays on a private network. On success `*port` is the bound port.
+// INVALID_ARGUMENT for invalid options or an empty address, UNAVAILABLE
+// when the address cannot be bound.
 StatusOr<std::unique_ptr<grpc::Server>> StartGrpcServer(const GrpcServerOptions& options,
+                                                        const std::string& address,
                                                         grpc::Service& service, int* port);
 
 }  // namespace parley::rpc

@@ -291,7 +291,7 @@ void Start(const std::shared_ptr<LogicGrpcClient::Core>& core, AsyncMethod<Req, 
 }  // namespace
 
 StatusOr<std::unique_ptr<LogicGrpcClient>> LogicGrpcClient::Create(
-    discovery::Discovery& discovery, boost::asio::any_io_executor executor,
+    boost::asio::any_io_executor executor, discovery::Discovery& discovery,
     LogicGrpcClientOptions options, const Clock* clock) {
   if (Status s = Validate(options.channel); !s.ok()) return s;
   if (options.role.empty() || options.default_timeout_ms == 0 || options.probe_timeout_ms == 0 ||

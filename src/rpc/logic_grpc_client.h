@@ -76,8 +76,8 @@ class LogicGrpcClient final : public logic::LogicService {
   // INVALID_ARGUMENT for invalid options. `clock` times the breakers'
   // cool-downs (the system clock when null) and must outlive the client and
   // its calls; deadlines are always on the system clock.
-  static StatusOr<std::unique_ptr<LogicGrpcClient>> Create(discovery::Discovery& discovery,
-                                                           boost::asio::any_io_executor executor,
+  static StatusOr<std::unique_ptr<LogicGrpcClient>> Create(boost::asio::any_io_executor executor,
+                                                           discovery::Discovery& discovery,
                                                            LogicGrpcClientOptions options = {},
                                                            const Clock* clock = nullptr);
   ~LogicGrpcClient() override;

@@ -33,7 +33,7 @@ class LogicGrpcFailoverTest : public ::testing::Test {
  protected:
   std::unique_ptr<LogicGrpcClient> Client(size_t expected_peers, LogicGrpcClientOptions options,
                                           const Clock* clock = nullptr) {
-    auto client = LogicGrpcClient::Create(discovery_, io_.executor(), std::move(options), clock);
+    auto client = LogicGrpcClient::Create(io_.executor(), discovery_, std::move(options), clock);
     EXPECT_TRUE(client.ok()) << client.status().message();
     if (!client.ok()) return nullptr;
     std::unique_ptr<LogicGrpcClient> c = std::move(client).value();
@@ -130,10 +130,8 @@ TEST_F(LogicGrpcFailoverTest, TheBreakerOpensAnswersFastProbesAndClosesWhenTheNo
 
   // The node comes back on the same address.
   hung.Close();
-  GrpcServerOptions server_options;
-  server_options.address = Loopback(port);
-  LogicNode back(server_options);
-  ASSERT_NE(back.server, nullptr);
+  LogicNode back({}, Loopback(port));
+  ASSERT_EQ(back.server->port(), port);
   back.fake.AddToken("tok-1", 7, "sess-7");
 
   // Still open until the cool-down has passed: no probe, no call.

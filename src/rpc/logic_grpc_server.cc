@@ -111,28 +111,36 @@ class LogicGrpcServer::Service final : public LogicRPC::CallbackService {
   std::atomic<int64_t> in_flight_{0};
 };
 
-StatusOr<std::unique_ptr<LogicGrpcServer>> LogicGrpcServer::Start(logic::LogicService& logic,
-                                                                  GrpcServerOptions options) {
-  auto service = std::make_unique<Service>(logic, options.max_calls_in_flight);
-  std::unique_ptr<LogicGrpcServer> self(new LogicGrpcServer(options, std::move(service)));
-  auto server = StartGrpcServer(self->options_, *self->service_, &self->port_);
-  if (!server.ok()) return server.status();
-  self->server_ = std::move(server).value();
-  spdlog::info("event=logic_grpc_listening address={} port={}", options.address, self->port_);
-  return self;
-}
-
-LogicGrpcServer::LogicGrpcServer(GrpcServerOptions options, std::unique_ptr<Service> service)
-    : options_(std::move(options)), service_(std::move(service)) {}
+LogicGrpcServer::LogicGrpcServer(logic::LogicService& logic, GrpcServerOptions options)
+    : options_(std::move(options)),
+      service_(std::make_unique<Service>(logic, options_.max_calls_in_flight)) {}
 
 LogicGrpcServer::~LogicGrpcServer() { Shutdown(); }
+
+Status LogicGrpcServer::Listen(const std::string& address) {
+  std::lock_guard lock(mu_);
+  if (server_ != nullptr || shut_down_) return Status::Internal("logic grpc server: listened");
+  int port = 0;
+  auto server = StartGrpcServer(options_, address, *service_, &port);
+  if (!server.ok()) return server.status();
+  server_ = std::move(server).value();
+  port_ = port;
+  spdlog::info("event=logic_grpc_listening address={} port={}", address, port);
+  return Status::Ok();
+}
 
 int64_t LogicGrpcServer::calls_in_flight() const { return service_->calls_in_flight(); }
 
 void LogicGrpcServer::Shutdown() {
-  if (server_ == nullptr || shut_down_.exchange(true)) return;
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    std::chrono::milliseconds(options_.shutdown_grace_ms));
+  Shutdown(std::chrono::milliseconds(options_.shutdown_grace_ms));
+}
+
+void LogicGrpcServer::Shutdown(std::chrono::milliseconds grace) {
+  std::lock_guard lock(mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ == nullptr) return;
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
   server_->Wait();
 }
 

@@ -10,7 +10,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include <grpcpp/server.h>
 
@@ -22,33 +25,36 @@ namespace parley::rpc {
 
 class LogicGrpcServer {
  public:
-  // Binds and starts serving; UNAVAILABLE when the address cannot be bound,
-  // INVALID_ARGUMENT for invalid options.
-  static StatusOr<std::unique_ptr<LogicGrpcServer>> Start(logic::LogicService& logic,
-                                                          GrpcServerOptions options);
+  LogicGrpcServer(logic::LogicService& logic, GrpcServerOptions options);
   ~LogicGrpcServer();
   LogicGrpcServer(const LogicGrpcServer&) = delete;
   LogicGrpcServer& operator=(const LogicGrpcServer&) = delete;
 
-  // The port it listens on (the chosen one when the options said 0).
+  // Binds `address` (host:port; port 0 picks a free one) and starts
+  // serving. INVALID_ARGUMENT for invalid options, UNAVAILABLE when the
+  // address cannot be bound, INTERNAL if already listening.
+  Status Listen(const std::string& address);
+  // The bound port; 0 before Listen.
   int port() const { return port_; }
   // Calls being served now.
   int64_t calls_in_flight() const;
 
-  // Stops taking calls; calls in flight get options.shutdown_grace_ms to
-  // finish, then are cancelled. Returns once every call is done. Idempotent;
-  // must not be called from a service callback.
+  // Stops taking calls; calls in flight get `grace` (by default the
+  // options' shutdown_grace_ms) to finish, then are cancelled. Returns once
+  // every call is done. Idempotent; must not be called from a service
+  // callback.
   void Shutdown();
+  void Shutdown(std::chrono::milliseconds grace);
 
  private:
   class Service;
-  LogicGrpcServer(GrpcServerOptions options, std::unique_ptr<Service> service);
 
   const GrpcServerOptions options_;
   std::unique_ptr<Service> service_;
+  std::mutex mu_;                         // serializes Listen and Shutdown
   std::unique_ptr<grpc::Server> server_;  // after service_: goes first
-  int port_ = 0;
-  std::atomic<bool> shut_down_{false};
+  std::atomic<int> port_{0};
+  bool shut_down_ = false;  // guarded by mu_
 };
 
 }  // namespace parley::rpc

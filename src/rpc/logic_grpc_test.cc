@@ -31,7 +31,7 @@ class LogicGrpcTest : public ::testing::Test {
  protected:
   std::unique_ptr<LogicGrpcClient> Client(size_t expected_peers,
                                           LogicGrpcClientOptions options = {}) {
-    auto client = LogicGrpcClient::Create(discovery_, io_.executor(), std::move(options));
+    auto client = LogicGrpcClient::Create(io_.executor(), discovery_, std::move(options));
     EXPECT_TRUE(client.ok()) << client.status().message();
     if (!client.ok()) return nullptr;
     std::unique_ptr<LogicGrpcClient> c = std::move(client).value();
@@ -303,18 +303,21 @@ TEST_F(LogicGrpcTest, CallsBeyondTheClientsLimitAreAnsweredAtOnce) {
 
 TEST_F(LogicGrpcTest, AServerListensOnAnEphemeralPortAndRefusesBadOptions) {
   logic::testing::FakeLogic fake;
-  auto server = LogicGrpcServer::Start(fake, {});
-  ASSERT_OK(server.status());
-  EXPECT_GT((*server)->port(), 0);
+  LogicGrpcServer server(fake, {});
+  EXPECT_EQ(server.port(), 0);
+  ASSERT_OK(server.Listen("127.0.0.1:0"));
+  EXPECT_GT(server.port(), 0);
+  EXPECT_FALSE(server.Listen("127.0.0.1:0").ok()) << "once";
+
   GrpcServerOptions bad;
   bad.max_message_bytes = 0;
-  EXPECT_EQ(LogicGrpcServer::Start(fake, bad).status().code(), parley::Code::kInvalidArgument);
-  GrpcServerOptions unbindable;
-  unbindable.address = "192.0.2.1:0";  // TEST-NET-1: no local interface has it
-  EXPECT_EQ(LogicGrpcServer::Start(fake, unbindable).status().code(), parley::Code::kUnavailable);
+  EXPECT_EQ(LogicGrpcServer(fake, bad).Listen("127.0.0.1:0").code(),
+            parley::Code::kInvalidArgument);
+  // TEST-NET-1: no local interface has it.
+  EXPECT_EQ(LogicGrpcServer(fake, {}).Listen("192.0.2.1:0").code(), parley::Code::kUnavailable);
   LogicGrpcClientOptions client;
   client.breaker.failure_threshold = 0;
-  EXPECT_EQ(LogicGrpcClient::Create(discovery_, io_.executor(), client).status().code(),
+  EXPECT_EQ(LogicGrpcClient::Create(io_.executor(), discovery_, client).status().code(),
             parley::Code::kInvalidArgument);
 }
 

@@ -66,10 +66,10 @@ inline bool WaitUntil(const std::function<bool()>& done,
 
 // A FakeLogic behind a LogicGrpcServer on a free loopback port.
 struct LogicNode {
-  explicit LogicNode(GrpcServerOptions options = {}) {
-    auto started = LogicGrpcServer::Start(fake, std::move(options));
-    EXPECT_TRUE(started.ok()) << started.status().message();
-    if (started.ok()) server = std::move(started).value();
+  explicit LogicNode(GrpcServerOptions options = {}, const std::string& listen = "127.0.0.1:0")
+      : server(std::make_unique<LogicGrpcServer>(fake, std::move(options))) {
+    Status s = server->Listen(listen);
+    EXPECT_TRUE(s.ok()) << s.message();
   }
   std::string address() const { return Loopback(server->port()); }
   discovery::NodeInfo info(const std::string& id) const {
