@@ -28,7 +28,7 @@ int RunApi(Options options) {
   if (Status s = rt.Start(); !s.ok()) return Fail(s);
   if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
 
-  auto logic = rpc::LogicGrpcClient::Create(rt.discovery(), rt.executor(), {}, &rt.clock());
+  auto logic = rpc::LogicGrpcClient::Create(rt.executor(), rt.discovery(), {}, &rt.clock());
   if (!logic.ok()) return Fail(logic.status());
   api::WsProxy proxy(rt.discovery(), {});
   api::HttpServer http(rt.executor(), options, **logic, rt.discovery(), proxy, rt.metrics(),

@@ -39,26 +39,6 @@ class LateUpgrades final : public connect::UpgradeHandler {
   std::shared_ptr<connect::ConnectNode> node_;
 };
 
-// ConnectRPC is served from before the node exists (its address goes into
-// the registration that gives the node its epoch). Until the node is
-// attached, before the listener accepts any WebSocket, no connection exists
-// here that a push could be for.
-class LateService final : public connect::ConnectService {
- public:
-  void Attach(std::shared_ptr<connect::ConnectNode> node) { std::atomic_store(&node_, node); }
-  void Push(rpc::PushRequest req, Callback<rpc::PushReply> done) override {
-    if (auto n = std::atomic_load(&node_)) return n->Push(std::move(req), std::move(done));
-    done(rpc::PushReply{});
-  }
-  void Kick(rpc::KickRequest req, Callback<rpc::KickReply> done) override {
-    if (auto n = std::atomic_load(&node_)) return n->Kick(std::move(req), std::move(done));
-    done(rpc::KickReply{});
-  }
-
- private:
-  std::shared_ptr<connect::ConnectNode> node_;
-};
-
 constexpr std::chrono::seconds kLoadReportInterval{2};
 
 }  // namespace
@@ -68,7 +48,7 @@ int RunConnect(Options options) {
   if (Status s = rt.Start(); !s.ok()) return Fail(s);
   if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
 
-  auto logic = rpc::LogicGrpcClient::Create(rt.discovery(), rt.executor(), {}, &rt.clock());
+  auto logic = rpc::LogicGrpcClient::Create(rt.executor(), rt.discovery(), {}, &rt.clock());
   if (!logic.ok()) return Fail(logic.status());
 
   LateUpgrades upgrades;
@@ -80,19 +60,18 @@ int RunConnect(Options options) {
   const std::string ws_url =
       options.public_ws_url.empty() ? "ws://" + address + "/ws" : options.public_ws_url;
 
-  // ConnectRPC before registering: a node in discovery must answer pushes.
-  LateService service;
-  rpc::GrpcServerOptions grpc_options;
-  grpc_options.address = options.cluster.grpc_listen;
-  auto rpc_server = rpc::ConnectGrpcServer::Start(service, grpc_options);
-  if (!rpc_server.ok()) return Fail(rpc_server.status());
-  const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, (*rpc_server)->port());
+  // The node needs its epoch, which registering the gRPC address gives:
+  // ConnectRPC listens first and serves the node once it exists, before the
+  // WebSocket listener accepts anyone a push could be for.
+  rpc::ConnectGrpcServer rpc_server(rpc::GrpcServerOptions{});
+  if (Status s = rpc_server.Listen(options.cluster.grpc_listen); !s.ok()) return Fail(s);
+  const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, rpc_server.port());
   if (Status s = rt.Register(grpc_address, ws_url, address); !s.ok()) return Fail(s);
 
   node = connect::ConnectNode::Create(rt.executor(), rt.name(), rt.epoch(), options, **logic,
                                       rt.metrics(), rt.clock());
   upgrades.Attach(node);
-  service.Attach(node);
+  rpc_server.Serve(*node);
   listener.Start();
   rt.Announce(address);
 
@@ -112,7 +91,7 @@ int RunConnect(Options options) {
   rt.Withdraw();
   listener.StopAccepting();
   Block<bool>([&](auto cb) { node->Drain([cb] { cb(true); }); });
-  (*rpc_server)->Shutdown();
+  rpc_server.Shutdown();
   rt.Stop();
   return 0;
 }

@@ -66,16 +66,14 @@ int RunLogic(Options options) {
   auto connects = rpc::GrpcConnectDirectory::Create(rt.discovery(), {});
   if (!connects.ok()) return Fail(connects.status());
 
-  auto logic =
-      logic::Logic::Create(rt.executor(), {options, rt.clock(), **store, **log, presence, **connects,
-                                           rt.metrics(), seqs, sent, sessions, groups, recent});
+  auto logic = logic::Logic::Create(
+      rt.executor(), {options, rt.clock(), **store, **log, presence, **connects, rt.metrics(), seqs,
+                      sent, sessions, groups, recent});
   if (!logic.ok()) return Fail(logic.status());
 
-  rpc::GrpcServerOptions grpc_options;
-  grpc_options.address = options.cluster.grpc_listen;
-  auto server = rpc::LogicGrpcServer::Start(**logic, grpc_options);
-  if (!server.ok()) return Fail(server.status());
-  const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, (*server)->port());
+  rpc::LogicGrpcServer server(**logic, rpc::GrpcServerOptions{});
+  if (Status s = server.Listen(options.cluster.grpc_listen); !s.ok()) return Fail(s);
+  const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, server.port());
   if (Status s = rt.Register(grpc_address); !s.ok()) return Fail(s);
   auto& facade = **logic;
   if (Status s = rt.ServeAdmin([&facade](Callback<Status> done) {
@@ -92,7 +90,7 @@ int RunLogic(Options options) {
   // Out of discovery first, so clients pick other nodes; then finish the
   // calls in progress.
   rt.Withdraw();
-  (*server)->Shutdown();
+  server.Shutdown();
   (*log)->Close();
   rt.Stop();
   return 0;
