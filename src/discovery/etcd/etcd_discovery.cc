@@ -21,6 +21,7 @@ std::string EncodeNode(const NodeInfo& node) {
   json::object o;
   o["address"] = node.address;
   o["ws_url"] = node.ws_url;
+  if (!node.ws_address.empty()) o["ws_address"] = node.ws_address;
   o["load"] = node.load;
   return json::serialize(o);
 }
@@ -38,6 +39,9 @@ bool DecodeNode(const mvccpb::KeyValue& kv, const std::string& role_prefix, cons
   node->epoch = static_cast<uint64_t>(kv.create_revision());
   if (const json::value* a = o.if_contains("address"); a && a->is_string()) {
     node->address = std::string(a->as_string());
+  }
+  if (const json::value* w = o.if_contains("ws_address"); w && w->is_string()) {
+    node->ws_address = std::string(w->as_string());
   }
   if (const json::value* w = o.if_contains("ws_url"); w && w->is_string()) {
     node->ws_url = std::string(w->as_string());
@@ -254,7 +258,8 @@ void EtcdDiscovery::RegisterWithLease(NodeInfo node, int64_t ttl_ms,
                                 std::to_string(options_.max_name_bytes) + " bytes"));
   }
   if (node.address.size() > options_.max_address_bytes ||
-      node.ws_url.size() > options_.max_address_bytes) {
+      node.ws_url.size() > options_.max_address_bytes ||
+      node.ws_address.size() > options_.max_address_bytes) {
     return PostDone<Result>(executor_, std::move(done),
                             Status::InvalidArgument("node address or ws_url too long"));
   }
