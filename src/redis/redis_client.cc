@@ -175,18 +175,22 @@ class RedisClient::Core : public std::enable_shared_from_this<RedisClient::Core>
 
   void IssueEval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
                  Callback<StatusOr<Reply>> done) {
-    RememberScript(script);
+    // A script new to the connection is loaded first, in line: an EVALSHA
+    // that found no script would be re-sent behind the commands issued
+    // after it. Beyond the scripts remembered, EVAL sends the body.
+    const ScriptState state = RememberScript(script);
     auto cmd = std::make_shared<std::vector<std::string>>();
     cmd->reserve(3 + keys.size() + args.size());
-    cmd->push_back("EVALSHA");
-    cmd->push_back(script.sha1());
+    cmd->push_back(state == ScriptState::kUnremembered ? "EVAL" : "EVALSHA");
+    cmd->push_back(state == ScriptState::kUnremembered ? script.body() : script.sha1());
     cmd->push_back(std::to_string(keys.size()));
     for (auto& k : keys) cmd->push_back(std::move(k));
     for (auto& a : args) cmd->push_back(std::move(a));
-    if (Status s = CanIssue(1); !s.ok()) {
+    if (Status s = CanIssue(2); !s.ok()) {
       done(std::move(s));
       return;
     }
+    if (state == ScriptState::kNew) Send({"SCRIPT", "LOAD", script.body()}, [](StatusOr<Reply>) {});
     Send(*cmd, [self = shared_from_this(), cmd, script,
                 done = std::move(done)](StatusOr<Reply> r) mutable {
       if (r.ok() && r->is_error() && r->str.starts_with("NOSCRIPT")) {
@@ -285,9 +289,12 @@ class RedisClient::Core : public std::enable_shared_from_this<RedisClient::Core>
     if (it != in_flight_.end()) in_flight_.erase(it);
   }
 
-  void RememberScript(const Script& script) {
-    if (scripts_.size() >= kMaxRememberedScripts) return;
-    scripts_.try_emplace(script.sha1(), script.body());
+  enum class ScriptState { kKnown, kNew, kUnremembered };
+  ScriptState RememberScript(const Script& script) {
+    if (scripts_.contains(script.sha1())) return ScriptState::kKnown;
+    if (scripts_.size() >= kMaxRememberedScripts) return ScriptState::kUnremembered;
+    scripts_.emplace(script.sha1(), script.body());
+    return ScriptState::kNew;
   }
 
   void Connect() {

@@ -19,11 +19,13 @@
 // they return: give them a RedisClient of their own, and keep their block
 // time below command_timeout_ms.
 //
-// Scripts: Eval() uses EVALSHA and falls back to EVAL on NOSCRIPT. The bodies
-// of scripts run through a client (at most 256 of them) are loaded again
-// (SCRIPT LOAD) first thing after every reconnect, so a restarted Redis does
-// not reorder a stream of Evals; only a SCRIPT FLUSH while Evals are in
-// flight can (each NOSCRIPT is re-sent as EVAL after the commands behind it).
+// Scripts: Eval() uses EVALSHA and falls back to EVAL on NOSCRIPT. A script
+// is loaded (SCRIPT LOAD, in line) before its first EVALSHA, and the scripts
+// a client has run (up to 256; beyond, Eval sends EVAL with the body) are
+// loaded again first thing after every reconnect, so neither a first use nor
+// a restarted Redis reorders a stream of Evals; only a SCRIPT FLUSH while
+// Evals are in flight can (each NOSCRIPT is re-sent as EVAL, behind the
+// commands issued after it).
 //
 // Thread safety: every method may be called from any thread. Callbacks run on
 // the client's strand (over the executor given to Create), one at a time;

@@ -137,13 +137,17 @@ TEST_F(RedisClientTest, EvalFallsBackToEvalAfterTheScriptCacheIsFlushed) {
   Script script("return KEYS[1] .. '=' .. ARGV[1]");
   auto loaded = Run(*c, {"SCRIPT", "LOAD", script.body()});
   EXPECT_EQ(loaded->str, script.sha1()) << "Script computes Redis' own SHA-1";
-  ASSERT_OK(Run(*c, {"SCRIPT", "FLUSH"}).status());
   auto eval = [&](std::string k, std::string a) {
     return Wait<StatusOr<Reply>>([&](auto cb) { c->Eval(script, {k}, {a}, cb); });
   };
+  EXPECT_EQ(eval("a", "0")->str, "a=0");
+  ASSERT_OK(Run(*c, {"SCRIPT", "FLUSH"}).status());
+  ASSERT_OK(Run(*c, {"CONFIG", "RESETSTAT"}).status());
   auto r = eval("k", "1");  // NOSCRIPT, then EVAL
   ASSERT_OK(r.status());
   EXPECT_EQ(r->str, "k=1");
+  EXPECT_NE(Run(*c, {"INFO", "commandstats"})->str.find("cmdstat_eval:calls=1,"), std::string::npos)
+      << "fell back to EVAL";
   EXPECT_EQ(eval("x", "2")->str, "x=2");  // now cached: EVALSHA
   auto exists = Run(*c, {"SCRIPT", "EXISTS", script.sha1()});
   EXPECT_EQ(exists->elements.at(0).integer, 1);

@@ -167,6 +167,17 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
     ReadLive(live);
   }
 
+  // A failed call: retried shortly. NOGROUP means the group is gone from
+  // Redis (it lost its data, or an operator destroyed it): make it again.
+  void Failed(const StatusOr<Reply>& r) {
+    Status s = ReplyStatus(r);
+    spdlog::warn("event=log_read_failed group={} error=\"{}\"", group_, s.message());
+    if (r.ok() && r->is_error() && r->str.starts_with("NOGROUP")) {
+      for (auto& [p, cursor] : parts_) cursor = Cursor{};
+    }
+    Wait(kRetryDelay);
+  }
+
   std::chrono::milliseconds UntilRedelivery() const {
     auto d = std::chrono::duration_cast<std::chrono::milliseconds>(next_redelivery_ -
                                                                    SteadyClock::now());
@@ -203,12 +214,7 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
                       std::to_string(opt_.claim_batch_max), "JUSTID"},
                      [self = shared_from_this(), p](StatusOr<Reply> r) {
                        if (self->stopped_) return;
-                       if (!ReplyStatus(r).ok() || r->elements.empty()) {
-                         spdlog::warn(
-                             "event=log_takeover_failed group={} partition={} error=\"{}\"",
-                             self->group_, p, ReplyStatus(r).message());
-                         return self->Wait(kRetryDelay);
-                       }
+                       if (!ReplyStatus(r).ok() || r->elements.empty()) return self->Failed(r);
                        auto it = self->parts_.find(p);
                        if (it != self->parts_.end() && it->second.phase == Phase::kClaim) {
                          const std::string& cursor = r->elements[0].str;
@@ -239,11 +245,7 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
     client_->Command(ReadCommand(parts, false),
                      [self = shared_from_this(), parts](StatusOr<Reply> r) {
                        if (self->stopped_) return;
-                       if (!ReplyStatus(r).ok()) {
-                         spdlog::warn("event=log_read_failed group={} error=\"{}\"", self->group_,
-                                      ReplyStatus(r).message());
-                         return self->Wait(kRetryDelay);
-                       }
+                       if (!ReplyStatus(r).ok()) return self->Failed(r);
                        // A stream with no pending entry of ours left is done with history.
                        std::set<uint32_t> done(parts.begin(), parts.end());
                        std::vector<std::pair<uint32_t, Reply*>> batches;
@@ -274,11 +276,7 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
   void ReadLive(std::vector<uint32_t> parts) {
     client_->Command(ReadCommand(parts, true), [self = shared_from_this()](StatusOr<Reply> r) {
       if (self->stopped_) return;
-      if (!ReplyStatus(r).ok()) {
-        spdlog::warn("event=log_read_failed group={} error=\"{}\"", self->group_,
-                     ReplyStatus(r).message());
-        return self->Wait(kRetryDelay);
-      }
+      if (!ReplyStatus(r).ok()) return self->Failed(r);
       std::vector<std::pair<uint32_t, Reply*>> batches;
       for (Reply& stream : r->elements) {  // nil (no elements) after BLOCK timed out
         if (stream.elements.size() != 2) continue;
@@ -304,29 +302,31 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
                       std::to_string(opt_.redelivery_ms), parts_[p].redeliver_from, "COUNT",
                       std::to_string(max_batch_)});
     }
-    client_->Pipeline(std::move(cmds),
-                      [self = shared_from_this(), parts](StatusOr<std::vector<Reply>> r) {
-                        if (self->stopped_) return;
-                        if (!r.ok()) return self->Wait(kRetryDelay);
-                        bool finished = true;
-                        std::vector<std::pair<uint32_t, Reply*>> batches;
-                        for (size_t i = 0; i < parts.size(); ++i) {
-                          Reply& reply = (*r)[i];
-                          auto it = self->parts_.find(parts[i]);
-                          if (reply.is_error() || reply.elements.size() < 2 ||
-                              it == self->parts_.end() || it->second.phase != Phase::kLive) {
-                            continue;
-                          }
-                          it->second.redeliver_from = reply.elements[0].str;
-                          if (reply.elements[0].str != "0-0") finished = false;
-                          if (!reply.elements[1].elements.empty())
-                            batches.emplace_back(parts[i], &reply.elements[1]);
-                        }
-                        if (finished)
-                          self->next_redelivery_ = SteadyClock::now() + self->redelivery_interval_;
-                        self->Deliver(batches);
-                        self->Next();
-                      });
+    client_->Pipeline(
+        std::move(cmds), [self = shared_from_this(), parts](StatusOr<std::vector<Reply>> r) {
+          if (self->stopped_) return;
+          if (!r.ok()) return self->Wait(kRetryDelay);
+          bool finished = true;
+          std::vector<std::pair<uint32_t, Reply*>> batches;
+          for (size_t i = 0; i < parts.size(); ++i) {
+            Reply& reply = (*r)[i];
+            auto it = self->parts_.find(parts[i]);
+            if (reply.is_error() && reply.str.starts_with("NOGROUP") && it != self->parts_.end()) {
+              it->second = Cursor{};  // the group is gone: make it again
+            }
+            if (reply.is_error() || reply.elements.size() < 2 || it == self->parts_.end() ||
+                it->second.phase != Phase::kLive) {
+              continue;
+            }
+            it->second.redeliver_from = reply.elements[0].str;
+            if (reply.elements[0].str != "0-0") finished = false;
+            if (!reply.elements[1].elements.empty())
+              batches.emplace_back(parts[i], &reply.elements[1]);
+          }
+          if (finished) self->next_redelivery_ = SteadyClock::now() + self->redelivery_interval_;
+          self->Deliver(batches);
+          self->Next();
+        });
   }
 
   // Hands `batches` (per partition, in stream order) to the handler, at most

@@ -256,6 +256,28 @@ TEST_F(RedisMessageLogTest, AppendedEntriesSurviveARedisCrash) {
   EXPECT_EQ(std::vector<uint64_t>(ids.begin(), ids.begin() + 5), Ids(1, 5));
 }
 
+TEST_F(RedisMessageLogTest, LagCountsOtherProcessesAppendsOnceRefreshed) {
+  auto o = Options("node-a:1");
+  o.lag_refresh_ms = 50;
+  RedisMessageLog& a = Open(o);
+  RedisMessageLog& b = Open(Options("node-b:1"));
+  ASSERT_OK(Append(b, LogMsgs(1, 3)));
+  EXPECT_TRUE(Eventually([&] { return a.Lag("persist") == 3; }));
+  EXPECT_EQ(b.Lag("persist"), 3u) << "its own appends count at once";
+}
+
+TEST_F(RedisMessageLogTest, AGroupLostWithRedisDataIsMadeAgain) {
+  RedisMessageLog& log = Open(Options());
+  LogCollector& c = Collect(log, "push", true);
+  log.Subscribe("push", 10, false, c.Handler());
+  ASSERT_OK(Append(log, {Msg("p:1:2", 0, 1)}));
+  c.WaitFor(1);
+  Run({"FLUSHALL"});  // as a Redis that lost its data
+  ASSERT_OK(Append(log, {Msg("p:1:2", 0, 2)}));
+  c.WaitFor(2);
+  EXPECT_EQ(c.MsgIds(), (std::vector<uint64_t>{1, 2}));
+}
+
 TEST_F(RedisMessageLogTest, SetPartitionsLimitsConsumptionAndLag) {
   RedisMessageLog& log = Open(Options());
   ASSERT_NE(P("p:1:2"), P("g:7"));
