@@ -25,10 +25,11 @@ class RedisEnv {
     o.port = server_.port();
     client_ = redis::RedisClient::Create(io_.get_executor(), o);
   }
+  // Closing the client ends its work; then the io_context runs out of work.
   ~RedisEnv() {
     client_->Close();
+    client_.reset();
     work_.reset();
-    io_.stop();
     thread_.join();
   }
   std::shared_ptr<redis::RedisClient> client() { return client_; }

@@ -31,10 +31,16 @@ class RedisTestEnv {
       users_.push_back(u->user_id);
     }
   }
+  // Closing the clients fails whatever is still asked of Redis, which ends
+  // every retry loop; the store's threads are joined before the io_context
+  // goes (one may still be returning from a call into a client); then the
+  // io_context runs out of work and its thread ends.
   ~RedisTestEnv() {
     for (auto& c : clients_) c->Close();
+    clients_.clear();
+    admin_.reset();
+    store_.reset();
     work_.reset();
-    io_.stop();
     thread_.join();
   }
 
@@ -87,12 +93,12 @@ class RedisTestEnv {
 
  private:
   redis::testing::RedisServer server_;
-  parley::testing::TempDir dir_;
-  std::unique_ptr<store::SqliteStore> store_;
-  std::vector<uint64_t> users_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
+  parley::testing::TempDir dir_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::vector<uint64_t> users_;
   std::vector<std::shared_ptr<redis::RedisClient>> clients_;
   std::shared_ptr<redis::RedisClient> admin_;
 };
