@@ -25,8 +25,8 @@ std::string LeaseKey(uint32_t p, std::string_view conv) {
   return fmt::format("parley:{{p{}}}:lease:{}", p, conv);
 }
 
-std::string SentKey(uint32_t p, uint64_t from, std::string_view client_id) {
-  return fmt::format("parley:{{p{}}}:sent:{}:{}", p, from, client_id);
+std::string SentKey(uint64_t from, std::string_view client_id) {
+  return fmt::format("parley:{{u{}}}:sent:{}", from, client_id);
 }
 
 }  // namespace parley::redis

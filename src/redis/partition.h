@@ -28,8 +28,12 @@ std::string LogKey(uint32_t p);
 std::string SeqKey(uint32_t p, std::string_view conv);
 // parley:{p<k>}:lease:<conv>           an open seq lease on the conversation
 std::string LeaseKey(uint32_t p, std::string_view conv);
-// parley:{p<k>}:sent:<from>:<client_id> the idempotency record of a send
-std::string SentKey(uint32_t p, uint64_t from, std::string_view client_id);
+// parley:{u<from>}:sent:<client_id>   the idempotency record of a send. It is
+// the sender's, not the conversation's: PROTOCOL.md makes a client id unique
+// per sender whatever the recipient, so a resend to another recipient finds
+// it. The append script writes it beside the partition's keys, which one
+// Redis allows; a sharded Redis would need it in the partition's slot.
+std::string SentKey(uint64_t from, std::string_view client_id);
 // Set once when the cluster's Redis is first initialised.
 inline constexpr std::string_view kMetaInitializedKey = "parley:meta:initialized";
 

@@ -465,7 +465,7 @@ void RedisMessageLog::IssueAppend(std::shared_ptr<std::vector<rpc::ChatMessage>>
     s.args.push_back(std::to_string(m.seq()));
     s.args.push_back(m.SerializeAsString());
     if (m.from() != 0 && !m.client_id().empty()) {
-      s.keys.push_back(redis::SentKey(p, m.from(), m.client_id()));
+      s.keys.push_back(redis::SentKey(m.from(), m.client_id()));
       rpc::SendReply ack;
       ack.set_client_id(m.client_id());
       ack.set_msg_id(m.msg_id());

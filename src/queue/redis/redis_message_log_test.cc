@@ -114,7 +114,7 @@ TEST_F(RedisMessageLogTest, TheSeqFenceRejectsADuplicateOrAGapAndWritesNothing) 
     EXPECT_EQ(s.code(), Code::kUnavailable);
     EXPECT_TRUE(s.message().starts_with(kSeqFenceMessage)) << s.message();
     for (const auto& m : batch) {
-      EXPECT_TRUE(Run({"GET", redis::SentKey(P(conv), m.from(), m.client_id())}).is_nil());
+      EXPECT_TRUE(Run({"GET", redis::SentKey(m.from(), m.client_id())}).is_nil());
     }
   }
   EXPECT_EQ(Run({"XLEN", log_key}).integer, 2);
@@ -144,7 +144,7 @@ TEST_F(RedisMessageLogTest, TheIdempotencyRecordIsWrittenWithTheEntry) {
   RedisMessageLog& log = Open(o);
   rpc::ChatMessage m = Msg("p:1:2", 1, 42);
   ASSERT_OK(Append(log, {m}));
-  const std::string key = redis::SentKey(P(m.conv()), m.from(), m.client_id());
+  const std::string key = redis::SentKey(m.from(), m.client_id());
   Reply record = Run({"GET", key});
   ASSERT_TRUE(record.str.starts_with("A")) << record.str;
   rpc::SendReply ack;

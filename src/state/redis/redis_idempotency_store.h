@@ -1,6 +1,7 @@
 // IdempotencyStore over Redis (cluster mode), shared by every logic node.
-// The record of (from, client_id) lives in the partition of the send's
-// conversation (SendKey::conv): "<prefix>:{p<k>}:sent:<from>:<client_id>",
+// The record of (from, client_id) is the sender's, whatever the send's
+// conversation (a client id is unique per sender, PROTOCOL.md):
+// "<prefix>:{u<from>}:sent:<client_id>" (redis::SentKey),
 // holding "P<token>" while a claim is pending (expiring after claim_ttl_ms)
 // or "A" + the serialized first ack (expiring after idempotency_ttl_ms). The
 // message log's append script writes the "A" record in the same step as the

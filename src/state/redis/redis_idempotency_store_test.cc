@@ -1,7 +1,7 @@
 // What RedisIdempotencyStore adds to the seam's contract: the records are
-// shared by processes through Redis, in the partition of the send's
-// conversation; an acked record is never released; a dead owner's claim
-// frees after the claim TTL.
+// shared by processes through Redis, under the sender's hash tag (a client id
+// is unique per sender whatever the recipient); an acked record is never released; a dead owner's
+// claim frees after the claim TTL.
 #include "state/redis/redis_idempotency_store.h"
 
 #include <chrono>

@@ -50,7 +50,7 @@ TEST_F(RedisSequenceAllocatorTest, KeysAreTheSchemasKeys) {
   uint32_t p = redis::PartitionOf("g:42", 16);
   EXPECT_EQ(keys.Seq("g:42"), redis::SeqKey(p, "g:42"));
   EXPECT_EQ(keys.Lease("g:42"), redis::LeaseKey(p, "g:42"));
-  EXPECT_EQ(keys.Sent("g:42", 7, "c1"), redis::SentKey(p, 7, "c1"));
+  EXPECT_EQ(keys.Sent("g:42", 7, "c1"), redis::SentKey(7, "c1"));
   EXPECT_EQ(keys.Initialized(), redis::kMetaInitializedKey);
 }
 

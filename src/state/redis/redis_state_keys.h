@@ -35,9 +35,9 @@ class RedisStateKeys {
   // The idempotency record of (from, client_id), in `conv`'s partition, and
   // the line of claims waiting for it (a list of tokens, and a hash token ->
   // deadline by which the waiter must ask again).
-  std::string Sent(std::string_view conv, uint64_t from, std::string_view client_id) const {
-    return Partition(PartitionOf(conv)) + "sent:" + std::to_string(from) + ':' +
-           std::string(client_id);
+  // The sender's record (redis::SentKey): `conv` does not route it.
+  std::string Sent(std::string_view /*conv*/, uint64_t from, std::string_view client_id) const {
+    return prefix_ + ":{u" + std::to_string(from) + "}:sent:" + std::string(client_id);
   }
   std::string SentLine(std::string_view conv, uint64_t from, std::string_view client_id) const {
     return Sent(conv, from, client_id) + ":line";
