@@ -246,7 +246,9 @@ export class SyncingClient {
         if (u && RETRYABLE.has(f.code)) {
           u.retryAt = Date.now() + Math.min(f.retry_after_ms ?? 200, 2000);
         } else if (!u && f.id === undefined && RETRYABLE.has(f.code)) {
-          this.syncing.clear(); // a sync that failed: the tick asks again
+          // A sync that failed (e.g. unavailable while the store catches
+          // up): the tick asks again once SYNC_RETRY_MS has passed.
+          for (const conv of this.syncing.keys()) this.syncing.set(conv, 0);
         } else if (!u && this.acks.has(f.id)) {
           // an error for a resend whose ack already came: harmless
         } else {
