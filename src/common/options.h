@@ -121,7 +121,7 @@ struct Options {
   uint32_t node_id = 1;  // snowflake node id, 0-1023
   std::string password_hash_cost = "interactive";  // min | interactive | moderate
   int64_t token_ttl_ms = 30LL * 24 * 3600 * 1000;
-  std::string log_level = "info";  // trace | debug | info | warn | error | off
+  std::string log_level = "info";   // trace | debug | info | warn | error | off
   std::string log_format = "text";  // text (logfmt) | json (one object per line)
   Limits limits;
   RateLimits rate;
