@@ -9,10 +9,13 @@ packages=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libsqlite3-dev libsodium-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libhiredis-dev libmariadb-dev
   nodejs
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium curl)
+  # The cluster's real servers, started by the tests on loopback; compose
+  # validates deploy/docker-compose.yml (no engine needed).
+  packages+=(chromium curl redis-server mariadb-server etcd-server docker-compose)
 fi
 
 missing=()

@@ -434,9 +434,15 @@ awaitable<Response> ApiHandlers::Endpoints() const {
   auto nodes = co_await Await<StatusOr<std::vector<discovery::NodeInfo>>>(
       [&](auto cb) { discovery_.Nodes("connect", cb); });
   if (!nodes.ok()) co_return Error(Status::Unavailable(nodes.status().message()));
+  // Least loaded first, as discovery orders them. Nodes behind one public
+  // address (a load balancer, or the api's own /ws proxy) share a URL: it is
+  // listed once, where its least loaded node puts it.
   boost::json::array urls;
   for (const discovery::NodeInfo& node : *nodes) {
-    if (!node.ws_url.empty()) urls.emplace_back(node.ws_url);
+    if (node.ws_url.empty()) continue;
+    bool listed = false;
+    for (const auto& u : urls) listed = listed || u.as_string() == node.ws_url;
+    if (!listed) urls.emplace_back(node.ws_url);
   }
   co_return Ok(http::status::ok, {{"websocket", std::move(urls)}});
 }

@@ -70,7 +70,10 @@ Status HttpServer::Listen(const std::string& host_port) {
   }
 
   auto listener = std::make_shared<Listener>(executor_);
-  if (Status s = OpenAcceptor(listener->acceptor, *endpoint, host_port); !s.ok()) return s;
+  if (Status s = OpenAcceptor(listener->acceptor, *endpoint, host_port, options_.share_listen_port);
+      !s.ok()) {
+    return s;
+  }
   port_ = listener->acceptor.local_endpoint(ec).port();
   if (ec) return Status::Unavailable("local_endpoint " + host_port + ": " + ec.message());
 

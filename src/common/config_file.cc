@@ -47,6 +47,7 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("password_hash_cost", &o->password_hash_cost);
   add("token_ttl_ms", &o->token_ttl_ms);
   add("log_level", &o->log_level);
+  add("log_format", &o->log_format);
   Limits& l = o->limits;
   add("limits.username_min", &l.username_min);
   add("limits.username_max", &l.username_max);
@@ -86,6 +87,16 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("storage.group_cache_max", &s.group_cache_max);
   add("storage.recent_per_conv", &s.recent_per_conv);
   add("storage.recent_convs_max", &s.recent_convs_max);
+  ClusterOptions& k = o->cluster;
+  add("cluster.etcd", &k.etcd);
+  add("cluster.redis", &k.redis);
+  add("cluster.mysql", &k.mysql);
+  add("cluster.grpc_listen", &k.grpc_listen);
+  add("cluster.node_name", &k.node_name);
+  add("cluster.partitions", &k.partitions);
+  add("cluster.lease_ttl_ms", &k.lease_ttl_ms);
+  add("cluster.ring_vnodes", &k.ring_vnodes);
+  add("cluster.mysql_pool", &k.mysql_pool);
   return b;
 }
 

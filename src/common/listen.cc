@@ -36,7 +36,7 @@ StatusOr<tcp::endpoint> ResolveListenAddress(const std::string& host_port,
 }
 
 Status OpenAcceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
-                    const std::string& label) {
+                    const std::string& label, bool share_port) {
   boost::system::error_code ec;
   auto fail = [&](const char* what) {
     return Status::Unavailable(std::string(what) + " " + label + ": " + ec.message());
@@ -45,6 +45,10 @@ Status OpenAcceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
   if (ec) return fail("open");
   acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (ec) return fail("reuse_address");
+  if (share_port) {
+    acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+    if (ec) return fail("reuse_port");
+  }
   acceptor.bind(endpoint, ec);
   if (ec) return fail("bind");
   acceptor.listen(asio::socket_base::max_listen_connections, ec);

@@ -18,8 +18,11 @@ StatusOr<boost::asio::ip::tcp::endpoint> ResolveListenAddress(
     const std::string& host_port, const boost::asio::any_io_executor& executor);
 
 // Opens, binds (with SO_REUSEADDR) and listens on `endpoint`. UNAVAILABLE
-// naming the failed step and `label` (the address as configured).
+// naming the failed step and `label` (the address as configured). With
+// `share_port`, SO_REUSEPORT too: several processes (the api processes of a
+// cluster) listen on one port and the kernel spreads connections over them.
 Status OpenAcceptor(boost::asio::ip::tcp::acceptor& acceptor,
-                    const boost::asio::ip::tcp::endpoint& endpoint, const std::string& label);
+                    const boost::asio::ip::tcp::endpoint& endpoint, const std::string& label,
+                    bool share_port = false);
 
 }  // namespace parley

@@ -6,9 +6,15 @@
 
 namespace parley {
 
-void SetupLogging(const std::string& level) {
+void SetupLogging(const std::string& level, const std::string& format, const LogFields& fields) {
   auto logger = spdlog::stderr_logger_mt("parley");
-  logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%e level=%l %v");
+  if (format == "json") {
+    logger->set_formatter(std::make_unique<JsonLogFormatter>(fields));
+  } else {
+    std::string prefix;
+    for (const auto& [k, v] : fields) prefix += k + "=" + v + " ";
+    logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%e level=%l " + prefix + "%v");
+  }
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);

@@ -8,11 +8,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/json_log_formatter.h"
+
 namespace parley {
 
 // Configures the default logger at `level` (trace, debug, info, warn, error,
-// off), writing to stderr.
-void SetupLogging(const std::string& level);
+// off), writing to stderr: logfmt lines when `format` is "text", JSON lines
+// (json_log_formatter.h) when "json". `fields` (role, node) start every line.
+void SetupLogging(const std::string& level, const std::string& format = "text",
+                  const LogFields& fields = {});
 
 // 16 hex characters, random; cheap (thread-local generator).
 std::string NewRequestId();

@@ -87,8 +87,33 @@ struct StorageOptions {
   uint32_t recent_convs_max = 50'000;
 };
 
+// Cluster mode: where the shared servers are, and how the cluster is cut.
+// Every process of one cluster must agree on `partitions`.
+struct ClusterOptions {
+  std::string etcd = "127.0.0.1:2379";   // host:port[,host:port...]
+  std::string redis = "127.0.0.1:6379";  // host:port
+  std::string mysql;                     // mysql://user:password@host:port/database
+  std::string grpc_listen = "127.0.0.1:0";
+  // This process's name in discovery (e.g. "logic-1"); allocated through
+  // etcd as "<role>-<n>" when empty.
+  std::string node_name;
+  // Redis stream partitions of the message log (also the unit of task
+  // ownership). Fixed for the life of a cluster's data.
+  uint32_t partitions = 16;
+  // Discovery lease: a process that stops renewing it is gone from every
+  // watcher after at most this long.
+  int64_t lease_ttl_ms = 3'000;
+  // Virtual nodes per task node on the partition hash ring.
+  uint32_t ring_vnodes = 64;
+  // MariaDB connections per process that uses the store.
+  uint32_t mysql_pool = 4;
+};
+
 struct Options {
   std::string listen = "127.0.0.1:8080";
+  // Several processes share `listen` (SO_REUSEPORT): the api processes of a
+  // cluster behind one public port.
+  bool share_listen_port = false;
   // Public URL base for /api/v1/endpoints; derived from `listen` when empty.
   std::string public_ws_url;
   std::string web_root;  // web client assets; found next to the binary when empty
@@ -96,11 +121,13 @@ struct Options {
   uint32_t node_id = 1;  // snowflake node id, 0-1023
   std::string password_hash_cost = "interactive";  // min | interactive | moderate
   int64_t token_ttl_ms = 30LL * 24 * 3600 * 1000;
-  std::string log_level = "info";  // trace | debug | info | warn | error | off
+  std::string log_level = "info";   // trace | debug | info | warn | error | off
+  std::string log_format = "text";  // text (logfmt) | json (one object per line)
   Limits limits;
   RateLimits rate;
   ConnectionOptions conn;
   StorageOptions storage;
+  ClusterOptions cluster;
 };
 
 }  // namespace parley

@@ -29,6 +29,9 @@ struct NodeInfo {
   // Tells incarnations of one node id apart; increases with each
   // registration (etcd: the lease key's create revision). Set by Register.
   uint64_t epoch = 0;
+  // Connect nodes: host:port of the WebSocket listener itself, for proxies
+  // inside the cluster (ws_url may name a load balancer in front of it).
+  std::string ws_address = {};
   bool operator==(const NodeInfo&) const = default;
 };
 

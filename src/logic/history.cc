@@ -124,6 +124,15 @@ Task<rpc::SyncReply> History::Sync(const Caller& caller, rpc::SyncRequest req) {
       append(*window);
     }
   }
+  if (got < lo) {
+    // Numbered and acknowledged, but neither in the window (too old for
+    // it) nor in the store yet (the persist consumer is behind, e.g. the
+    // store was down): an empty page saying "more" would send the client
+    // round in circles. It is there to read shortly.
+    co_return ErrorReply<R>(
+        Status::Unavailable("messages " + std::to_string(lo) + ".." + std::to_string(hi) +
+                            " are not readable yet (the store is catching up); retry shortly"));
+  }
   if (backwards || !req.has_after()) {
     r.set_has_more(lo > 1);  // paging backwards: older messages exist
   } else {

@@ -45,7 +45,7 @@ struct SendPipeline::PendingSend {
   Check recipient = Check::kRunning;
   Status failure;  // why a check failed
 
-  state::SendKey key() const { return {from, req.client_id()}; }
+  state::SendKey key() const { return {from, req.client_id(), conv}; }
 };
 
 SendPipeline::SendPipeline(Strand strand, const LogicDeps& deps, Accounts& accounts)

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/callback.h"
@@ -19,10 +20,18 @@
 
 namespace parley::state {
 
+// Identifies a send: (from, client_id). `conv` is the send's conversation; it
+// only routes the record (in the cluster, to the conversation's partition) and
+// is not part of the key's identity.
 struct SendKey {
+  SendKey() = default;
+  SendKey(uint64_t from, std::string client_id, std::string conv = {})
+      : from(from), client_id(std::move(client_id)), conv(std::move(conv)) {}
+
   uint64_t from = 0;
   std::string client_id;
-  bool operator==(const SendKey&) const = default;
+  std::string conv;
+  bool operator==(const SendKey& o) const { return from == o.from && client_id == o.client_id; }
 };
 
 struct Claim {

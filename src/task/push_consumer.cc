@@ -118,9 +118,12 @@ void PushConsumer::OnBatch(std::vector<queue::LogEntry> entries) {
     std::lock_guard lock(mu_);
     // This consumer acks every entry it takes in, or keeps retrying it: an
     // entry delivered again is already being pushed.
-    std::erase_if(entries, [&](const queue::LogEntry& e) { return e.offset <= taken_upto_; });
+    // Offsets identify entries but need not increase across the log (the
+    // cluster's log orders them only within a partition): what is in hand is
+    // a set, not a watermark.
+    std::erase_if(entries,
+                  [&](const queue::LogEntry& e) { return !in_hand_.insert(e.offset).second; });
     if (entries.empty()) return;
-    for (const queue::LogEntry& e : entries) taken_upto_ = std::max(taken_upto_, e.offset);
     auto batch = std::make_shared<Batch>();
     batch->entries = std::move(entries);
     queue_.push_back(std::move(batch));
@@ -298,6 +301,10 @@ void PushConsumer::Dispatch(const Batch& batch, const Plan& plan,
 
 void PushConsumer::Ack(const std::vector<uint64_t>& offsets) {
   log_.Ack(kGroup, offsets);
+  {
+    std::lock_guard lock(mu_);
+    for (uint64_t o : offsets) in_hand_.erase(o);
+  }
   metrics_.log_lag_push.Set(static_cast<int64_t>(log_.Lag(kGroup)));
 }
 

@@ -36,6 +36,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -99,9 +100,9 @@ class PushConsumer {
   // State below is protected by mu_.
   std::deque<std::shared_ptr<Batch>> queue_;
   bool busy_ = false;
-  // Every entry up to this offset has been taken in: one delivered again is
-  // a redelivery of an entry still in progress (or just acked).
-  uint64_t taken_upto_ = 0;
+  // Offsets taken in and not yet acked: one delivered again is a redelivery
+  // of an entry still in progress. Bounded by what the log delivers unacked.
+  std::unordered_set<uint64_t> in_hand_;
 };
 
 }  // namespace parley::task

@@ -2,6 +2,12 @@
 // loopback port with its own temporary data directory, and gives the tests
 // small clients for its HTTP API and its WebSocket.
 //
+// With PARLEY_CLUSTER=1 in the environment, the same interface runs a whole
+// cluster instead (scripts/cluster.sh run: redis-server, mariadbd, etcd and
+// api/logic/task/connect processes) on the same kind of temp data dir, so
+// that every test runs unchanged against it; PARLEY_CLUSTER_ARGS adds
+// launcher flags (e.g. "--api 1 --connect 3").
+//
 // Every server started here is killed, and its temp dirs removed, when the
 // test process exits, even if a test failed before calling stop().
 
@@ -12,7 +18,9 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
 export { WebSocket };
@@ -38,6 +46,58 @@ export function parleyBin() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Cluster mode: the launcher runs instead of `parley serve`.
+export const CLUSTER = process.env.PARLEY_CLUSTER === '1';
+export const CLUSTER_SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
+  '../../scripts/cluster.sh');
+// A cluster starts three servers and eight processes (mariadb-install-db on
+// the first start): more time than one process needs.
+const CLUSTER_START_TIMEOUT_MS = 120_000 * TIMEOUT_SCALE;
+const CLUSTER_STOP_TIMEOUT_MS = 90_000 * TIMEOUT_SCALE;
+
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice).
+export async function freePort() {
+  const srv = net.createServer();
+  await new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+// True while some process other than a zombie is in process group `pgid`.
+function groupAlive(pgid) {
+  let entries;
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return false;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') return true;
+  }
+  return false;
+}
+
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Process lifetime: children and temp dirs that must not outlive the test.
 
@@ -47,7 +107,9 @@ const tempDirs = new Set();
 function cleanupSync() {
   for (const p of liveProcs) {
     try {
-      p.kill('SIGKILL');
+      // A cluster launcher leads its own process group: take all of it.
+      if (p.parleyGroup) killGroup(p.pid, 'SIGKILL');
+      else p.kill('SIGKILL');
     } catch {
       /* already gone */
     }
@@ -88,11 +150,12 @@ class Tail {
 const SANITIZER_REPORT = /runtime error:|ERROR: (Address|Leak|Thread|Memory)Sanitizer|WARNING: ThreadSanitizer/;
 
 class ParleyServer {
-  constructor({ dataDir, configPath, args, bin }) {
+  constructor({ dataDir, configPath, args, bin, cluster = false }) {
     this.dataDir = dataDir;
     this.configPath = configPath;
     this.args = args;
     this.bin = bin;
+    this.cluster = cluster;
     this.proc = null;
     this.port = 0;
     this.baseUrl = '';
@@ -108,7 +171,15 @@ class ParleyServer {
     assert.equal(this.sanitizerReport, null, `parley printed a sanitizer report:\n${this.sanitizerReport}`);
   }
 
-  commandLine() {
+  commandLine(port) {
+    if (this.cluster) {
+      const argv = [CLUSTER_SCRIPT, 'run', '--port', String(port), '--data-dir', this.dataDir,
+        '--bin', this.bin, '--password-hash-cost', 'min'];
+      if (this.configPath) argv.push('--config', this.configPath);
+      const extra = (process.env.PARLEY_CLUSTER_ARGS ?? '').split(/\s+/).filter(Boolean);
+      argv.push(...extra, ...this.args);
+      return argv;
+    }
     const argv = ['serve', '--listen', '127.0.0.1:0', '--data-dir', this.dataDir,
       '--password-hash-cost', 'min'];
     if (this.configPath) argv.push('--config', this.configPath);
@@ -116,9 +187,50 @@ class ParleyServer {
     return argv;
   }
 
-  // Recent output of the server, for assertion messages.
+  // Recent output of the server, for assertion messages; for a cluster, also
+  // the end of every process's log.
   logs() {
-    return `--- parley stderr (tail) ---\n${this.stderr.text}\n--- parley stdout (tail) ---\n${this.stdout.text}`;
+    let text = `--- parley stderr (tail) ---\n${this.stderr.text}\n--- parley stdout (tail) ---\n${this.stdout.text}`;
+    if (this.cluster) {
+      const dir = path.join(this.dataDir, 'logs');
+      let names = [];
+      try {
+        names = fs.readdirSync(dir).filter((n) => n.endsWith('.log')).sort();
+      } catch {
+        /* not started yet */
+      }
+      for (const n of names) {
+        const lines = fs.readFileSync(path.join(dir, n), 'utf8').split('\n');
+        text += `\n--- ${n} (tail) ---\n${lines.slice(-15).join('\n').slice(-3000)}`;
+      }
+    }
+    return text;
+  }
+
+  // Cluster mode: D/cluster.json as the launcher keeps it (every process:
+  // name, role, node_id, pid, alive, listen, grpc, log, command).
+  clusterInfo() {
+    assert.ok(this.cluster, 'clusterInfo() needs PARLEY_CLUSTER=1');
+    return JSON.parse(fs.readFileSync(path.join(this.dataDir, 'cluster.json'), 'utf8'));
+  }
+
+  // Cluster mode: the processes of cluster.json with `role` (all without).
+  processes(role) {
+    return this.clusterInfo().processes.filter((p) => role === undefined || p.role === role);
+  }
+
+  // Cluster mode: `cluster.sh stop|start|restart NAME`, through the running
+  // launcher (which keeps the process in its group and cluster.json current).
+  async control(verb, name, { signal = 'TERM' } = {}) {
+    assert.ok(this.cluster && this.running, 'control() needs a running cluster');
+    const proc = spawn('bash', [CLUSTER_SCRIPT, verb, name, '--data-dir', this.dataDir, '--signal', signal],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d) => { out += d; });
+    proc.stderr.on('data', (d) => { out += d; });
+    const [code] = await once(proc, 'exit');
+    assert.equal(code, 0, `cluster.sh ${verb} ${name}: ${out}\n${this.logs()}`);
+    return out.trim();
   }
 
   get running() {
@@ -127,8 +239,13 @@ class ParleyServer {
 
   async start() {
     assert.ok(!this.running, 'server already running');
-    const argv = this.commandLine();
-    const proc = spawn(this.bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = this.commandLine(this.cluster ? await freePort() : 0);
+    // The launcher gets its own process group (detached), which holds every
+    // process of the cluster: kill() takes them all at once.
+    const proc = this.cluster
+      ? spawn('bash', argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+      : spawn(this.bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.parleyGroup = this.cluster;
     this.proc = proc;
     this.expectedExit = false;
     liveProcs.add(proc);
@@ -155,7 +272,8 @@ class ParleyServer {
       const onData = (d) => {
         this.stdout.push(d);
         line += d;
-        const m = /parley listening on 127\.0\.0\.1:(\d+)/.exec(line);
+        const m = (this.cluster ? /cluster listening on 127\.0\.0\.1:(\d+)/
+          : /parley listening on 127\.0\.0\.1:(\d+)/).exec(line);
         if (m) {
           proc.stdout.off('data', onData);
           proc.stdout.on('data', (more) => this.stdout.push(more));
@@ -166,20 +284,23 @@ class ParleyServer {
       proc.once('error', (err) => reject(new Error(`cannot run ${this.bin}: ${err.message}`)));
       this.exited.then(({ code, signal }) =>
         reject(new Error(`parley exited before listening (code ${code}, signal ${signal})\n` +
-          `command: ${this.bin} ${argv.join(' ')}\n${this.logs()}`)));
+          `command: ${this.cluster ? 'bash' : this.bin} ${argv.join(' ')}\n${this.logs()}`)));
     });
+    const startTimeout = this.cluster ? CLUSTER_START_TIMEOUT_MS : START_TIMEOUT_MS;
     let timer;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error(
-        `parley did not print its listening line within ${START_TIMEOUT_MS} ms\n${this.logs()}`)),
-      START_TIMEOUT_MS);
+        `parley did not print its listening line within ${startTimeout} ms\n${this.logs()}`)),
+      startTimeout);
     });
     try {
       this.port = await Promise.race([ready, timeout]);
     } catch (err) {
       this.expectedExit = true;
-      proc.kill('SIGKILL');
+      if (this.cluster) killGroup(proc.pid, 'SIGKILL');
+      else proc.kill('SIGKILL');
       await this.exited;
+      await this.groupGone();
       throw err;
     } finally {
       clearTimeout(timer);
@@ -204,25 +325,68 @@ class ParleyServer {
     }
     this.expectedExit = true;
     this.proc.ref(); // keep the test process alive until the exit is seen
+    // A cluster's launcher stops its processes in order and then exits.
     this.proc.kill('SIGTERM');
-    const result = await withTimeout(this.exited, STOP_TIMEOUT_MS, 'parley to exit after SIGTERM')
+    const stopTimeout = this.cluster ? CLUSTER_STOP_TIMEOUT_MS : STOP_TIMEOUT_MS;
+    const result = await withTimeout(this.exited, stopTimeout, 'parley to exit after SIGTERM')
       .catch(async (err) => {
-        this.proc.kill('SIGKILL');
+        if (this.cluster) killGroup(this.proc.pid, 'SIGKILL');
+        else this.proc.kill('SIGKILL');
         await this.exited;
         throw new Error(`${err.message}\n${this.logs()}`);
       });
+    await this.groupGone();
     assert.deepEqual(result, { code: 0, signal: null },
       `parley must exit with code 0 after SIGTERM\n${this.logs()}`);
+    this.scanClusterLogs();
     this.assertNoSanitizerReport();
   }
 
-  // Crash: SIGKILL, wait for the exit.
+  // Crash: SIGKILL (of the whole process group for a cluster), wait for the exit.
   async kill() {
     if (!this.running) return;
     this.expectedExit = true;
     this.proc.ref();
-    this.proc.kill('SIGKILL');
+    if (this.cluster) killGroup(this.proc.pid, 'SIGKILL');
+    else this.proc.kill('SIGKILL');
     await this.exited;
+    await this.groupGone();
+  }
+
+  // Cluster mode: waits until no process of the launcher's group is left, so
+  // that the next start finds the data dir, its lock and the ports released.
+  async groupGone() {
+    if (!this.cluster || !this.proc) return;
+    const pgid = this.proc.pid;
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (groupAlive(pgid)) {
+      if (Date.now() > deadline) {
+        killGroup(pgid, 'SIGKILL');
+        throw new Error(`processes of the cluster (group ${pgid}) outlived their launcher\n${this.logs()}`);
+      }
+      await sleep(20);
+    }
+  }
+
+  // Cluster mode: the processes' logs are files, not our pipes; a sanitizer
+  // build run by hand reports there.
+  scanClusterLogs() {
+    if (!this.cluster || this.sanitizerReport !== null) return;
+    const dir = path.join(this.dataDir, 'logs');
+    let names = [];
+    try {
+      names = fs.readdirSync(dir).filter((n) => n.endsWith('.log'));
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const text = fs.readFileSync(path.join(dir, n), 'utf8');
+      const m = SANITIZER_REPORT.exec(text);
+      if (m) {
+        this.sanitizerReport = `${n}: ${text.slice(m.index, m.index + 2000)}`;
+        return;
+      }
+    }
   }
 
   // Starts again on the same data dir (and config), stopping gracefully first
@@ -249,10 +413,12 @@ class ParleyServer {
   }
 }
 
-// Starts a server. `config` (an object) is written to a JSON file passed with
-// --config; `args` are appended to the command line; `dataDir` defaults to a
-// fresh temp dir.
-export async function startParley({ dataDir, args = [], config } = {}) {
+// Starts a server (a cluster with PARLEY_CLUSTER=1). `config` (an object) is
+// written to a JSON file passed with --config (to every process of a
+// cluster); `args` are appended to the command line (of the launcher, for a
+// cluster); `dataDir` defaults to a fresh temp dir; `cluster` (default: the
+// PARLEY_CLUSTER environment variable) picks a cluster over `parley serve`.
+export async function startParley({ dataDir, args = [], config, cluster = CLUSTER } = {}) {
   const ownedDirs = [];
   const root = await makeTempDir();
   ownedDirs.push(root);
@@ -265,7 +431,7 @@ export async function startParley({ dataDir, args = [], config } = {}) {
     configPath = path.join(root, 'config.json');
     await fsp.writeFile(configPath, JSON.stringify(config, null, 2));
   }
-  const server = new ParleyServer({ dataDir, configPath, args, bin: parleyBin() });
+  const server = new ParleyServer({ dataDir, configPath, args, bin: parleyBin(), cluster });
   server.ownedDirs = ownedDirs;
   await server.start();
   return server;

@@ -109,5 +109,26 @@ TEST_F(EmbeddedIdempotencyStoreTest, MemoryForgetsRecordsPastTheTtl) {
   EXPECT_EQ(records.size(), 1u);  // m1 expired
 }
 
+TEST_F(EmbeddedIdempotencyStoreTest, TheConversationRoutesAKeyButIsNotPartOfIt) {
+  EXPECT_EQ((SendKey{1, "m1", "p:1:2"}), (SendKey{1, "m1", "g:9"}));
+  EXPECT_NE((SendKey{1, "m1", "p:1:2"}), (SendKey{1, "m2", "p:1:2"}));
+  EmbeddedIdempotencyStore records(*store_, kTtl, 100);
+  auto claim = [&](const std::string& conv) {
+    return Wait<StatusOr<Claim>>([&](auto cb) {
+      records.Claim({users_[0], "m1", conv}, kNow, cb);
+    });
+  };
+  ASSERT_TRUE(claim("p:1:2")->owned);
+  ASSERT_OK(Wait<Status>([&](auto cb) { records.Release({{users_[0], "m1", "other"}}, cb); }));
+  ASSERT_TRUE(claim("g:9")->owned);  // released although named with another conv
+  ASSERT_OK(Wait<Status>([&](auto cb) {
+    records.Complete({{SendKey{users_[0], "m1", "x"}, AckOf(Message("m1", 4))}}, cb);
+  }));
+  auto again = claim("p:1:2");
+  ASSERT_OK(again.status());
+  EXPECT_FALSE(again->owned);
+  EXPECT_EQ(again->first_ack.seq(), 4u);
+}
+
 }  // namespace
 }  // namespace parley::state

@@ -1,0 +1,49 @@
+// `parley api`: the public HTTP port of the cluster (API, web client,
+// /healthz, /readyz, /metrics, /api/v1/endpoints from discovery), with /ws
+// proxied to a connect node; logic reached over LogicRPC. Several api
+// processes share one port (SO_REUSEPORT).
+#include <spdlog/spdlog.h>
+
+#include "api/http_server.h"
+#include "api/ws_proxy.h"
+#include "app/cluster_roles.h"
+#include "app/node_runtime.h"
+#include "rpc/logic_grpc_client.h"
+
+namespace parley::app {
+
+namespace {
+
+int Fail(const Status& s) {
+  spdlog::critical("event=start_failed role=api error=\"{}\"", s.message());
+  std::fprintf(stderr, "parley api: %s\n", s.message().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int RunApi(Options options) {
+  options.share_listen_port = true;
+  NodeRuntime rt("api", options);
+  if (Status s = rt.Start(); !s.ok()) return Fail(s);
+  if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
+
+  auto logic = rpc::LogicGrpcClient::Create(rt.executor(), rt.discovery(), {}, &rt.clock());
+  if (!logic.ok()) return Fail(logic.status());
+  api::WsProxy proxy(rt.discovery(), {});
+  api::HttpServer http(rt.executor(), options, **logic, rt.discovery(), proxy, rt.metrics(),
+                       rt.clock());
+  if (Status s = http.Listen(options.listen); !s.ok()) return Fail(s);
+  const std::string address = BoundAddress(options.listen, http.port());
+  if (Status s = rt.Register(address); !s.ok()) return Fail(s);
+  http.Start();
+  rt.Announce(address);
+
+  rt.WaitForSignal();
+  rt.Withdraw();
+  http.StopAccepting();
+  rt.Stop();
+  return 0;
+}
+
+}  // namespace parley::app

@@ -1,0 +1,25 @@
+#include "app/cluster_backends.h"
+
+#include "app/node_runtime.h"
+
+namespace parley::app {
+
+StatusOr<std::unique_ptr<store::MariaDbStore>> OpenStore(const Options& options) {
+  if (options.cluster.mysql.empty()) return Status::InvalidArgument("--mysql is required");
+  store::MariaDbStoreOptions o;
+  o.pool_size = options.cluster.mysql_pool;
+  return store::MariaDbStore::Open(options.cluster.mysql, o);
+}
+
+StatusOr<std::shared_ptr<redis::RedisClient>> OpenRedis(boost::asio::any_io_executor executor,
+                                                        const Options& options) {
+  auto address = redis::ParseAddress(options.cluster.redis);
+  if (!address.ok()) return address.status();
+  auto client = redis::RedisClient::Create(executor, *address);
+  if (Status s = Block<Status>([&](auto cb) { client->Ping(cb); }); !s.ok()) {
+    return Status::Unavailable("redis at " + options.cluster.redis + ": " + s.message());
+  }
+  return client;
+}
+
+}  // namespace parley::app

@@ -1,0 +1,24 @@
+// Opening the shared servers of a cluster from the options, the same way in
+// every role: MariaDB (the store) and Redis (log, presence, shared state).
+// Each function blocks the calling thread until the server answered once, so
+// a process with a wrong address fails at start with a clear error rather
+// than later.
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "common/options.h"
+#include "common/status.h"
+#include "redis/redis_client.h"
+#include "store/mariadb/mariadb_store.h"
+
+namespace parley::app {
+
+StatusOr<std::unique_ptr<store::MariaDbStore>> OpenStore(const Options& options);
+// A client for ordinary commands (not for blocking reads).
+StatusOr<std::shared_ptr<redis::RedisClient>> OpenRedis(boost::asio::any_io_executor executor,
+                                                        const Options& options);
+
+}  // namespace parley::app

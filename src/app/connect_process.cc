@@ -1,0 +1,99 @@
+// `parley connect`: WebSockets on options.listen (with /healthz, /readyz
+// and /metrics), ConnectRPC on options.cluster.grpc_listen, logic reached
+// over LogicRPC. Its load (live connections) is reported to discovery, so
+// /api/v1/endpoints and the api's /ws proxy prefer the least loaded node.
+#include <spdlog/spdlog.h>
+#include <boost/asio/steady_timer.hpp>
+
+#include "app/cluster_roles.h"
+#include "app/node_runtime.h"
+#include "connect/connect_node.h"
+#include "connect/ws_listener.h"
+#include "rpc/connect_grpc_server.h"
+#include "rpc/logic_grpc_client.h"
+
+namespace parley::app {
+
+namespace {
+
+int Fail(const Status& s) {
+  spdlog::critical("event=start_failed role=connect error=\"{}\"", s.message());
+  std::fprintf(stderr, "parley connect: %s\n", s.message().c_str());
+  return 1;
+}
+
+// The WebSocket port is bound before the node exists (the node needs the
+// epoch that registering the bound address gives): forwards upgrades to the
+// node attached once it does. No upgrade arrives before Attach, since the
+// listener starts accepting only afterwards.
+class LateUpgrades final : public connect::UpgradeHandler {
+ public:
+  void Attach(std::shared_ptr<connect::ConnectNode> node) { node_ = std::move(node); }
+  void Upgrade(boost::beast::tcp_stream stream,
+               boost::beast::http::request<boost::beast::http::string_body> request,
+               boost::beast::flat_buffer buffer) override {
+    node_->Upgrade(std::move(stream), std::move(request), std::move(buffer));
+  }
+
+ private:
+  std::shared_ptr<connect::ConnectNode> node_;
+};
+
+constexpr std::chrono::seconds kLoadReportInterval{2};
+
+}  // namespace
+
+int RunConnect(Options options) {
+  NodeRuntime rt("connect", options);
+  if (Status s = rt.Start(); !s.ok()) return Fail(s);
+  if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
+
+  auto logic = rpc::LogicGrpcClient::Create(rt.executor(), rt.discovery(), {}, &rt.clock());
+  if (!logic.ok()) return Fail(logic.status());
+
+  LateUpgrades upgrades;
+  std::shared_ptr<connect::ConnectNode> node;
+  connect::WsListener listener(rt.executor(), options, upgrades, rt.metrics(),
+                               [&node](Callback<Status> done) { node->Ready(std::move(done)); });
+  if (Status s = listener.Listen(options.listen); !s.ok()) return Fail(s);
+  const std::string address = BoundAddress(options.listen, listener.port());
+  const std::string ws_url =
+      options.public_ws_url.empty() ? "ws://" + address + "/ws" : options.public_ws_url;
+
+  // The node needs its epoch, which registering the gRPC address gives:
+  // ConnectRPC listens first and serves the node once it exists, before the
+  // WebSocket listener accepts anyone a push could be for.
+  rpc::ConnectGrpcServer rpc_server(rpc::GrpcServerOptions{});
+  if (Status s = rpc_server.Listen(options.cluster.grpc_listen); !s.ok()) return Fail(s);
+  const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, rpc_server.port());
+  if (Status s = rt.Register(grpc_address, ws_url, address); !s.ok()) return Fail(s);
+
+  node = connect::ConnectNode::Create(rt.executor(), rt.name(), rt.epoch(), options, **logic,
+                                      rt.metrics(), rt.clock());
+  upgrades.Attach(node);
+  rpc_server.Serve(*node);
+  listener.Start();
+  rt.Announce(address);
+
+  // Load reports: discovery orders connect nodes by them.
+  boost::asio::steady_timer load_timer(rt.executor());
+  std::function<void()> report = [&] {
+    if (auto* reg = rt.registration()) reg->ReportLoad(node->connection_count());
+    load_timer.expires_after(kLoadReportInterval);
+    load_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) report();
+    });
+  };
+  boost::asio::post(rt.executor(), report);
+
+  rt.WaitForSignal();
+  boost::asio::post(rt.executor(), [&] { load_timer.cancel(); });
+  rt.Withdraw();
+  listener.StopAccepting();
+  Block<bool>([&](auto cb) { node->Drain([cb] { cb(true); }); });
+  rpc_server.Shutdown();
+  rt.Stop();
+  return 0;
+}
+
+}  // namespace parley::app

@@ -1,0 +1,164 @@
+#include "app/node_runtime.h"
+
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/signal_set.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "common/json_error.h"
+
+namespace parley::app {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr uint32_t kMaxNodeIndex = 1023;
+
+// Logic and task processes have no WebSocket endpoint: their admin port
+// answers /ws with 404, like any unknown path.
+class RefuseUpgrades final : public connect::UpgradeHandler {
+ public:
+  void Upgrade(beast::tcp_stream stream, http::request<http::string_body> request,
+               beast::flat_buffer) override {
+    auto s = std::make_shared<beast::tcp_stream>(std::move(stream));
+    auto res = std::make_shared<http::response<http::string_body>>(http::status::not_found,
+                                                                   request.version());
+    res->set(http::field::content_type, "application/json");
+    res->set(http::field::connection, "close");
+    res->body() = ErrorBody(Status::NotFound("no WebSocket endpoint on this process"));
+    res->prepare_payload();
+    http::async_write(*s, *res, [s, res](boost::system::error_code, size_t) {
+      boost::system::error_code ignored;
+      s->socket().close(ignored);
+    });
+  }
+};
+
+}  // namespace
+
+std::string BoundAddress(const std::string& configured, uint16_t port) {
+  return configured.substr(0, configured.rfind(':')) + ":" + std::to_string(port);
+}
+
+NodeRuntime::NodeRuntime(std::string role, Options& options)
+    : role_(std::move(role)), options_(options), work_(io_.get_executor()) {}
+
+NodeRuntime::~NodeRuntime() { Stop(); }
+
+Status NodeRuntime::Start() {
+  for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i) {
+    threads_.emplace_back([this] { io_.run(); });
+  }
+  discovery::EtcdDiscoveryOptions etcd;
+  etcd.client.endpoints = options_.cluster.etcd;
+  etcd.on_registration_lost = [this](const discovery::NodeInfo& node) {
+    if (node.node_id != options_.cluster.node_name) return;
+    spdlog::error("event=lease_lost role={} node={} epoch={}", role_, node.node_id, node.epoch);
+    RequestStop();
+  };
+  auto d = discovery::EtcdDiscovery::Create(io_.get_executor(), etcd);
+  if (!d.ok()) return d.status();
+  discovery_ = std::move(d).value();
+  return Status::Ok();
+}
+
+Status NodeRuntime::ResolveName() {
+  if (!options_.cluster.node_name.empty()) return Status::Ok();
+  auto lease = Block<StatusOr<std::unique_ptr<discovery::Registration>>>([&](auto cb) {
+    discovery_->AllocateId("name-" + role_, kMaxNodeIndex, options_.cluster.lease_ttl_ms, cb);
+  });
+  if (!lease.ok()) return lease.status();
+  name_lease_ = std::move(lease).value();
+  options_.cluster.node_name = role_ + "-" + name_lease_->node().node_id;
+  return Status::Ok();
+}
+
+Status NodeRuntime::AllocateSnowflakeId() {
+  auto lease = Block<StatusOr<std::unique_ptr<discovery::Registration>>>([&](auto cb) {
+    discovery_->AllocateId("snowflake", kMaxNodeIndex, options_.cluster.lease_ttl_ms, cb);
+  });
+  if (!lease.ok()) return lease.status();
+  snowflake_lease_ = std::move(lease).value();
+  options_.node_id = static_cast<uint32_t>(std::stoul(snowflake_lease_->node().node_id));
+  return Status::Ok();
+}
+
+Status NodeRuntime::Register(std::string address, std::string ws_url, std::string ws_address) {
+  discovery::NodeInfo info;
+  info.node_id = options_.cluster.node_name;
+  info.role = role_;
+  info.address = std::move(address);
+  info.ws_url = std::move(ws_url);
+  info.ws_address = std::move(ws_address);
+  auto reg = Block<StatusOr<std::unique_ptr<discovery::EtcdRegistration>>>(
+      [&](auto cb) { discovery_->RegisterWithLease(info, options_.cluster.lease_ttl_ms, cb); });
+  if (!reg.ok()) return reg.status();
+  registration_ = std::move(reg).value();
+  spdlog::info("event=registered role={} node={} epoch={} address={}", role_, info.node_id,
+               registration_->node().epoch, info.address);
+  return Status::Ok();
+}
+
+uint64_t NodeRuntime::epoch() const { return registration_ ? registration_->node().epoch : 0; }
+
+Status NodeRuntime::ServeAdmin(connect::WsListener::ReadyCheck ready) {
+  no_upgrades_ = std::make_unique<RefuseUpgrades>();
+  admin_ = std::make_unique<connect::WsListener>(io_.get_executor(), options_, *no_upgrades_,
+                                                 metrics_, std::move(ready));
+  if (Status s = admin_->Listen(options_.listen); !s.ok()) return s;
+  admin_address_ = BoundAddress(options_.listen, admin_->port());
+  admin_->Start();
+  return Status::Ok();
+}
+
+void NodeRuntime::Announce(const std::string& address) {
+  spdlog::info("event=listening role={} node={} address={}", role_, name(), address);
+  std::printf("parley %s listening on %s\n", role_.c_str(), address.c_str());
+  std::fflush(stdout);
+}
+
+void NodeRuntime::RequestStop() {
+  if (!stopping_.exchange(true)) stop_.set_value();
+}
+
+void NodeRuntime::WaitForSignal() {
+  asio::signal_set signals(io_, SIGTERM, SIGINT);
+  signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("event=shutdown signal={}", sig);
+    RequestStop();
+  });
+  stop_.get_future().wait();
+  boost::system::error_code ignored;
+  signals.cancel(ignored);
+}
+
+void NodeRuntime::Withdraw() {
+  if (registration_) registration_->Close();
+}
+
+void NodeRuntime::Stop() {
+  if (threads_.empty()) return;
+  if (admin_) admin_->StopAccepting();
+  registration_.reset();
+  snowflake_lease_.reset();
+  name_lease_.reset();
+  discovery_.reset();
+  work_.reset();
+  // Let what is queued run out; then stop whatever is left (timers of
+  // clients that keep reconnecting).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!io_.stopped() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  io_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  spdlog::info("event=stopped role={}", role_);
+}
+
+}  // namespace parley::app

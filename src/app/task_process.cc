@@ -1,0 +1,105 @@
+// `parley task`: the push and persist consumers of the log partitions this
+// process owns (ownership through etcd, moved by consistent hashing when
+// task processes come and go).
+#include <spdlog/spdlog.h>
+
+#include "app/cluster_backends.h"
+#include "app/cluster_roles.h"
+#include "app/node_runtime.h"
+#include "discovery/etcd/etcd_partition_owner.h"
+#include "presence/redis/redis_presence.h"
+#include "queue/redis/redis_message_log.h"
+#include "rpc/grpc_connect_directory.h"
+#include "task/persist_consumer.h"
+#include "task/push_consumer.h"
+
+namespace parley::app {
+
+namespace {
+
+int Fail(const Status& s) {
+  spdlog::critical("event=start_failed role=task error=\"{}\"", s.message());
+  std::fprintf(stderr, "parley task: %s\n", s.message().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int RunTask(Options options) {
+  NodeRuntime rt("task", options);
+  if (Status s = rt.Start(); !s.ok()) return Fail(s);
+  if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
+
+  auto store = OpenStore(options);
+  if (!store.ok()) return Fail(store.status());
+  auto redis = OpenRedis(rt.executor(), options);
+  if (!redis.ok()) return Fail(redis.status());
+  presence::RedisPresence presence(*redis, presence::RedisPresenceOptions{});
+
+  // The admin port first: its address is what the registration advertises.
+  if (Status s = rt.ServeAdmin([&redis](Callback<Status> done) { (*redis)->Ping(done); });
+      !s.ok()) {
+    return Fail(s);
+  }
+  if (Status s = rt.Register(rt.admin_address()); !s.ok()) return Fail(s);
+
+  queue::RedisMessageLogOptions log_options;
+  auto redis_address = redis::ParseAddress(options.cluster.redis);
+  if (!redis_address.ok()) return Fail(redis_address.status());
+  log_options.redis = *redis_address;
+  log_options.partitions = options.cluster.partitions;
+  // A consumer per incarnation: entries a dead incarnation held are taken
+  // over (XAUTOCLAIM) by whoever owns their partition next.
+  log_options.consumer = rt.name() + ":" + std::to_string(rt.epoch());
+  log_options.redelivery_ms = options.storage.log_redelivery_ms;
+  auto log = queue::RedisMessageLog::Open(log_options);
+  if (!log.ok()) return Fail(log.status());
+  // Nothing is consumed until etcd says which partitions are this node's.
+  (*log)->SetPartitions({});
+
+  // Connections of a connect node that left are dropped from presence.
+  auto connects = rpc::GrpcConnectDirectory::Create(
+      rt.discovery(), {}, [&presence](const std::string& node, uint64_t epoch) {
+        presence.RemoveNode(node, epoch, [node, epoch](Status s) {
+          if (!s.ok()) {
+            spdlog::warn("event=presence_cleanup_failed node={} epoch={} error=\"{}\"", node, epoch,
+                         s.message());
+          }
+        });
+      });
+
+  task::PersistConsumer persist(**log, **store, rt.metrics());
+  task::PushConsumer push(**log, **store, presence, **connects, rt.metrics(), rt.executor(),
+                          task::PushConsumer::Options{});
+  persist.Start();
+  push.Start();
+
+  auto* redis_log = log->get();
+  discovery::EtcdPartitionOwnerOptions owner_options;
+  owner_options.partitions = options.cluster.partitions;
+  owner_options.vnodes_per_node = options.cluster.ring_vnodes;
+  auto owner = discovery::EtcdPartitionOwner::Start(
+      rt.discovery(), *rt.registration(), owner_options,
+      [redis_log, name = rt.name()](const std::set<uint32_t>& owned) {
+        spdlog::info("event=partitions_owned node={} count={}", name, owned.size());
+        redis_log->SetPartitions(std::vector<uint32_t>(owned.begin(), owned.end()));
+      });
+  if (!owner.ok()) return Fail(owner.status());
+  rt.Announce(rt.admin_address());
+
+  rt.WaitForSignal();
+  // Stop taking entries, give what is in hand a moment to be pushed and
+  // persisted (bounded; the rest is taken over by the partitions' next owner
+  // and pushed again at worst, which clients dedupe by conv+seq), then give
+  // the partitions back at once rather than at lease expiry.
+  redis_log->SetPartitions({});
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(std::min<uint32_t>(options.conn.drain_timeout_ms, 500)));
+  (*owner)->Stop(true);
+  rt.Withdraw();
+  (*log)->Close();
+  rt.Stop();
+  return 0;
+}
+
+}  // namespace parley::app

@@ -1,0 +1,32 @@
+#include "redis/partition.h"
+
+#include <fmt/format.h>
+
+namespace parley::redis {
+
+uint32_t PartitionOf(std::string_view conv, uint32_t partitions) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : conv) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<uint32_t>(h % (partitions == 0 ? 1 : partitions));
+}
+
+std::string PartitionTag(uint32_t p) { return fmt::format("{{p{}}}", p); }
+
+std::string LogKey(uint32_t p) { return fmt::format("parley:{{p{}}}:log", p); }
+
+std::string SeqKey(uint32_t p, std::string_view conv) {
+  return fmt::format("parley:{{p{}}}:seq:{}", p, conv);
+}
+
+std::string LeaseKey(uint32_t p, std::string_view conv) {
+  return fmt::format("parley:{{p{}}}:lease:{}", p, conv);
+}
+
+std::string SentKey(uint64_t from, std::string_view client_id) {
+  return fmt::format("parley:{{u{}}}:sent:{}", from, client_id);
+}
+
+}  // namespace parley::redis

@@ -1,0 +1,81 @@
+// Small helpers shared by the Redis-backed state seams: reading replies, and
+// joining several concurrent calls into one answer. Internal to this folder.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/callback.h"
+#include "common/status.h"
+#include "redis/redis_client.h"
+
+namespace parley::state::redis_internal {
+
+// OK unless the reply is an error reply (then INTERNAL with its text: our
+// scripts and commands are not expected to fail).
+inline Status ErrorOf(const redis::Reply& r) {
+  if (r.is_error()) return Status::Internal("redis: " + r.str);
+  return Status::Ok();
+}
+
+inline std::optional<uint64_t> ParseU64(std::string_view s) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+// An integer reply, or a string reply holding a decimal integer.
+inline std::optional<uint64_t> U64Of(const redis::Reply& r) {
+  if (r.type == redis::Reply::Type::kInteger) {
+    if (r.integer < 0) return std::nullopt;
+    return static_cast<uint64_t>(r.integer);
+  }
+  if (r.type == redis::Reply::Type::kString || r.type == redis::Reply::Type::kStatus) {
+    return ParseU64(r.str);
+  }
+  return std::nullopt;
+}
+
+// Collects `n` answers (slot i for the i-th call) and calls `done` once with
+// all of them after the last one arrives. Thread-safe.
+template <typename T>
+class Gather : public std::enable_shared_from_this<Gather<T>> {
+ public:
+  static std::shared_ptr<Gather> Create(size_t n, Callback<std::vector<T>> done) {
+    return std::shared_ptr<Gather>(new Gather(n, std::move(done)));
+  }
+  Callback<T> Slot(size_t i) {
+    return [self = this->shared_from_this(), i](T v) { self->Set(i, std::move(v)); };
+  }
+
+ private:
+  Gather(size_t n, Callback<std::vector<T>> done)
+      : values_(n), remaining_(n), done_(std::move(done)) {}
+  void Set(size_t i, T v) {
+    bool last = false;
+    {
+      std::lock_guard lock(mu_);
+      values_[i].emplace(std::move(v));
+      last = --remaining_ == 0;
+    }
+    if (!last) return;
+    std::vector<T> out;
+    out.reserve(values_.size());
+    for (auto& v : values_) out.push_back(std::move(*v));
+    done_(std::move(out));
+  }
+
+  std::mutex mu_;
+  std::vector<std::optional<T>> values_;  // guarded by mu_
+  size_t remaining_;                      // guarded by mu_
+  Callback<std::vector<T>> done_;
+};
+
+}  // namespace parley::state::redis_internal
