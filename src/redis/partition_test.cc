@@ -26,12 +26,12 @@ TEST(PartitionTest, SpreadsConversations) {
   EXPECT_EQ(seen.size(), 16u);
 }
 
-TEST(PartitionTest, KeysShareTheirPartitionsHashTag) {
+TEST(PartitionTest, KeysShareTheirPartitionsHashTagAndSendsTheirSenders) {
   EXPECT_EQ(PartitionTag(3), "{p3}");
   EXPECT_EQ(LogKey(3), "parley:{p3}:log");
   EXPECT_EQ(SeqKey(3, "p:1:2"), "parley:{p3}:seq:p:1:2");
   EXPECT_EQ(LeaseKey(3, "g:9"), "parley:{p3}:lease:g:9");
-  EXPECT_EQ(SentKey(3, 42, "c-1"), "parley:{p3}:sent:42:c-1");
+  EXPECT_EQ(SentKey(42, "c-1"), "parley:{u42}:sent:c-1");
 }
 
 }  // namespace
