@@ -17,7 +17,7 @@ ctest_summary = \
 	sed -n '/The following tests FAILED:/,/^Errors while running CTest/p' $(2)/ctest.log \
 	  | grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+/  failed: /' || true
 
-.PHONY: run test deps test-deps build build-asan js-tools clean format
+.PHONY: run test test-cluster deps test-deps build build-asan js-tools clean format
 
 run: deps build
 	$(BUILD)/src/app/parley serve
@@ -25,9 +25,13 @@ run: deps build
 # Both suites run even when the first fails (a failure in one says little
 # about the other); the summary reports both, and the target fails if either
 # did. CTEST_ARGS narrows both runs, e.g. make test CTEST_ARGS='-R store'.
+# The contract suites of the cluster's Redis, MariaDB and etcd parts run here
+# against real servers; the end-to-end suite and the fault tests against a
+# whole cluster (label `cluster`) run with `make test-cluster` until they are
+# reliable enough for every run (issue 8).
 test: test-deps build build-asan js-tools
 	@set -o pipefail; \
-	ctest --test-dir $(BUILD) --output-on-failure --no-tests=error -j1 $(CTEST_ARGS) 2>&1 \
+	ctest --test-dir $(BUILD) --output-on-failure --no-tests=error -j1 -LE cluster $(CTEST_ARGS) 2>&1 \
 	  | tee $(BUILD)/ctest.log; \
 	plain=$$?; \
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure --no-tests=error -j1 -LE browser $(CTEST_ARGS) \
@@ -37,6 +41,11 @@ test: test-deps build build-asan js-tools
 	$(call ctest_summary,plain,$(BUILD),$$plain); \
 	$(call ctest_summary,asan+ubsan,$(ASAN_BUILD),$$asan); \
 	test $$plain -eq 0 && test $$asan -eq 0
+
+# The e2e suite against a local cluster (2 api, 2 logic, 2 task, 2 connect
+# over redis-server, mariadbd, etcd) and the fault tests, with recovery times.
+test-cluster: test-deps build js-tools
+	ctest --test-dir $(BUILD) --output-on-failure --no-tests=error -j1 -L cluster $(CTEST_ARGS)
 
 deps:
 	./scripts/install-deps.sh

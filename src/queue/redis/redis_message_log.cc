@@ -282,10 +282,14 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
         if (stream.elements.size() != 2) continue;
         auto p = PartitionOfKey(stream.elements[0].str);
         if (!p) continue;
-        // Lost (or lost and gained again) while the read was out: what it
-        // got stays pending, for the history read or the next owner.
+        // Lost while the read was out: the entries are this consumer's
+        // now, and the next owner claims only entries idle when it took the
+        // partition over, so they are delivered here (a push of the old
+        // owner may then interleave with the new owner's for a moment;
+        // clients order by seq). Lost and gained again: the history read
+        // delivers them.
         auto it = self->parts_.find(*p);
-        if (it == self->parts_.end() || it->second.phase != Phase::kLive) continue;
+        if (it != self->parts_.end() && it->second.phase != Phase::kLive) continue;
         batches.emplace_back(*p, &stream.elements[1]);
       }
       self->Deliver(batches);
