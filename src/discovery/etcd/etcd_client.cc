@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <utility>
 
 #include <grpcpp/create_channel.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
 #include <grpcpp/support/channel_arguments.h>
 
 namespace parley::discovery {
@@ -14,6 +18,23 @@ namespace parley::discovery {
 namespace pb = etcdserverpb;
 
 namespace {
+
+// gRPC 1.51 frees its shared callback completion queue twice when the last
+// channel or server using it goes on one of the queue's own threads (the
+// bug rpc/grpc_callback_queue_anchor.h describes; ASan caught it here too).
+// An immortal, portless server with a callback service holds one reference
+// for the life of the process, so the count never reaches zero. The rpc
+// room has the same anchor; discovery may not include that room.
+void AnchorCallbackQueue() {
+  static grpc::Server* const anchor = [] {
+    grpc::ServerBuilder builder;
+    builder.RegisterCallbackGenericService(new grpc::CallbackGenericService);
+    grpc::Server* server = builder.BuildAndStart().release();
+    if (server == nullptr) std::abort();  // no port to fail on
+    return server;
+  }();
+  (void)anchor;
+}
 
 std::vector<std::string> SplitEndpoints(const std::string& list) {
   std::vector<std::string> out;
@@ -96,6 +117,7 @@ Status FromGrpcStatus(const grpc::Status& s) {
 }
 
 StatusOr<std::shared_ptr<EtcdClient>> EtcdClient::Create(EtcdClientOptions options) {
+  AnchorCallbackQueue();
   if (Status s = ValidateEtcdClientOptions(options); !s.ok()) return s;
   grpc::ChannelArguments args;
   const int backoff_max = static_cast<int>(options.reconnect_backoff_max_ms);
