@@ -12,30 +12,20 @@
 
 namespace parley::app {
 
-namespace {
-
-int Fail(const Status& s) {
-  spdlog::critical("event=start_failed role=api error=\"{}\"", s.message());
-  std::fprintf(stderr, "parley api: %s\n", s.message().c_str());
-  return 1;
-}
-
-}  // namespace
-
 int RunApi(Options options) {
   options.share_listen_port = true;
   NodeRuntime rt("api", options);
-  if (Status s = rt.Start(); !s.ok()) return Fail(s);
-  if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
+  if (Status s = rt.Start(); !s.ok()) return rt.StartFailed(s);
+  if (Status s = rt.ResolveName(); !s.ok()) return rt.StartFailed(s);
 
   auto logic = rpc::LogicGrpcClient::Create(rt.executor(), rt.discovery(), {}, &rt.clock());
-  if (!logic.ok()) return Fail(logic.status());
+  if (!logic.ok()) return rt.StartFailed(logic.status());
   api::WsProxy proxy(rt.discovery(), {});
   api::HttpServer http(rt.executor(), options, **logic, rt.discovery(), proxy, rt.metrics(),
                        rt.clock());
-  if (Status s = http.Listen(options.listen); !s.ok()) return Fail(s);
+  if (Status s = http.Listen(options.listen); !s.ok()) return rt.StartFailed(s);
   const std::string address = BoundAddress(options.listen, http.port());
-  if (Status s = rt.Register(address); !s.ok()) return Fail(s);
+  if (Status s = rt.Register(address); !s.ok()) return rt.StartFailed(s);
   http.Start();
   rt.Announce(address);
 

@@ -16,12 +16,6 @@ namespace parley::app {
 
 namespace {
 
-int Fail(const Status& s) {
-  spdlog::critical("event=start_failed role=connect error=\"{}\"", s.message());
-  std::fprintf(stderr, "parley connect: %s\n", s.message().c_str());
-  return 1;
-}
-
 // The WebSocket port is bound before the node exists (the node needs the
 // epoch that registering the bound address gives): forwards upgrades to the
 // node attached once it does. No upgrade arrives before Attach, since the
@@ -45,17 +39,17 @@ constexpr std::chrono::seconds kLoadReportInterval{2};
 
 int RunConnect(Options options) {
   NodeRuntime rt("connect", options);
-  if (Status s = rt.Start(); !s.ok()) return Fail(s);
-  if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
+  if (Status s = rt.Start(); !s.ok()) return rt.StartFailed(s);
+  if (Status s = rt.ResolveName(); !s.ok()) return rt.StartFailed(s);
 
   auto logic = rpc::LogicGrpcClient::Create(rt.executor(), rt.discovery(), {}, &rt.clock());
-  if (!logic.ok()) return Fail(logic.status());
+  if (!logic.ok()) return rt.StartFailed(logic.status());
 
   LateUpgrades upgrades;
   std::shared_ptr<connect::ConnectNode> node;
   connect::WsListener listener(rt.executor(), options, upgrades, rt.metrics(),
                                [&node](Callback<Status> done) { node->Ready(std::move(done)); });
-  if (Status s = listener.Listen(options.listen); !s.ok()) return Fail(s);
+  if (Status s = listener.Listen(options.listen); !s.ok()) return rt.StartFailed(s);
   const std::string address = BoundAddress(options.listen, listener.port());
   const std::string ws_url =
       options.public_ws_url.empty() ? "ws://" + address + "/ws" : options.public_ws_url;
@@ -64,9 +58,9 @@ int RunConnect(Options options) {
   // ConnectRPC listens first and serves the node once it exists, before the
   // WebSocket listener accepts anyone a push could be for.
   rpc::ConnectGrpcServer rpc_server(rpc::GrpcServerOptions{});
-  if (Status s = rpc_server.Listen(options.cluster.grpc_listen); !s.ok()) return Fail(s);
+  if (Status s = rpc_server.Listen(options.cluster.grpc_listen); !s.ok()) return rt.StartFailed(s);
   const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, rpc_server.port());
-  if (Status s = rt.Register(grpc_address, ws_url, address); !s.ok()) return Fail(s);
+  if (Status s = rt.Register(grpc_address, ws_url, address); !s.ok()) return rt.StartFailed(s);
 
   node = connect::ConnectNode::Create(rt.executor(), rt.name(), rt.epoch(), options, **logic,
                                       rt.metrics(), rt.clock());

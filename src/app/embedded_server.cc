@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "api/http_server.h"
+#include "app/block.h"
 #include "connect/connect_node.h"
 #include "connect/direct_connect_directory.h"
 #include "discovery/memory/memory_discovery.h"
@@ -35,16 +36,6 @@ constexpr const char* kNodeId = "local";
 // Registrations in the in-process discovery never expire on their own; the
 // TTL only has to be valid.
 constexpr int64_t kRegistrationTtlMs = 10'000;
-
-// Waits for a callback-style start-up step from a thread outside the io
-// threads.
-template <typename T, typename Start>
-T Block(Start start) {
-  std::promise<T> promise;
-  auto future = promise.get_future();
-  start(Callback<T>([&promise](T v) { promise.set_value(std::move(v)); }));
-  return future.get();
-}
 
 // The api's port hands /ws upgrades to the connect node, and the node is
 // created only once the port is bound (its epoch comes from registering the

@@ -18,45 +18,35 @@
 
 namespace parley::app {
 
-namespace {
-
-int Fail(const Status& s) {
-  spdlog::critical("event=start_failed role=logic error=\"{}\"", s.message());
-  std::fprintf(stderr, "parley logic: %s\n", s.message().c_str());
-  return 1;
-}
-
-}  // namespace
-
 int RunLogic(Options options) {
   NodeRuntime rt("logic", options);
-  if (Status s = rt.Start(); !s.ok()) return Fail(s);
-  if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
+  if (Status s = rt.Start(); !s.ok()) return rt.StartFailed(s);
+  if (Status s = rt.ResolveName(); !s.ok()) return rt.StartFailed(s);
   // msg_ids are snowflakes: every logic process needs its own worker id.
-  if (Status s = rt.AllocateSnowflakeId(); !s.ok()) return Fail(s);
+  if (Status s = rt.AllocateSnowflakeId(); !s.ok()) return rt.StartFailed(s);
 
   auto store = OpenStore(options);
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return rt.StartFailed(store.status());
   auto redis = OpenRedis(rt.executor(), options);
-  if (!redis.ok()) return Fail(redis.status());
+  if (!redis.ok()) return rt.StartFailed(redis.status());
 
   queue::RedisMessageLogOptions log_options;
   auto redis_address = redis::ParseAddress(options.cluster.redis);
-  if (!redis_address.ok()) return Fail(redis_address.status());
+  if (!redis_address.ok()) return rt.StartFailed(redis_address.status());
   log_options.redis = *redis_address;
   log_options.partitions = options.cluster.partitions;
   log_options.consumer = rt.name();
   log_options.idempotency_ttl_ms = options.storage.idempotency_ttl_ms;
   // Logic only appends (no Subscribe): the task tier consumes.
   auto log = queue::RedisMessageLog::Open(log_options);
-  if (!log.ok()) return Fail(log.status());
+  if (!log.ok()) return rt.StartFailed(log.status());
 
   state::RedisStateOptions st;
   st.partitions = options.cluster.partitions;
   st.node_id = rt.name();
   st.idempotency_ttl_ms = options.storage.idempotency_ttl_ms;
   st.recent_per_conv = options.storage.recent_per_conv;
-  if (Status s = state::Validate(st); !s.ok()) return Fail(s);
+  if (Status s = state::Validate(st); !s.ok()) return rt.StartFailed(s);
   presence::RedisPresence presence(*redis, presence::RedisPresenceOptions{});
   state::RedisSequenceAllocator seqs(*redis, rt.executor(), **store, st);
   state::RedisIdempotencyStore sent(*redis, rt.executor(), st);
@@ -64,23 +54,23 @@ int RunLogic(Options options) {
   state::RedisGroupDirectory groups(*redis, **store, st);
   state::RedisRecentWindow recent(*redis, st);
   auto connects = rpc::GrpcConnectDirectory::Create(rt.discovery(), {});
-  if (!connects.ok()) return Fail(connects.status());
+  if (!connects.ok()) return rt.StartFailed(connects.status());
 
   auto logic = logic::Logic::Create(
       rt.executor(), {options, rt.clock(), **store, **log, presence, **connects, rt.metrics(), seqs,
                       sent, sessions, groups, recent});
-  if (!logic.ok()) return Fail(logic.status());
+  if (!logic.ok()) return rt.StartFailed(logic.status());
 
   rpc::LogicGrpcServer server(**logic, rpc::GrpcServerOptions{});
-  if (Status s = server.Listen(options.cluster.grpc_listen); !s.ok()) return Fail(s);
+  if (Status s = server.Listen(options.cluster.grpc_listen); !s.ok()) return rt.StartFailed(s);
   const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, server.port());
-  if (Status s = rt.Register(grpc_address); !s.ok()) return Fail(s);
+  if (Status s = rt.Register(grpc_address); !s.ok()) return rt.StartFailed(s);
   auto& facade = **logic;
   if (Status s = rt.ServeAdmin([&facade](Callback<Status> done) {
         facade.Ready(logic::CallContext{}, std::move(done));
       });
       !s.ok()) {
-    return Fail(s);
+    return rt.StartFailed(s);
   }
   rt.Announce(rt.admin_address());
   spdlog::info("event=logic_serving node={} grpc={} snowflake={}", rt.name(), grpc_address,

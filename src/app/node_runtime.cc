@@ -115,6 +115,12 @@ Status NodeRuntime::ServeAdmin(connect::WsListener::ReadyCheck ready) {
   return Status::Ok();
 }
 
+int NodeRuntime::StartFailed(const Status& status) const {
+  spdlog::critical("event=start_failed role={} error=\"{}\"", role_, status.message());
+  std::fprintf(stderr, "parley %s: %s\n", role_.c_str(), status.message().c_str());
+  return 1;
+}
+
 void NodeRuntime::Announce(const std::string& address) {
   spdlog::info("event=listening role={} node={} address={}", role_, name(), address);
   std::printf("parley %s listening on %s\n", role_.c_str(), address.c_str());

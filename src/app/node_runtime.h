@@ -20,6 +20,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "app/block.h"
 #include "common/callback.h"
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -29,16 +30,6 @@
 #include "discovery/etcd/etcd_discovery.h"
 
 namespace parley::app {
-
-// Waits on the calling thread for a callback-style step (start-up and
-// shutdown only, never on a network thread).
-template <typename T, typename Start>
-T Block(Start start) {
-  std::promise<T> promise;
-  auto future = promise.get_future();
-  start(Callback<T>([&promise](T v) { promise.set_value(std::move(v)); }));
-  return future.get();
-}
 
 class NodeRuntime {
  public:
@@ -64,6 +55,8 @@ class NodeRuntime {
   // Serves /healthz, /readyz (through `ready`) and /metrics on
   // options.listen (processes without a public port: logic, task).
   Status ServeAdmin(connect::WsListener::ReadyCheck ready);
+  // Logs and prints why the process could not start; returns its exit code.
+  int StartFailed(const Status& status) const;
   // Prints "parley <role> listening on <address>" (launchers wait for it).
   void Announce(const std::string& address);
   // Blocks until SIGTERM or SIGINT (or the lease is lost).

@@ -15,37 +15,27 @@
 
 namespace parley::app {
 
-namespace {
-
-int Fail(const Status& s) {
-  spdlog::critical("event=start_failed role=task error=\"{}\"", s.message());
-  std::fprintf(stderr, "parley task: %s\n", s.message().c_str());
-  return 1;
-}
-
-}  // namespace
-
 int RunTask(Options options) {
   NodeRuntime rt("task", options);
-  if (Status s = rt.Start(); !s.ok()) return Fail(s);
-  if (Status s = rt.ResolveName(); !s.ok()) return Fail(s);
+  if (Status s = rt.Start(); !s.ok()) return rt.StartFailed(s);
+  if (Status s = rt.ResolveName(); !s.ok()) return rt.StartFailed(s);
 
   auto store = OpenStore(options);
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return rt.StartFailed(store.status());
   auto redis = OpenRedis(rt.executor(), options);
-  if (!redis.ok()) return Fail(redis.status());
+  if (!redis.ok()) return rt.StartFailed(redis.status());
   presence::RedisPresence presence(*redis, presence::RedisPresenceOptions{});
 
   // The admin port first: its address is what the registration advertises.
   if (Status s = rt.ServeAdmin([&redis](Callback<Status> done) { (*redis)->Ping(done); });
       !s.ok()) {
-    return Fail(s);
+    return rt.StartFailed(s);
   }
-  if (Status s = rt.Register(rt.admin_address()); !s.ok()) return Fail(s);
+  if (Status s = rt.Register(rt.admin_address()); !s.ok()) return rt.StartFailed(s);
 
   queue::RedisMessageLogOptions log_options;
   auto redis_address = redis::ParseAddress(options.cluster.redis);
-  if (!redis_address.ok()) return Fail(redis_address.status());
+  if (!redis_address.ok()) return rt.StartFailed(redis_address.status());
   log_options.redis = *redis_address;
   log_options.partitions = options.cluster.partitions;
   // A consumer per incarnation: entries a dead incarnation held are taken
@@ -53,7 +43,7 @@ int RunTask(Options options) {
   log_options.consumer = rt.name() + ":" + std::to_string(rt.epoch());
   log_options.redelivery_ms = options.storage.log_redelivery_ms;
   auto log = queue::RedisMessageLog::Open(log_options);
-  if (!log.ok()) return Fail(log.status());
+  if (!log.ok()) return rt.StartFailed(log.status());
   // Nothing is consumed until etcd says which partitions are this node's.
   (*log)->SetPartitions({});
 
@@ -84,7 +74,7 @@ int RunTask(Options options) {
         spdlog::info("event=partitions_owned node={} count={}", name, owned.size());
         redis_log->SetPartitions(std::vector<uint32_t>(owned.begin(), owned.end()));
       });
-  if (!owner.ok()) return Fail(owner.status());
+  if (!owner.ok()) return rt.StartFailed(owner.status());
   rt.Announce(rt.admin_address());
 
   rt.WaitForSignal();
