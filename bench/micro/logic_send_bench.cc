@@ -44,6 +44,7 @@ class NoConnectNodes final : public parley::connect::ConnectDirectory {
     return nullptr;
   }
   std::vector<std::string> AllNodes() override { return {}; }
+  bool NotYetSeen(uint64_t) override { return false; }
 };
 
 template <typename T, typename Start>

@@ -59,8 +59,12 @@ int RunTask(Options options) {
       });
 
   task::PersistConsumer persist(**log, **store, rt.metrics());
+  // A connect node is listed by every watcher within a lease's time of
+  // registering; twice that covers a slow watch.
+  task::PushConsumer::Options push_options;
+  push_options.unknown_node_grace = std::chrono::milliseconds(2 * options.cluster.lease_ttl_ms);
   task::PushConsumer push(**log, **store, presence, **connects, rt.metrics(), rt.executor(),
-                          task::PushConsumer::Options{});
+                          push_options);
   persist.Start();
   push.Start();
 

@@ -36,6 +36,12 @@ class ConnectDirectory {
   virtual std::shared_ptr<ConnectService> Find(const std::string& node_id, uint64_t epoch = 0) = 0;
   // Every live connect node (for kicks that must reach all of them).
   virtual std::vector<std::string> AllNodes() = 0;
+  // True when `epoch` is newer than every node incarnation this directory
+  // has listed. Epochs are ordered across nodes (discovery's registration
+  // order), so such a node may have registered after the directory last
+  // heard from discovery: a Find miss for it does not yet mean it is gone.
+  // A miss for an older epoch does.
+  virtual bool NotYetSeen(uint64_t epoch) = 0;
 };
 
 }  // namespace parley::connect

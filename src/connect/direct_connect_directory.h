@@ -38,6 +38,7 @@ class DirectConnectDirectory final : public ConnectDirectory {
     if (node_ == nullptr) return {};
     return {node_id_};
   }
+  bool NotYetSeen(uint64_t epoch) override { return epoch > epoch_; }
 
  private:
   const std::string node_id_;

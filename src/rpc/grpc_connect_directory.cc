@@ -1,5 +1,6 @@
 #include "rpc/grpc_connect_directory.h"
 
+#include <algorithm>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -42,6 +43,11 @@ std::vector<std::string> GrpcConnectDirectory::AllNodes() {
   return out;
 }
 
+bool GrpcConnectDirectory::NotYetSeen(uint64_t epoch) {
+  std::lock_guard lock(mu_);
+  return epoch > newest_epoch_;
+}
+
 void GrpcConnectDirectory::Update(const std::vector<discovery::NodeInfo>& nodes) {
   std::vector<std::shared_ptr<ConnectGrpcClient>> departed;
   {
@@ -49,6 +55,7 @@ void GrpcConnectDirectory::Update(const std::vector<discovery::NodeInfo>& nodes)
     std::lock_guard lock(mu_);
     for (const discovery::NodeInfo& node : nodes) {
       if (node.node_id.empty() || node.address.empty() || fresh.contains(node.node_id)) continue;
+      newest_epoch_ = std::max(newest_epoch_, node.epoch);
       if (fresh.size() >= options_.max_nodes) {
         spdlog::warn("event=connect_nodes_over_limit max_nodes={} listed={}", options_.max_nodes,
                      nodes.size());

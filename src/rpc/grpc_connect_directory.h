@@ -56,6 +56,7 @@ class GrpcConnectDirectory final : public connect::ConnectDirectory {
   std::shared_ptr<connect::ConnectService> Find(const std::string& node_id,
                                                 uint64_t epoch = 0) override;
   std::vector<std::string> AllNodes() override;
+  bool NotYetSeen(uint64_t epoch) override;
 
  private:
   GrpcConnectDirectory(GrpcConnectDirectoryOptions options, DepartedFn on_departed);
@@ -66,6 +67,9 @@ class GrpcConnectDirectory final : public connect::ConnectDirectory {
   std::mutex mu_;
   // State below is protected by mu_.
   std::map<std::string, std::shared_ptr<ConnectGrpcClient>> nodes_;  // by node id
+  // The highest epoch any list has held: discovery's epochs are create
+  // revisions, so every incarnation registered up to it has been seen.
+  uint64_t newest_epoch_ = 0;
   // Declared last: destroyed first, so no handler runs on a dying directory.
   std::unique_ptr<discovery::Watch> watch_;
 };

@@ -92,6 +92,10 @@ TEST_F(GrpcConnectDirectoryTest, FollowsJoinLeaveAndEpochChange) {
   const uint64_t first_epoch = reg1->node().epoch;
   std::shared_ptr<connect::ConnectService> held = directory_->Find("c1");
   ASSERT_NE(held, nullptr);
+  // Epochs up to the newest listed have been seen; a later one may be a
+  // node discovery has not told of yet.
+  EXPECT_FALSE(directory_->NotYetSeen(first_epoch));
+  EXPECT_TRUE(directory_->NotYetSeen(std::max(first_epoch, reg2->node().epoch) + 1));
 
   // c1 leaves: gone from the directory, and its owner is told.
   reg1->Close();
@@ -99,6 +103,7 @@ TEST_F(GrpcConnectDirectoryTest, FollowsJoinLeaveAndEpochChange) {
   EXPECT_EQ(AllNodes(), std::vector<std::string>{"c2"});
   ASSERT_TRUE(WaitUntil([&] { return departed().size() == 1; }));
   EXPECT_EQ(departed()[0], std::make_pair(std::string("c1"), first_epoch));
+  EXPECT_FALSE(directory_->NotYetSeen(first_epoch)) << "a departed incarnation is gone, not unseen";
 
   // A service handed out before still works while its process runs.
   PushRequest req;

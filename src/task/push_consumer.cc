@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -14,6 +15,8 @@ namespace parley::task {
 struct PushConsumer::Batch {
   std::vector<queue::LogEntry> entries;
   int failures = 0;  // of the step being retried; sets the backoff
+  // When a Lookup first named a node epoch the directory had not seen.
+  std::optional<std::chrono::steady_clock::time_point> unseen_since;
 
   std::mutex mu;  // guards the three below while group lookups complete
   std::unordered_map<uint64_t, std::vector<uint64_t>> members;  // group -> members
@@ -210,6 +213,7 @@ void PushConsumer::LookUp(std::shared_ptr<Batch> batch) {
                        conns.status().message());
           return RetryLater(batch, &PushConsumer::LookUp);
         }
+        if (AwaitsUnseenNode(*batch, *conns)) return RetryLater(batch, &PushConsumer::LookUp);
         Dispatch(*batch, *plan, *conns);
         StartNext();
       });
@@ -223,6 +227,28 @@ void PushConsumer::RetryLater(std::shared_ptr<Batch> batch,
   retry_timer_.async_wait([this, batch, step](boost::system::error_code ec) {
     if (!ec) (this->*step)(batch);
   });
+}
+
+bool PushConsumer::AwaitsUnseenNode(Batch& batch,
+                                    const std::vector<std::vector<presence::Connection>>& conns) {
+  const presence::Connection* unseen = nullptr;
+  for (const auto& user_conns : conns) {
+    for (const presence::Connection& c : user_conns) {
+      if (connects_.NotYetSeen(c.node_epoch) && !connects_.Find(c.node_id, c.node_epoch)) {
+        unseen = &c;
+        break;
+      }
+    }
+    if (unseen != nullptr) break;
+  }
+  if (unseen == nullptr) return false;
+  auto now = std::chrono::steady_clock::now();
+  if (!batch.unseen_since) {
+    batch.unseen_since = now;
+    spdlog::info("event=push_awaits_node node={}@{} entries={}", unseen->node_id,
+                 unseen->node_epoch, batch.entries.size());
+  }
+  return now - *batch.unseen_since < options_.unknown_node_grace;
 }
 
 void PushConsumer::Dispatch(const Batch& batch, const Plan& plan,

@@ -16,6 +16,11 @@
 //   presence (RemoveNode), counted in Metrics::pushes_node_gone, logged once
 //   per batch, and the batch is acked all the same: clients of a dead node
 //   reconnect and sync.
+// - A node epoch newer than any the directory has listed (a node that just
+//   started, and registered connections before this process's directory
+//   heard of it) is not gone: the batch waits for it, retried like a failed
+//   Lookup, for at most Options::unknown_node_grace; only then is it treated
+//   as gone (it registered and died unseen).
 // - A failed Lookup, or a GetGroup failing otherwise than NOT_FOUND, pushes
 //   and acks nothing: that step is retried on `executor` after a backoff
 //   (Options), for as long as it fails, and later batches wait behind it.
@@ -62,6 +67,9 @@ class PushConsumer {
     // further failure of the same batch, up to retry_max.
     std::chrono::milliseconds retry_initial{10};
     std::chrono::milliseconds retry_max{1000};
+    // How long a batch waits for a node epoch the directory has not listed
+    // yet: longer than discovery takes to tell of a new node.
+    std::chrono::milliseconds unknown_node_grace{5000};
   };
 
   PushConsumer(queue::MessageLog& log, store::Store& store, presence::Presence& presence,
@@ -83,6 +91,8 @@ class PushConsumer {
   void FetchGroups(std::shared_ptr<Batch> batch);
   void LookUp(std::shared_ptr<Batch> batch);
   void RetryLater(std::shared_ptr<Batch> batch, void (PushConsumer::*step)(std::shared_ptr<Batch>));
+  // Whether the batch should wait for a node the directory may not list yet.
+  bool AwaitsUnseenNode(Batch& batch, const std::vector<std::vector<presence::Connection>>& conns);
   void Dispatch(const Batch& batch, const Plan& plan,
                 const std::vector<std::vector<presence::Connection>>& conns);
   void Ack(const std::vector<uint64_t>& offsets);

@@ -25,27 +25,37 @@ using presence::Connection;
 
 using RecordingNode = connect::testing::RecordingConnectNode;
 
-// Several connect nodes, each behind the embedded directory of its own.
-// Nodes are added before the consumer starts.
+// Several connect nodes, each behind the embedded directory of its own, as
+// discovery would list them: a node may join while the consumer runs.
 class Directory final : public connect::ConnectDirectory {
  public:
   std::shared_ptr<RecordingNode> AddNode(const std::string& id, uint64_t epoch) {
     auto node = std::make_shared<RecordingNode>();
+    std::lock_guard lock(mu_);
     nodes_.try_emplace(id, id).first->second.Attach(node, epoch);
+    newest_epoch_ = std::max(newest_epoch_, epoch);
     return node;
   }
   std::shared_ptr<connect::ConnectService> Find(const std::string& id, uint64_t epoch) override {
+    std::lock_guard lock(mu_);
     auto it = nodes_.find(id);
     return it == nodes_.end() ? nullptr : it->second.Find(id, epoch);
   }
   std::vector<std::string> AllNodes() override {
+    std::lock_guard lock(mu_);
     std::vector<std::string> ids;
     for (const auto& [id, dir] : nodes_) ids.push_back(id);
     return ids;
   }
+  bool NotYetSeen(uint64_t epoch) override {
+    std::lock_guard lock(mu_);
+    return epoch > newest_epoch_;
+  }
 
  private:
+  std::mutex mu_;
   std::map<std::string, connect::DirectConnectDirectory> nodes_;
+  uint64_t newest_epoch_ = 0;
 };
 
 // Seqs of a node's pushed messages, in the order pushed.
@@ -238,6 +248,39 @@ TEST_F(PushConsumerTest, AGoneNodeEpochIsDroppedFromPresenceAndTheBatchAcked) {
   EXPECT_EQ(
       ConnsOf(1),
       (std::vector<Connection>{{.user_id = 1, .node_id = "n1", .node_epoch = 2, .conn_id = 11}}));
+  EXPECT_TRUE(ConnsOf(2).empty());
+}
+
+TEST_F(PushConsumerTest, ANodeNewerThanTheDirectoryHasListedIsWaitedForNotDropped) {
+  // n2 started and took bob's connection before discovery told this
+  // process of it: its epoch is newer than any listed.
+  auto n1 = directory_.AddNode("n1", 1);
+  Online(1, "n1", 1, 10);
+  Online(2, "n2", 7, 20);
+  ASSERT_OK(Append({PrivateMsg(1, 2, 1)}));
+  Start();
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(Lag(), 1u) << "acked before n2 was listed";
+  auto n2 = directory_.AddNode("n2", 7);
+  ASSERT_TRUE(WaitUntil([&] { return Lag() == 0; }));
+  EXPECT_EQ(n1->push_count(), 1u);
+  ASSERT_EQ(n2->push_count(), 1u);
+  EXPECT_EQ(UsersPerEvent(n2->pushes()[0]), (std::vector<std::vector<uint64_t>>{{2}}));
+  EXPECT_EQ(metrics_.pushes_node_gone.value(), 0u);
+  EXPECT_EQ(ConnsOf(2).size(), 1u) << "bob's live connection must stay in presence";
+}
+
+TEST_F(PushConsumerTest, ANodeNeverListedIsTreatedAsGoneAfterTheGrace) {
+  auto n1 = directory_.AddNode("n1", 1);
+  Online(1, "n1", 1, 10);
+  Online(2, "n2", 7, 20);  // registered and died unseen
+  ASSERT_OK(Append({PrivateMsg(1, 2, 1)}));
+  Start({.unknown_node_grace = std::chrono::milliseconds(30)});
+
+  ASSERT_TRUE(WaitUntil([&] { return Lag() == 0; }));
+  EXPECT_EQ(n1->push_count(), 1u);
+  EXPECT_EQ(metrics_.pushes_node_gone.value(), 1u);
   EXPECT_TRUE(ConnsOf(2).empty());
 }
 
