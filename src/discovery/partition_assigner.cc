@@ -4,27 +4,9 @@
 #include <string_view>
 #include <utility>
 
+#include "common/stable_hash.h"
+
 namespace parley::discovery {
-
-namespace {
-
-// FNV-1a spreads similar strings ("node-1#7", "node-1#8") poorly on its own;
-// the splitmix64 finalizer turns it into a well-mixed 64-bit value.
-uint64_t Hash(std::string_view bytes) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
-}
-
-}  // namespace
 
 std::vector<std::string> AssignPartitions(uint32_t partitions,
                                           const std::vector<std::string>& nodes,
@@ -41,7 +23,7 @@ std::vector<std::string> AssignPartitions(uint32_t partitions,
   ring.reserve(members.size() * vnodes);
   for (size_t m = 0; m < members.size(); ++m) {
     for (uint32_t v = 0; v < vnodes; ++v) {
-      ring.emplace_back(Hash(members[m] + "#" + std::to_string(v)), m);
+      ring.emplace_back(StableHash64(members[m] + "#" + std::to_string(v)), m);
     }
   }
   std::sort(ring.begin(), ring.end());
@@ -49,7 +31,7 @@ std::vector<std::string> AssignPartitions(uint32_t partitions,
   std::vector<std::string> owners;
   owners.reserve(partitions);
   for (uint32_t p = 0; p < partitions; ++p) {
-    const uint64_t h = Hash("partition:" + std::to_string(p));
+    const uint64_t h = StableHash64("partition:" + std::to_string(p));
     auto it = std::lower_bound(ring.begin(), ring.end(), std::make_pair(h, size_t{0}));
     if (it == ring.end()) it = ring.begin();
     owners.push_back(members[it->second]);

@@ -2,15 +2,12 @@
 
 #include <fmt/format.h>
 
+#include "common/stable_hash.h"
+
 namespace parley::redis {
 
 uint32_t PartitionOf(std::string_view conv, uint32_t partitions) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : conv) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return static_cast<uint32_t>(h % (partitions == 0 ? 1 : partitions));
+  return static_cast<uint32_t>(Fnv1a64(conv) % (partitions == 0 ? 1 : partitions));
 }
 
 std::string PartitionTag(uint32_t p) { return fmt::format("{{p{}}}", p); }

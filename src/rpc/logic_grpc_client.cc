@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include <boost/asio/post.hpp>
 
 #include "common/logging.h"
+#include "common/stable_hash.h"
 #include "parley/logic.grpc.pb.h"
 #include "rpc/call_metadata.h"
 #include "rpc/grpc_status.h"
@@ -62,12 +65,14 @@ struct LogicPeer {
       : info(std::move(node)),
         channel(std::move(ch)),
         stub(LogicRPC::NewStub(channel)),
-        breaker(breaker, clock) {}
+        breaker(breaker, clock),
+        name_hash(StableHash64(info.node_id)) {}
 
   const discovery::NodeInfo info;
   const std::shared_ptr<grpc::Channel> channel;
   const std::unique_ptr<LogicRPC::Stub> stub;
   CircuitBreaker breaker;
+  const uint64_t name_hash;  // for rendezvous picks by affinity
 };
 
 struct LogicGrpcClient::Core : std::enable_shared_from_this<Core> {
@@ -77,21 +82,32 @@ struct LogicGrpcClient::Core : std::enable_shared_from_this<Core> {
         own_clock(c == nullptr ? std::make_unique<SystemClock>() : nullptr),
         clock(c == nullptr ? *own_clock : *c) {}
 
-  // The next peer round-robin whose breaker is closed, other than
-  // `exclude`; null when there is none. Breakers passed on the way whose
-  // cool-down is over are probed.
-  std::shared_ptr<LogicPeer> Pick(const std::string& exclude) {
+  // A peer whose breaker is closed, other than `exclude`; null when there
+  // is none. With an affinity (non-zero), the same peer for the same
+  // affinity in every process while the peer set stays (rendezvous
+  // hashing: a peer leaving moves only its own share); without, the next
+  // round-robin. Breakers passed on the way whose cool-down is over are
+  // probed.
+  std::shared_ptr<LogicPeer> Pick(const std::string& exclude, uint64_t affinity) {
     std::vector<std::shared_ptr<LogicPeer>> probes;
     std::shared_ptr<LogicPeer> chosen;
     {
       std::lock_guard lock(mu);
       const size_t n = peers.size();
-      for (size_t i = 0; i < n && chosen == nullptr; ++i) {
+      uint64_t best = 0;
+      for (size_t i = 0; i < n; ++i) {
         const std::shared_ptr<LogicPeer>& p = peers[(next + i) % n];
         if (p->breaker.TryStartProbe()) probes.push_back(p);
-        if (p->info.address != exclude && p->breaker.AllowsCalls()) {
+        if (p->info.address == exclude || !p->breaker.AllowsCalls()) continue;
+        if (affinity == 0) {
           chosen = p;
           next = (next + i + 1) % n;
+          break;
+        }
+        const uint64_t score = Mix64(affinity ^ p->name_hash);
+        if (chosen == nullptr || score > best) {
+          chosen = p;
+          best = score;
         }
       }
     }
@@ -193,6 +209,7 @@ struct Call : std::enable_shared_from_this<Call<Req, Reply>> {
   AsyncMethod<Req, Reply> method;
   Retry retry;
   logic::CallContext ctx;  // deadline_ms set: the one of every attempt
+  uint64_t affinity = 0;   // see AffinityOf
   Req req;
   Reply reply;
   Callback<Reply> done;
@@ -220,7 +237,7 @@ struct Call : std::enable_shared_from_this<Call<Req, Reply>> {
 
   void Attempt() {
     if (NowMs() >= ctx.deadline_ms) return FailSoon(Status::Unavailable("deadline exceeded"));
-    std::shared_ptr<LogicPeer> peer = core->Pick(failed_address);
+    std::shared_ptr<LogicPeer> peer = core->Pick(failed_address, affinity);
     if (peer == nullptr) {
       return FailSoon(retried ? FromGrpcStatus(first_failure)
                               : Status::Unavailable("no logic node available"));
@@ -270,6 +287,22 @@ struct Call : std::enable_shared_from_this<Call<Req, Reply>> {
   }
 };
 
+// Which logic node a call prefers: the one that holds the caller's per-user
+// (or per-account, per-address) rate buckets and warm caches, so that those
+// limits hold across the cluster as on one node. A socket's calls go by
+// user; an HTTP call by its token (one device's calls together); a login by
+// the account it tries, so that guessing one account's password meets one
+// bucket; a registration by the client's address. 0: round-robin.
+template <typename Req>
+uint64_t AffinityOf(const logic::CallContext& ctx, const Req& req) {
+  auto of = [](std::string_view key) { return key.empty() ? 0 : StableHash64(key); };
+  if (ctx.user_id != 0) return Mix64(ctx.user_id);
+  if (!ctx.token.empty()) return of(ctx.token);
+  if constexpr (std::is_same_v<Req, LoginRequest>) return of(req.username());
+  if constexpr (std::is_same_v<Req, RegisterRequest>) return of(ctx.client_ip);
+  return 0;
+}
+
 template <typename Req, typename Reply>
 void Start(const std::shared_ptr<LogicGrpcClient::Core>& core, AsyncMethod<Req, Reply> method,
            Retry retry, logic::CallContext ctx, Req req, Callback<Reply> done) {
@@ -278,6 +311,7 @@ void Start(const std::shared_ptr<LogicGrpcClient::Core>& core, AsyncMethod<Req, 
   call->method = method;
   call->retry = retry;
   if (ctx.deadline_ms == 0) ctx.deadline_ms = NowMs() + core->options.default_timeout_ms;
+  call->affinity = AffinityOf(ctx, req);
   call->ctx = std::move(ctx);
   call->req = std::move(req);
   call->done = std::move(done);

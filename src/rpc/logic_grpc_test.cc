@@ -214,6 +214,39 @@ TEST_F(LogicGrpcTest, BalancesOverTheListedNodes) {
   EXPECT_EQ(b.fake.call_count(Method::kLogin), 10u);
 }
 
+// A caller's calls meet the same logic node from every api and connect
+// process, so that its per-user limits and caches there see all of them.
+TEST_F(LogicGrpcTest, OneCallersCallsGoToOneNodeFromEveryClient) {
+  LogicNode a, b;
+  auto reg_a = Register(a, "l1");
+  auto reg_b = Register(b, "l2");
+  auto first = Client(2);
+  auto second = Client(2);
+  auto calls_on = [](LogicNode& n) { return n.fake.call_count(Method::kGetUser); };
+  size_t on_a = 0, on_b = 0;
+  for (int user = 1; user <= 40; ++user) {
+    CallContext ctx;
+    ctx.user_id = static_cast<uint64_t>(user);
+    ctx.session_key = "s";
+    const size_t a_before = calls_on(a);
+    for (LogicGrpcClient* c : {first.get(), second.get()}) {
+      for (int i = 0; i < 3; ++i) Wait<GetUserReply>([&](auto cb) { c->GetUser(ctx, {}, cb); });
+    }
+    const size_t here = calls_on(a) - a_before;
+    EXPECT_TRUE(here == 0 || here == 6) << "user " << user << " split over both nodes";
+    (here == 6 ? on_a : on_b) += 1;
+  }
+  EXPECT_GT(on_a, 5u) << "users are spread over the nodes";
+  EXPECT_GT(on_b, 5u) << "users are spread over the nodes";
+
+  // A login goes by the account it tries.
+  LoginRequest login;
+  login.set_username("carol");
+  for (int i = 0; i < 6; ++i) Wait<LoginReply>([&](auto cb) { first->Login({}, login, cb); });
+  const size_t logins_a = a.fake.call_count(Method::kLogin);
+  EXPECT_TRUE(logins_a == 0 || logins_a == 6) << logins_a;
+}
+
 TEST_F(LogicGrpcTest, FollowsNodesJoiningAndLeaving) {
   LogicNode a, b;
   auto reg_a = Register(a, "l1");
