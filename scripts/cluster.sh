@@ -237,7 +237,7 @@ find_server() {
 # with printf %q), addresses, log, pid, and whether it runs.
 
 NAMES=()
-declare -A ROLE=() CMD=() LISTEN=() GRPC=() EXTRA=() NODE=() LOGF=() LOGOFF=() PID=() ALIVE=() STATUS=()
+declare -A ROLE=() CMD=() LISTEN=() GRPC=() ADMIN=() EXTRA=() NODE=() LOGF=() LOGOFF=() PID=() ALIVE=() STATUS=()
 MYSQL_DSN='' REDIS_ADDR='' ETCD_ADDR='' MARIADB_SOCK='' DB_ADMIN=''
 
 add_name() {
@@ -462,12 +462,17 @@ build_parley() {
       GRPC[$n]=127.0.0.1:$FREE_PORT
       free_port
       LISTEN[$n]=127.0.0.1:$FREE_PORT
+      free_port
+      ADMIN[$n]=127.0.0.1:$FREE_PORT
       cmd+=$(printf '%q ' --listen "${LISTEN[$n]}" --grpc-listen "${GRPC[$n]}" \
-        --public-ws-url "$(connect_public_url "${LISTEN[$n]}")")
+        --public-ws-url "$(connect_public_url "${LISTEN[$n]}")" --admin-listen "${ADMIN[$n]}")
       ;;
     api)
       LISTEN[$n]=127.0.0.1:$PORT
-      cmd+=$(printf '%q ' --listen "${LISTEN[$n]}")
+      # /metrics: each api process on its own port (the public one is shared).
+      free_port
+      ADMIN[$n]=127.0.0.1:$FREE_PORT
+      cmd+=$(printf '%q ' --listen "${LISTEN[$n]}" --admin-listen "${ADMIN[$n]}")
       [[ -n $WEB_ROOT ]] && cmd+=$(printf '%q ' --web-root "$WEB_ROOT")
       [[ -n $HASH_COST ]] && cmd+=$(printf '%q ' --password-hash-cost "$HASH_COST")
       ;;
@@ -538,6 +543,8 @@ write_cluster_json() {
       [[ -n ${STATUS[$n]:-} ]] && printf ',"exit_status":%s' "${STATUS[$n]}"
       printf ',"listen":%s' "$(json_str "${LISTEN[$n]}")"
       [[ -n ${GRPC[$n]:-} ]] && printf ',"grpc":%s' "$(json_str "${GRPC[$n]}")"
+      # Where /metrics is: "admin" for api and connect, "listen" for logic and task.
+      [[ -n ${ADMIN[$n]:-} ]] && printf ',"admin":%s' "$(json_str "${ADMIN[$n]}")"
       [[ -n ${EXTRA[$n]:-} ]] && printf ',%s' "${EXTRA[$n]}"
       printf ',"log":%s,"command":%s}' "$(json_str "${LOGF[$n]}")" "$(json_str "${CMD[$n]}")"
     done

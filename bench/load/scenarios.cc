@@ -533,7 +533,8 @@ int RunLogin(const BenchConfig& cfg, const ServerTarget& target) {
   int code = kExitOk;
   if (limited > 0) {
     std::cout << "!!! " << limited
-              << " logins were rate-limited (429): raise the server's rate.auth_per_sec\n";
+              << " logins were rate-limited (429): start the server with --config "
+                 "bench/bench.json\n";
     code = kExitRefused;
   }
   out["logins"] = ok;

@@ -146,18 +146,11 @@ awaitable<Response> ApiHandlers::Dispatch(const Call& call) const {
       co_return Ok(http::status::ok, {{"status", "ok"}});
     case Route::kReadyz:
       co_return co_await Readyz(call);
-    case Route::kMetrics: {
-      Response res{http::status::ok, 11};
-      res.set(http::field::content_type, "text/plain; version=0.0.4");
-      res.set(http::field::cache_control, "no-store");
-      res.body() = metrics_.Render();
-      co_return res;
-    }
     case Route::kWebSocket:
       // Upgrades never get here: the connection hands them over first.
       co_return Error(Status::InvalidArgument("/ws expects a WebSocket upgrade"));
     case Route::kStatic:
-      co_return Static(call);
+      co_return co_await Static(call);
   }
   co_return Error(Status::Internal("unrouted request"));
 }
@@ -424,8 +417,10 @@ awaitable<Response> ApiHandlers::Readyz(const Call& call) const {
   Status status = co_await Await<Status>([&](auto cb) { logic_.Ready(Anonymous(call), cb); });
   if (!status.ok()) {
     // Always 503: whatever went wrong, the caller should retry elsewhere.
-    co_return Error(
-        Status::Unavailable(status.message().empty() ? "logic tier not ready" : status.message()));
+    // The reason may quote the store: it goes to the log and to the admin
+    // port's /readyz, never to clients.
+    spdlog::warn("event=not_ready rid={} reason=\"{}\"", call.ctx.request_id, status.message());
+    co_return Error(Status::Unavailable("not ready"));
   }
   co_return Ok(http::status::ok, {{"status", "ready"}});
 }
@@ -447,24 +442,34 @@ awaitable<Response> ApiHandlers::Endpoints() const {
   co_return Ok(http::status::ok, {{"websocket", std::move(urls)}});
 }
 
-Response ApiHandlers::Static(const Call& call) const {
+awaitable<Response> ApiHandlers::Static(const Call& call) const {
   const StaticFile* file = static_files_.Find(call.target.segments);
-  if (file == nullptr) return Error(Status::NotFound("no such file"));
+  if (file == nullptr) co_return Error(Status::NotFound("no such file"));
   http::verb method = call.req.method();
   if (method != http::verb::get && method != http::verb::head) {
-    return MethodNotAllowedResponse("GET, HEAD");
+    co_return MethodNotAllowedResponse("GET, HEAD");
   }
   auto inm = call.req.find(http::field::if_none_match);
   bool fresh = inm != call.req.end() && StaticFiles::EtagMatches(inm->value(), file->etag);
   Response res{fresh ? http::status::not_modified : http::status::ok, 11};
   res.set(http::field::etag, file->etag);
   res.set(http::field::cache_control, "no-cache");
-  res.set("X-Content-Type-Options", "nosniff");
+  if (file->content_type.starts_with("text/html")) {
+    // A page may open WebSockets to wherever /api/v1/endpoints sends it.
+    std::vector<std::string> ws_urls;
+    if (!options_.public_ws_url.empty()) ws_urls.push_back(options_.public_ws_url);
+    auto nodes = co_await Await<StatusOr<std::vector<discovery::NodeInfo>>>(
+        [&](auto cb) { discovery_.Nodes("connect", cb); });
+    if (nodes.ok()) {
+      for (const discovery::NodeInfo& node : *nodes) ws_urls.push_back(node.ws_url);
+    }
+    res.set("Content-Security-Policy", WebClientCsp(call.req[http::field::host], ws_urls));
+  }
   if (!fresh) {
     res.set(http::field::content_type, file->content_type);
     res.body() = file->body;
   }
-  return res;
+  co_return res;
 }
 
 }  // namespace parley::api

@@ -1,5 +1,6 @@
 // The HTTP endpoints of the public port (PROTOCOL.md "HTTP API", /healthz,
-// /readyz, /metrics and the web client's files): each translates its JSON
+// /readyz without the reason, and the web client's files; /metrics is on the
+// admin port, connect::WsListener::Admin): each translates its JSON
 // request into one LogicService call, whose CallContext carries the bearer
 // token, request id, client address and a deadline
 // (options.conn.http_logic_timeout_ms), and the reply back into JSON.
@@ -75,7 +76,8 @@ class ApiHandlers {
   boost::asio::awaitable<Response> Send(const Call& call) const;
   boost::asio::awaitable<Response> Readyz(const Call& call) const;
   boost::asio::awaitable<Response> Endpoints() const;
-  Response Static(const Call& call) const;
+  // A web client file; its pages get WebClientCsp().
+  boost::asio::awaitable<Response> Static(const Call& call) const;
 
   const Options options_;
   logic::LogicService& logic_;

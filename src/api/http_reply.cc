@@ -3,6 +3,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
 
 #include "common/json_error.h"
 
@@ -41,6 +42,53 @@ Response MethodNotAllowedResponse(std::string_view allow) {
   Response res = JsonResponse(http::status::method_not_allowed, boost::json::serialize(outer));
   res.set(http::field::allow, allow);
   return res;
+}
+
+void SetSecurityHeaders(Response& res) {
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Frame-Options", "DENY");
+  res.set("Referrer-Policy", "no-referrer");
+  if (res.find("Content-Security-Policy") == res.end()) {
+    res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  }
+}
+
+namespace {
+
+// A Host header value that can go into a CSP source expression as is.
+bool IsPlainHost(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string WebClientCsp(std::string_view host, const std::vector<std::string>& ws_urls) {
+  std::string connect = "'self'";
+  auto add = [&connect](const std::string& source) {
+    if (connect.find(" " + source) == std::string::npos) connect += " " + source;
+  };
+  if (IsPlainHost(host)) {
+    add("ws://" + std::string(host));
+    add("wss://" + std::string(host));
+  }
+  for (const std::string& url : ws_urls) {
+    auto parsed = boost::urls::parse_absolute_uri(url);
+    if (!parsed) continue;
+    std::string scheme(parsed->scheme());
+    std::string authority(parsed->encoded_host_and_port());
+    if ((scheme != "ws" && scheme != "wss") || !IsPlainHost(authority)) continue;
+    add(scheme + "://" + authority);
+  }
+  return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+         "connect-src " +
+         connect +
+         "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 }
 
 }  // namespace parley::api

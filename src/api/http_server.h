@@ -1,5 +1,6 @@
 // The public port: one listener serving the HTTP API, /ws upgrades (handed to
-// the UpgradeHandler), /healthz, /readyz, /metrics and the web client's files.
+// the UpgradeHandler), /healthz, /readyz (ready or not, no reason) and the web
+// client's files. /metrics is not served here: see options.admin_listen.
 //
 // Call Listen() and Start() from one thread before StopAccepting(); the rest
 // runs on `executor` (a strand per connection, so any number of threads may

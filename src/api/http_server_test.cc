@@ -3,6 +3,7 @@
 // translation, the CallContext of each request's one logic call, status codes
 // and error bodies.
 #include "api/http_server.h"
+#include "api/http_reply.h"
 
 #include <atomic>
 #include <filesystem>
@@ -536,7 +537,7 @@ TEST_F(HttpServerTest, LoginLogoutAndLookup) {
   EXPECT_EQ(res.result_int(), 401) << "the token stops working at once";
 }
 
-TEST_F(HttpServerTest, ReadyzEndpointsMetrics) {
+TEST_F(HttpServerTest, ReadyzAndEndpointsButNoMetrics) {
   auto register_node = [&](const char* id, const char* url, uint64_t load) {
     discovery::NodeInfo node{id, "connect", "127.0.0.1:1", url, load};
     return parley::testing::Wait<StatusOr<std::unique_ptr<discovery::Registration>>>(
@@ -553,7 +554,9 @@ TEST_F(HttpServerTest, ReadyzEndpointsMetrics) {
   res = Fetch(http::verb::get, "/readyz");
   EXPECT_EQ(res.result_int(), 503);
   EXPECT_EQ(ErrorCode(res), "unavailable");
-  EXPECT_NE(res.body().find("store"), std::string::npos);
+  // Not ready, and not why: the reason may quote the store.
+  EXPECT_EQ(BodyJson(res).at("error").at("message").as_string(), "not ready");
+  EXPECT_EQ(res.body().find("store"), std::string::npos) << res.body();
 
   res = Fetch(http::verb::get, "/api/v1/endpoints");
   ASSERT_EQ(res.result_int(), 200);
@@ -563,13 +566,13 @@ TEST_F(HttpServerTest, ReadyzEndpointsMetrics) {
   EXPECT_EQ(urls[0].as_string(), "ws://127.0.0.1:9002/ws");
   EXPECT_EQ(urls[1].as_string(), "ws://127.0.0.1:9001/ws");
 
+  // /metrics is on the admin port only (connect::WsListener::Admin).
   res = Fetch(http::verb::get, "/metrics");
-  EXPECT_EQ(res.result_int(), 200);
-  EXPECT_EQ(res[http::field::content_type], "text/plain; version=0.0.4");
+  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_EQ(res.body().find("parley_"), std::string::npos) << res.body();
   EXPECT_EQ(metrics_.http_requests.value(), 4u);
-  EXPECT_NE(res.body().find("parley_errors_total{code=\"unavailable\"} 1\n"), std::string::npos)
-      << res.body();
-  EXPECT_NE(res.body().find("parley_http_requests_total 4\n"), std::string::npos);
+  EXPECT_NE(metrics_.Render().find("parley_errors_total{code=\"unavailable\"} 1\n"),
+            std::string::npos);
 }
 
 TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
@@ -722,6 +725,47 @@ TEST_F(HttpServerStaticTest, ServesFilesWithEtags) {
   EXPECT_EQ(head.Do(http::verb::get, "/healthz").result_int(), 200);  // framing intact
 
   EXPECT_EQ(Fetch(http::verb::post, "/app.js", "{}").result_int(), 405);
+}
+
+TEST_F(HttpServerStaticTest, PagesCarryAContentSecurityPolicyAndEveryResponseTheOtherHeaders) {
+  options_.public_ws_url = "wss://chat.example.org/ws";
+  discovery::NodeInfo node{"c1", "connect", "127.0.0.1:1", "ws://127.0.0.1:9002/ws", 0};
+  auto reg = parley::testing::Wait<StatusOr<std::unique_ptr<discovery::Registration>>>(
+      [&](auto cb) { discovery_.Register(node, 10'000, cb); });
+  ASSERT_TRUE(reg.ok());
+  StartServer();
+  Res page = Fetch(http::verb::get, "/", "", {{"Host", "127.0.0.1:8080"}});
+  ASSERT_EQ(page.result_int(), 200);
+  EXPECT_EQ(page["Content-Security-Policy"],
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self' ws://127.0.0.1:8080 wss://127.0.0.1:8080 "
+            "wss://chat.example.org ws://127.0.0.1:9002; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'");
+  // The API, the scripts, errors and probes: a policy that allows nothing.
+  for (const char* target : {"/app.js", "/healthz", "/api/v1/nope", "/nope.html"}) {
+    Res res = Fetch(http::verb::get, target);
+    EXPECT_EQ(res["Content-Security-Policy"], "default-src 'none'; frame-ancestors 'none'")
+        << target;
+  }
+  for (const char* target : {"/", "/app.js", "/healthz", "/api/v1/nope"}) {
+    Res res = Fetch(http::verb::get, target);
+    EXPECT_EQ(res["X-Frame-Options"], "DENY") << target;
+    EXPECT_EQ(res["Referrer-Policy"], "no-referrer") << target;
+    EXPECT_EQ(res["X-Content-Type-Options"], "nosniff") << target;
+  }
+}
+
+TEST(WebClientCspTest, OnlyPlainHostsAndWebSocketOriginsGetIn) {
+  const std::string tail =
+      "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+  const std::string head =
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; ";
+  EXPECT_EQ(WebClientCsp("", {}), head + "connect-src 'self'" + tail);
+  // A Host header that would add a directive, or URLs of other schemes.
+  EXPECT_EQ(WebClientCsp("evil; script-src *", {"http://x.org/ws", "javascript:alert(1)", "ws://"}),
+            head + "connect-src 'self'" + tail);
+  EXPECT_EQ(WebClientCsp("[::1]:80", {"ws://[::1]:80/ws?x=1", "wss://a.b:443/ws"}),
+            head + "connect-src 'self' ws://[::1]:80 wss://[::1]:80 wss://a.b:443" + tail);
 }
 
 TEST_F(HttpServerStaticTest, NeverServesOutsideTheRoot) {

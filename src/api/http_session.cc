@@ -215,6 +215,7 @@ asio::awaitable<void> HttpSession::Run() {
     res.keep_alive(req.keep_alive() && !stop_ && !context_->stopping.load());
     res.set(http::field::server, "parley");
     res.set("X-Request-Id", request_id);
+    SetSecurityHeaders(res);
     res.prepare_payload();
     if (req.method() == http::verb::head) {
       // Same headers as GET (Content-Length included), no body.
@@ -245,6 +246,7 @@ asio::awaitable<void> HttpSession::RejectAndClose(Response res, const std::strin
   res.keep_alive(false);
   res.set(http::field::server, "parley");
   res.set("X-Request-Id", request_id);
+  SetSecurityHeaders(res);
   res.prepare_payload();
   stream_.expires_after(std::chrono::milliseconds(context_->options.conn.http_idle_timeout_ms));
   auto [ec, n] = co_await http::async_write(stream_, res, kTuple);

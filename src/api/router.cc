@@ -59,7 +59,6 @@ constexpr RouteSpec kRoutes[] = {
     {kGet, {"api", "v1", "endpoints"}, 3, Route::kEndpoints},
     {kGet, {"healthz"}, 1, Route::kHealthz},
     {kGet, {"readyz"}, 1, Route::kReadyz},
-    {kGet, {"metrics"}, 1, Route::kMetrics},
     {kGet, {"ws"}, 1, Route::kWebSocket},
 };
 

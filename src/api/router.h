@@ -43,7 +43,6 @@ enum class Route {
   kEndpoints,      // GET    /api/v1/endpoints
   kHealthz,        // GET    /healthz
   kReadyz,         // GET    /readyz
-  kMetrics,        // GET    /metrics
   kWebSocket,      // GET    /ws
   kStatic,         // any other path outside /api: the web client's files
 };

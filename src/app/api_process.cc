@@ -1,7 +1,8 @@
 // `parley api`: the public HTTP port of the cluster (API, web client,
-// /healthz, /readyz, /metrics, /api/v1/endpoints from discovery), with /ws
-// proxied to a connect node; logic reached over LogicRPC. Several api
-// processes share one port (SO_REUSEPORT).
+// /healthz, /readyz, /api/v1/endpoints from discovery), with /ws proxied to a
+// connect node; logic reached over LogicRPC. Several api processes share one
+// port (SO_REUSEPORT); each has its own admin port (/metrics) on
+// options.admin_listen.
 #include <spdlog/spdlog.h>
 
 #include "api/http_server.h"
@@ -26,6 +27,13 @@ int RunApi(Options options) {
   if (Status s = http.Listen(options.listen); !s.ok()) return rt.StartFailed(s);
   const std::string address = BoundAddress(options.listen, http.port());
   if (Status s = rt.Register(address); !s.ok()) return rt.StartFailed(s);
+  logic::LogicService& service = **logic;
+  if (Status s = rt.ServeAdmin(
+          [&service](Callback<Status> done) { service.Ready(logic::CallContext{}, done); },
+          options.admin_listen);
+      !s.ok()) {
+    return rt.StartFailed(s);
+  }
   http.Start();
   rt.Announce(address);
 

@@ -1,7 +1,7 @@
-// `parley connect`: WebSockets on options.listen (with /healthz, /readyz
-// and /metrics), ConnectRPC on options.cluster.grpc_listen, logic reached
-// over LogicRPC. Its load (live connections) is reported to discovery, so
-// /api/v1/endpoints and the api's /ws proxy prefer the least loaded node.
+// `parley connect`: WebSockets on options.listen (with /healthz and
+// /readyz), /metrics on options.admin_listen, ConnectRPC on options.cluster.grpc_listen, logic
+// reached over LogicRPC. Its load (live connections) is reported to discovery, so /api/v1/endpoints
+// and the api's /ws proxy prefer the least loaded node.
 #include <spdlog/spdlog.h>
 #include <boost/asio/steady_timer.hpp>
 
@@ -65,6 +65,11 @@ int RunConnect(Options options) {
   node = connect::ConnectNode::Create(rt.executor(), rt.name(), rt.epoch(), options, **logic,
                                       rt.metrics(), rt.clock());
   upgrades.Attach(node);
+  if (Status s = rt.ServeAdmin([&node](Callback<Status> done) { node->Ready(std::move(done)); },
+                               options.admin_listen);
+      !s.ok()) {
+    return rt.StartFailed(s);
+  }
   rpc_server.Serve(*node);
   listener.Start();
   rt.Announce(address);

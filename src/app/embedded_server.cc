@@ -14,6 +14,7 @@
 #include "app/block.h"
 #include "connect/connect_node.h"
 #include "connect/direct_connect_directory.h"
+#include "connect/ws_listener.h"
 #include "discovery/memory/memory_discovery.h"
 #include "logic/logic.h"
 #include "presence/memory/memory_presence.h"
@@ -70,6 +71,7 @@ struct EmbeddedServer::Parts {
   LateUpgradeHandler upgrades;
   std::shared_ptr<connect::ConnectNode> connect;
   std::unique_ptr<api::HttpServer> http;
+  std::unique_ptr<connect::WsListener> admin;  // null when options.admin_listen is ""
   std::unique_ptr<task::PersistConsumer> persist;
   std::unique_ptr<task::PushConsumer> push;
   asio::executor_work_guard<asio::io_context::executor_type> work;
@@ -170,6 +172,7 @@ Status EmbeddedServer::Start() {
   p.connect = connect::ConnectNode::Create(io_.get_executor(), kNodeId, epoch, options_, *p.logic,
                                            metrics_, clock_);
   p.upgrades.Attach(p.connect);
+  if (Status s = ServeAdmin(); !s.ok()) return s;
   p.directory->Attach(p.connect, epoch);
   p.push =
       std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory, metrics_,
@@ -178,11 +181,35 @@ Status EmbeddedServer::Start() {
   return Status::Ok();
 }
 
+Status EmbeddedServer::ServeAdmin() {
+  const std::string& listen = options_.admin_listen;
+  if (listen.empty()) return Status::Ok();
+  Parts& p = *parts_;
+  logic::Logic& logic = *p.logic;
+  p.admin = connect::WsListener::Admin(
+      io_.get_executor(), options_, metrics_,
+      [&logic](Callback<Status> done) { logic.Ready(logic::CallContext{}, std::move(done)); });
+  if (Status s = p.admin->Listen(listen); !s.ok()) {
+    return Status(s.code(), "admin_listen: " + s.message() +
+                                " (set admin_listen to another host:port, or to \"\" to turn "
+                                "the admin endpoints off)");
+  }
+  admin_address_ = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(p.admin->port());
+  return Status::Ok();
+}
+
 int EmbeddedServer::Run() {
   Parts& p = *parts_;
   p.http->Start();
+  if (p.admin) {
+    p.admin->Start();
+    spdlog::info("event=admin_listening address={}", admin_address_);
+    std::printf("parley admin (/metrics, /readyz) on http://%s\n", admin_address_.c_str());
+  } else {
+    std::printf("parley admin endpoints off (admin_listen is empty)\n");
+  }
   spdlog::info("event=listening address={} data_dir={}", address_, options_.storage.data_dir);
-  // Tools and tests wait for this exact line.
+  // Tools and tests wait for this exact line; the admin line comes before it.
   std::printf("parley listening on %s\n", address_.c_str());
   std::fflush(stdout);
 
@@ -201,6 +228,7 @@ int EmbeddedServer::Run() {
 void EmbeddedServer::Shutdown() {
   Parts& p = *parts_;
   p.http->StopAccepting();
+  if (p.admin) p.admin->StopAccepting();
   Block<bool>([&](auto cb) { p.connect->Drain([cb] { cb(true); }); });
   // Let the consumers finish what is queued (bounded by the drain timeout);
   // anything left is durable in the log and replayed at the next start.

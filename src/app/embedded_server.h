@@ -32,10 +32,13 @@ class EmbeddedServer {
 
  private:
   struct Parts;
+  // Serves /metrics and the detailed /readyz on options.admin_listen.
+  Status ServeAdmin();
   void Shutdown();
 
   Options options_;
-  std::string address_;  // host:port actually bound (after Start)
+  std::string address_;        // host:port actually bound (after Start)
+  std::string admin_address_;  // same for the admin port; "" when off
   SystemClock clock_;
   Metrics metrics_;
   // The parts hold strands of io_, so they must go before it; Shutdown lets

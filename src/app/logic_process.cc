@@ -66,9 +66,9 @@ int RunLogic(Options options) {
   const std::string grpc_address = BoundAddress(options.cluster.grpc_listen, server.port());
   if (Status s = rt.Register(grpc_address); !s.ok()) return rt.StartFailed(s);
   auto& facade = **logic;
-  if (Status s = rt.ServeAdmin([&facade](Callback<Status> done) {
-        facade.Ready(logic::CallContext{}, std::move(done));
-      });
+  if (Status s = rt.ServeAdmin(
+          [&facade](Callback<Status> done) { facade.Ready(logic::CallContext{}, std::move(done)); },
+          options.listen);
       !s.ok()) {
     return rt.StartFailed(s);
   }

@@ -161,8 +161,7 @@ int main(int argc, char** argv) {
 
   auto [conn, conn_flags] = add_command("connect", "Cluster: WebSockets (ConnectRPC)");
   add_cluster(*conn_flags, false, false);
-  conn_flags->Add("--listen", &Options::listen,
-                  "HOST:PORT for WebSocket /ws, /healthz, /readyz, /metrics");
+  conn_flags->Add("--listen", &Options::listen, "HOST:PORT for WebSocket /ws, /healthz, /readyz");
   conn_flags->Add("--grpc-listen", &Options::cluster, &ClusterOptions::grpc_listen,
                   "HOST:PORT for ConnectRPC");
   conn_flags->Add("--public-ws-url", &Options::public_ws_url,
@@ -173,6 +172,12 @@ int main(int argc, char** argv) {
   migrate_flags->Add("--mysql", &Options::cluster, &ClusterOptions::mysql,
                      "MariaDB DSN, mysql://user:password@host:port/database");
 
+  // Processes with a client port serve /metrics elsewhere (logic and task:
+  // on --listen).
+  for (CLI::App* cmd : {serve, api, conn}) {
+    flags_of[cmd]->Add("--admin-listen", &Options::admin_listen,
+                       "HOST:PORT for /metrics and the detailed /readyz (\"\" turns it off)");
+  }
   for (CLI::App* cmd : {serve, api, logic}) {
     flags_of[cmd]
         ->Add("--password-hash-cost", &Options::password_hash_cost,

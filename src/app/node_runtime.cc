@@ -4,39 +4,14 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/signal_set.hpp>
-#include <boost/beast/http/write.hpp>
-
-#include "common/json_error.h"
 
 namespace parley::app {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 namespace {
 
 constexpr uint32_t kMaxNodeIndex = 1023;
-
-// Logic and task processes have no WebSocket endpoint: their admin port
-// answers /ws with 404, like any unknown path.
-class RefuseUpgrades final : public connect::UpgradeHandler {
- public:
-  void Upgrade(beast::tcp_stream stream, http::request<http::string_body> request,
-               beast::flat_buffer) override {
-    auto s = std::make_shared<beast::tcp_stream>(std::move(stream));
-    auto res = std::make_shared<http::response<http::string_body>>(http::status::not_found,
-                                                                   request.version());
-    res->set(http::field::content_type, "application/json");
-    res->set(http::field::connection, "close");
-    res->body() = ErrorBody(Status::NotFound("no WebSocket endpoint on this process"));
-    res->prepare_payload();
-    http::async_write(*s, *res, [s, res](boost::system::error_code, size_t) {
-      boost::system::error_code ignored;
-      s->socket().close(ignored);
-    });
-  }
-};
 
 }  // namespace
 
@@ -105,13 +80,18 @@ Status NodeRuntime::Register(std::string address, std::string ws_url, std::strin
 
 uint64_t NodeRuntime::epoch() const { return registration_ ? registration_->node().epoch : 0; }
 
-Status NodeRuntime::ServeAdmin(connect::WsListener::ReadyCheck ready) {
-  no_upgrades_ = std::make_unique<RefuseUpgrades>();
-  admin_ = std::make_unique<connect::WsListener>(io_.get_executor(), options_, *no_upgrades_,
-                                                 metrics_, std::move(ready));
-  if (Status s = admin_->Listen(options_.listen); !s.ok()) return s;
-  admin_address_ = BoundAddress(options_.listen, admin_->port());
+Status NodeRuntime::ServeAdmin(connect::WsListener::ReadyCheck ready, const std::string& address) {
+  if (address.empty()) {
+    spdlog::info("event=admin_off role={} reason=\"admin_listen is empty\"", role_);
+    return Status::Ok();
+  }
+  admin_ = connect::WsListener::Admin(io_.get_executor(), options_, metrics_, std::move(ready));
+  if (Status s = admin_->Listen(address); !s.ok()) {
+    return Status(s.code(), "admin listener: " + s.message());
+  }
+  admin_address_ = BoundAddress(address, admin_->port());
   admin_->Start();
+  spdlog::info("event=admin_listen role={} address={}", role_, admin_address_);
   return Status::Ok();
 }
 

@@ -52,9 +52,11 @@ class NodeRuntime {
   // (its partitions, its place in every peer's list), and a process manager
   // starts it again as a new epoch.
   Status Register(std::string address, std::string ws_url = "", std::string ws_address = "");
-  // Serves /healthz, /readyz (through `ready`) and /metrics on
-  // options.listen (processes without a public port: logic, task).
-  Status ServeAdmin(connect::WsListener::ReadyCheck ready);
+  // Serves the admin endpoints (/healthz, /readyz with its reason through
+  // `ready`, /metrics; connect::WsListener::Admin) on `address`: options.listen
+  // for processes without a client port (logic, task), options.admin_listen
+  // for the others (api, connect), where "" serves nothing.
+  Status ServeAdmin(connect::WsListener::ReadyCheck ready, const std::string& address);
   // Logs and prints why the process could not start; returns its exit code.
   int StartFailed(const Status& status) const;
   // Prints "parley <role> listening on <address>" (launchers wait for it).
@@ -76,7 +78,7 @@ class NodeRuntime {
   const std::string& role() const { return role_; }
   const std::string& name() const { return options_.cluster.node_name; }
   uint64_t epoch() const;
-  // host:port actually bound by ServeAdmin.
+  // host:port actually bound by ServeAdmin ("" when it serves nothing).
   const std::string& admin_address() const { return admin_address_; }
   const Options& options() const { return options_; }
 
@@ -94,8 +96,6 @@ class NodeRuntime {
   std::unique_ptr<discovery::EtcdRegistration> registration_;
   std::promise<void> stop_;
   std::atomic<bool> stopping_{false};
-  // Admin endpoints of logic and task; their /ws is refused.
-  std::unique_ptr<connect::UpgradeHandler> no_upgrades_;
   std::unique_ptr<connect::WsListener> admin_;
   std::string admin_address_;
 };

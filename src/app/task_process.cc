@@ -27,7 +27,8 @@ int RunTask(Options options) {
   presence::RedisPresence presence(*redis, presence::RedisPresenceOptions{});
 
   // The admin port first: its address is what the registration advertises.
-  if (Status s = rt.ServeAdmin([&redis](Callback<Status> done) { (*redis)->Ping(done); });
+  if (Status s =
+          rt.ServeAdmin([&redis](Callback<Status> done) { (*redis)->Ping(done); }, options.listen);
       !s.ok()) {
     return rt.StartFailed(s);
   }

@@ -41,6 +41,8 @@ std::map<std::string, Setter> Bindings(Options* o) {
   auto add = [&b](const std::string& key, auto* field) { b[key] = Bind(field, key); };
   add("listen", &o->listen);
   add("public_ws_url", &o->public_ws_url);
+  add("admin_listen", &o->admin_listen);
+  add("admin_token", &o->admin_token);
   add("web_root", &o->web_root);
   add("threads", &o->threads);
   add("node_id", &o->node_id);

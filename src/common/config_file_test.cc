@@ -28,6 +28,16 @@ TEST(ConfigFile, SetsNestedFields) {
   EXPECT_EQ(o.limits.username_max, 32u);  // untouched keys keep their defaults
 }
 
+TEST(ConfigFile, AdminPortDefaultsToLoopbackAndCanBeTurnedOff) {
+  testing::TempDir dir;
+  Options o;
+  EXPECT_EQ(o.admin_listen, "127.0.0.1:9464");
+  EXPECT_EQ(o.admin_token, "");
+  ASSERT_OK(LoadConfigFile(Write(dir, R"({"admin_listen": "", "admin_token": "t0k"})"), &o));
+  EXPECT_EQ(o.admin_listen, "");
+  EXPECT_EQ(o.admin_token, "t0k");
+}
+
 TEST(ConfigFile, RejectsUnknownKeysAndWrongTypes) {
   testing::TempDir dir;
   Options o;

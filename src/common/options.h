@@ -25,9 +25,10 @@ struct Limits {
 };
 
 struct RateLimits {
-  // Per-user token bucket on sends (WebSocket and HTTP together).
-  double send_per_sec = 1000;
-  double send_burst = 2000;
+  // Per-user token bucket on sends (WebSocket and HTTP together): far above
+  // any typist, far below a script (docs/configuration.md says why).
+  double send_per_sec = 20;
+  double send_burst = 100;
   // A WebSocket that gets this many rate_limited errors in a row (without an
   // accepted send in between) is closed with 4008.
   uint32_t ws_violations_before_close = 200;
@@ -116,6 +117,16 @@ struct Options {
   bool share_listen_port = false;
   // Public URL base for /api/v1/endpoints; derived from `listen` when empty.
   std::string public_ws_url;
+  // The admin listener of processes with a client port (serve, api,
+  // connect): /metrics and the detailed /readyz, which the client port does
+  // not serve. Loopback by default, so only this host can read them; ""
+  // turns it off. Logic and task have no client port: their `listen` is
+  // their admin listener and this is not used.
+  std::string admin_listen = "127.0.0.1:9464";
+  // When not empty, the admin listener answers /metrics and /readyz only to
+  // requests with "Authorization: Bearer <admin_token>" (for an admin
+  // address reachable from other hosts).
+  std::string admin_token;
   std::string web_root;  // web client assets; found next to the binary when empty
   uint32_t threads = 1;  // network threads (io_context runners)
   uint32_t node_id = 1;  // snowflake node id, 0-1023

@@ -845,17 +845,19 @@ TEST_F(ConnectNodeTest, WsListenerServesUpgradesAndHealthWithoutTheApi) {
   res = Get(port_, "/readyz");
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_EQ(J(res.body()).at("status").as_string(), "ready");
+  // Clients learn that the node is not ready, never why (the reason may
+  // quote the store).
   logic_.SetReady(Status::Unavailable("store: database is locked"));
   res = Get(port_, "/readyz");
   EXPECT_EQ(res.result_int(), 503);
   EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "unavailable");
-  EXPECT_NE(res.body().find("store"), std::string::npos);
+  EXPECT_EQ(J(res.body()).at("error").at("message").as_string(), "not ready");
   logic_.SetReady(Status::Ok());
 
+  // Metrics are for the admin port only.
   res = Get(port_, "/metrics");
-  EXPECT_EQ(res.result_int(), 200);
-  EXPECT_EQ(res[http::field::content_type], "text/plain; version=0.0.4");
-  EXPECT_NE(res.body().find("parley_ws_connections 2\n"), std::string::npos) << res.body();
+  EXPECT_EQ(res.result_int(), 404);
+  EXPECT_EQ(res.body().find("parley_"), std::string::npos) << res.body();
 
   res = Get(port_, "/api/v1/users/me");
   EXPECT_EQ(res.result_int(), 404);
@@ -871,6 +873,62 @@ TEST_F(ConnectNodeTest, WsListenerServesUpgradesAndHealthWithoutTheApi) {
   res = Get(port_, "/readyz");
   EXPECT_EQ(res.result_int(), 503);
   ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+}
+
+http::response<http::string_body> GetWithToken(uint16_t port, const std::string& target,
+                                               const std::string& authorization) {
+  http::request<http::string_body> req(http::verb::get, target, 11);
+  req.set(http::field::authorization, authorization);
+  return HttpExchange(port, std::move(req));
+}
+
+TEST_F(ConnectNodeTest, AdminListenerServesMetricsAndWhyNotReadyButNoWebSocket) {
+  StartWithListener();
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  auto admin = WsListener::Admin(io_.get_executor(), options_, metrics_,
+                                 [node = node_](auto done) { node->Ready(done); });
+  ASSERT_OK(admin->Listen("127.0.0.1:0"));
+  admin->Start();
+  const uint16_t port = admin->port();
+
+  auto res = Get(port, "/metrics");
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res[http::field::content_type], "text/plain; version=0.0.4");
+  EXPECT_NE(res.body().find("parley_ws_connections 1\n"), std::string::npos) << res.body();
+  EXPECT_EQ(Get(port, "/healthz").result_int(), 200);
+  EXPECT_EQ(Get(port, "/readyz").result_int(), 200);
+  logic_.SetReady(Status::Unavailable("store: database is locked"));
+  res = Get(port, "/readyz");
+  EXPECT_EQ(res.result_int(), 503);
+  EXPECT_EQ(J(res.body()).at("error").at("message").as_string(), "store: database is locked");
+  logic_.SetReady(Status::Ok());
+
+  EXPECT_EQ(HttpExchange(port, UpgradeRequest("Bearer tok-b")).result_int(), 404);
+  EXPECT_EQ(Get(port, "/api/v1/users/me").result_int(), 404);
+  admin->StopAccepting();
+}
+
+TEST_F(ConnectNodeTest, AdminListenerWithATokenRefusesRequestsWithoutIt) {
+  StartWithListener();
+  Options options = options_;
+  options.admin_token = "s3cret";
+  auto admin = WsListener::Admin(io_.get_executor(), options, metrics_,
+                                 [](auto done) { done(Status::Ok()); });
+  ASSERT_OK(admin->Listen("127.0.0.1:0"));
+  admin->Start();
+  const uint16_t port = admin->port();
+  for (const char* path : {"/metrics", "/readyz"}) {
+    auto res = Get(port, path);
+    EXPECT_EQ(res.result_int(), 401) << path;
+    EXPECT_EQ(res[http::field::www_authenticate], "Bearer");
+    EXPECT_EQ(GetWithToken(port, path, "Bearer s3creT").result_int(), 401) << path;
+    EXPECT_EQ(GetWithToken(port, path, "Bearer s3cret2").result_int(), 401) << path;
+    EXPECT_EQ(GetWithToken(port, path, "Bearer s3cret").result_int(), 200) << path;
+  }
+  // Liveness needs no secret: orchestrators probe it.
+  EXPECT_EQ(Get(port, "/healthz").result_int(), 200);
+  admin->StopAccepting();
 }
 
 TEST_F(ConnectNodeTest, WsListenerRefusesMalformedAddresses) {

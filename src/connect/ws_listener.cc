@@ -15,6 +15,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -54,7 +55,7 @@ Response ErrorResponse(const Status& status, unsigned version) {
 }  // namespace
 
 struct WsListener::Shared {
-  Shared(asio::any_io_executor executor, const Options& options, UpgradeHandler& upgrades,
+  Shared(asio::any_io_executor executor, const Options& options, UpgradeHandler* upgrades,
          Metrics& metrics, ReadyCheck ready)
       : acceptor(asio::make_strand(executor)),
         options(options),
@@ -64,7 +65,7 @@ struct WsListener::Shared {
 
   tcp::acceptor acceptor;  // used on its own strand
   const Options options;
-  UpgradeHandler& upgrades;
+  UpgradeHandler* const upgrades;  // null: an admin port
   Metrics& metrics;
   const ReadyCheck ready;
   std::atomic<bool> stopping{false};
@@ -72,25 +73,54 @@ struct WsListener::Shared {
 
 namespace {
 
+// Constant time in the token's length: the admin token is a secret.
+bool HasBearer(const Request& req, const std::string& token) {
+  auto it = req.find(http::field::authorization);
+  if (it == req.end()) return false;
+  std::string_view value = it->value();
+  constexpr std::string_view kScheme = "Bearer ";
+  if (value.size() != kScheme.size() + token.size() ||
+      !beast::iequals(value.substr(0, kScheme.size()), kScheme)) {
+    return false;
+  }
+  unsigned char diff = 0;
+  for (size_t i = 0; i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(value[kScheme.size() + i] ^ token[i]);
+  }
+  return diff == 0;
+}
+
 // The answer to a request that is not an upgrade.
-asio::awaitable<Response> Answer(WsListener::ReadyCheck ready, Metrics& metrics,
-                                 const Request& req) {
+asio::awaitable<Response> Answer(const WsListener::Shared& shared, const Request& req) {
+  Metrics& metrics = shared.metrics;
+  const bool admin = shared.upgrades == nullptr;
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   const bool read_only = req.method() == http::verb::get || req.method() == http::verb::head;
   if (path == "/healthz" && read_only) {
     co_return JsonResponse(http::status::ok, req.version(), R"({"status":"ok"})");
   }
+  const bool guarded = admin && (path == "/readyz" || path == "/metrics");
+  if (guarded && read_only && !shared.options.admin_token.empty() &&
+      !HasBearer(req, shared.options.admin_token)) {
+    metrics.errors.Inc(Code::kUnauthenticated);
+    Response res = ErrorResponse(Status::Unauthenticated("admin token required"), req.version());
+    res.set(http::field::www_authenticate, "Bearer");
+    co_return res;
+  }
   if (path == "/readyz" && read_only) {
-    Status status = co_await Await<Status>([&](auto cb) { ready(std::move(cb)); });
+    Status status = co_await Await<Status>([&](auto cb) { shared.ready(std::move(cb)); });
     if (!status.ok()) {
       // Always 503: whatever went wrong, the caller should retry elsewhere.
+      // Clients get no reason (it may quote the store); the admin port does.
       metrics.errors.Inc(Code::kUnavailable);
-      co_return ErrorResponse(Status::Unavailable(status.message()), req.version());
+      if (!admin) spdlog::warn("event=not_ready reason=\"{}\"", status.message());
+      co_return ErrorResponse(Status::Unavailable(admin ? status.message() : "not ready"),
+                              req.version());
     }
     co_return JsonResponse(http::status::ok, req.version(), R"({"status":"ready"})");
   }
-  if (path == "/metrics" && read_only) {
+  if (path == "/metrics" && read_only && admin) {
     Response res{http::status::ok, req.version()};
     res.set(http::field::server, "parley");
     res.set(http::field::content_type, "text/plain; version=0.0.4");
@@ -98,7 +128,7 @@ asio::awaitable<Response> Answer(WsListener::ReadyCheck ready, Metrics& metrics,
     res.body() = metrics.Render();
     co_return res;
   }
-  if (path == "/ws") {
+  if (path == "/ws" && !admin) {
     metrics.errors.Inc(Code::kInvalidArgument);
     co_return ErrorResponse(Status::InvalidArgument("/ws expects a WebSocket upgrade"),
                             req.version());
@@ -120,14 +150,18 @@ asio::awaitable<void> Serve(std::shared_ptr<WsListener::Shared> shared, beast::t
     if (ec) co_return;  // closed, timed out or malformed: nothing to answer
     Request req = parser.release();
     std::string_view target = req.target();
-    if (target.substr(0, target.find('?')) == "/ws" && beast::websocket::is_upgrade(req)) {
+    if (shared->upgrades != nullptr && target.substr(0, target.find('?')) == "/ws" &&
+        beast::websocket::is_upgrade(req)) {
       stream.expires_never();
-      shared->upgrades.Upgrade(std::move(stream), std::move(req), std::move(buffer));
+      shared->upgrades->Upgrade(std::move(stream), std::move(req), std::move(buffer));
       co_return;
     }
     shared->metrics.http_requests.Inc();
-    Response res = co_await Answer(shared->ready, shared->metrics, req);
-    const bool keep_alive = req.keep_alive() && !shared->stopping.load();
+    Response res = co_await Answer(*shared, req);
+    // An admin port closes after each answer: a scrape every few seconds
+    // needs no keep-alive, and an idle one would hold up shutdown.
+    const bool keep_alive =
+        shared->upgrades != nullptr && req.keep_alive() && !shared->stopping.load();
     res.keep_alive(keep_alive);
     res.prepare_payload();
     stream.expires_after(idle);
@@ -142,6 +176,17 @@ asio::awaitable<void> Serve(std::shared_ptr<WsListener::Shared> shared, beast::t
 
 WsListener::WsListener(asio::any_io_executor executor, const Options& options,
                        UpgradeHandler& upgrades, Metrics& metrics, ReadyCheck ready)
+    : WsListener(std::move(executor), options, &upgrades, metrics, std::move(ready)) {}
+
+std::unique_ptr<WsListener> WsListener::Admin(asio::any_io_executor executor,
+                                              const Options& options, Metrics& metrics,
+                                              ReadyCheck ready) {
+  return std::unique_ptr<WsListener>(
+      new WsListener(std::move(executor), options, nullptr, metrics, std::move(ready)));
+}
+
+WsListener::WsListener(asio::any_io_executor executor, const Options& options,
+                       UpgradeHandler* upgrades, Metrics& metrics, ReadyCheck ready)
     : executor_(executor),
       shared_(std::make_shared<Shared>(std::move(executor), options, upgrades, metrics,
                                        std::move(ready))) {}

@@ -1,9 +1,15 @@
-// WsListener: the connect tier's own TCP port, so that a standalone connect
-// process runs without the api's HTTP server. It serves `GET /ws` upgrades
-// (handed with their socket to the UpgradeHandler, i.e. the ConnectNode),
-// `/healthz`, `/readyz` (through `ready`) and `/metrics`; anything else is
-// 404 with the JSON error body of PROTOCOL.md. In embedded mode it is not
-// used: the api's port hands /ws to the node instead.
+// WsListener: an HTTP port of its own, in one of two kinds.
+//  - A client port (the connect tier's, so that a standalone connect process
+//    runs without the api's HTTP server): `GET /ws` upgrades (handed with
+//    their socket to the UpgradeHandler, i.e. the ConnectNode), `/healthz`
+//    and `/readyz` answering ready or a generic "not ready" (the reason is
+//    logged, never sent: it may hold internals).
+//  - An admin port (Admin()): `/healthz`, `/readyz` with the reason, and
+//    `/metrics`; no WebSocket, no keep-alive. With options.admin_token set,
+//    `/readyz` and `/metrics` answer 401 to a request without that bearer
+//    token.
+// Anything else is 404 with the JSON error body of PROTOCOL.md. In embedded
+// mode the client kind is not used: the api's port hands /ws to the node.
 //
 // Call Listen() and Start() from one thread, then StopAccepting() from any;
 // connections run on strands of `executor` (any number of threads may run
@@ -34,8 +40,13 @@ class WsListener {
   // Answers /readyz: calls its argument with OK or why not ready.
   using ReadyCheck = std::function<void(Callback<Status>)>;
 
+  // A client port.
   WsListener(boost::asio::any_io_executor executor, const Options& options,
              UpgradeHandler& upgrades, Metrics& metrics, ReadyCheck ready);
+  // An admin port.
+  static std::unique_ptr<WsListener> Admin(boost::asio::any_io_executor executor,
+                                           const Options& options, Metrics& metrics,
+                                           ReadyCheck ready);
   ~WsListener();
   WsListener(const WsListener&) = delete;
   WsListener& operator=(const WsListener&) = delete;
@@ -56,6 +67,9 @@ class WsListener {
 
  private:
   boost::asio::any_io_executor executor_;
+  WsListener(boost::asio::any_io_executor executor, const Options& options,
+             UpgradeHandler* upgrades, Metrics& metrics, ReadyCheck ready);
+
   std::shared_ptr<Shared> shared_;
   uint16_t port_ = 0;
 };

@@ -46,7 +46,11 @@ export async function openClient(browser, baseUrl, { viewport = DESKTOP, name = 
     if (msg.type() === 'error') client.errors.push(`console: ${msg.text()}`);
   });
   page.on('pageerror', (err) => client.errors.push(`exception: ${err.stack || err.message}`));
-  await page.goto('/');
+  const response = await page.goto('/');
+  // Every browser test runs the client under the server's Content-Security-
+  // Policy: a violation is a console error, which assertNoConsoleErrors catches.
+  assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/,
+    'the web client is served with its Content-Security-Policy');
   return client;
 }
 

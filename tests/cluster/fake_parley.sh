@@ -22,7 +22,7 @@ listen='' passthrough=()
 while (($#)); do
   case $1 in
     --listen) listen=$2; shift 2 ;;
-    --config | --password-hash-cost | --web-root) passthrough+=("$1" "$2"); shift 2 ;;
+    --config | --password-hash-cost | --web-root | --admin-listen) passthrough+=("$1" "$2"); shift 2 ;;
     --*) shift 2 ;;
     *) shift ;;
   esac

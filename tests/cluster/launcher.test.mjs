@@ -212,6 +212,16 @@ test('the parley processes: start order, flags per role, node ids, cluster.json,
   assert.ok(!logOf('connect-1').includes('--mysql'), 'connect gets no --mysql');
   assert.ok(logOf('connect-1').includes(`--public-ws-url ws://127.0.0.1:${port}/ws`));
   assert.ok(logOf('api-1').includes(`--listen 127.0.0.1:${port}`));
+  // /metrics: api and connect processes each on an admin port of their own
+  // (logic and task serve it on --listen, their only HTTP port).
+  const admins = ['api-1', 'api-2', 'connect-1', 'connect-2', 'connect-3'].map((n) => byName(info, n).admin);
+  for (const [i, a] of admins.entries()) {
+    assert.match(a ?? '', /^127\.0\.0\.1:\d+$/, `admin address of process ${i}`);
+  }
+  assert.equal(new Set(admins).size, admins.length, 'admin ports are distinct');
+  assert.ok(logOf('api-1').includes(`--admin-listen ${byName(info, 'api-1').admin}`));
+  assert.ok(logOf('connect-1').includes(`--admin-listen ${byName(info, 'connect-1').admin}`));
+  assert.equal(byName(info, 'logic-1').admin, undefined);
   assert.match(fs.readFileSync(path.join(dataDir, 'logs', 'migrate.log'), 'utf8'), /fake parley migrate: --mysql/);
 
   // A killed node is marked dead; start brings it back on the same address.

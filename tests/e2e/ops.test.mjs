@@ -1,6 +1,6 @@
-// Operations: health and readiness probes, Prometheus metrics, the endpoints
-// list, and graceful shutdown (SIGTERM: WebSockets closed with 1001, nothing
-// acked is lost, exit code 0).
+// Operations: health and readiness probes, Prometheus metrics on the admin
+// port only, the endpoints list, and graceful shutdown (SIGTERM: WebSockets
+// closed with 1001, nothing acked is lost, exit code 0).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,11 +52,42 @@ test('healthz and readyz answer 200', async (t) => {
   }
 });
 
+test('the client port has no /metrics; the admin port has /metrics, /readyz and /healthz', async (t) => {
+  const server = await startParley();
+  t.after(() => server.dispose());
+  assert.match(server.adminUrl, /^http:\/\/127\.0\.0\.1:\d+$/, 'parley serve prints its admin address');
+  assert.notEqual(server.adminUrl, server.baseUrl);
+  const pub = await fetch(`${server.baseUrl}/metrics`);
+  assert.equal(pub.status, 404);
+  assert.doesNotMatch(await pub.text(), /parley_/);
+  await metrics(server.adminUrl);
+  for (const path of ['/healthz', '/readyz']) {
+    const res = await fetch(server.adminUrl + path);
+    assert.equal(res.status, 200, `admin ${path}: ${await res.text()}`);
+  }
+  // The admin port is no client port.
+  assert.equal((await fetch(`${server.adminUrl}/api/v1/endpoints`)).status, 404);
+});
+
+test('admin_listen "" turns the admin port off; admin_token guards it', async (t) => {
+  const off = await startParley({ config: { admin_listen: '' } });
+  t.after(() => off.dispose());
+  assert.equal(off.adminUrl, '');
+  assert.match(off.stdout.text, /admin endpoints off/);
+
+  const guarded = await startParley({ config: { admin_token: 'tok-3f9a' } });
+  t.after(() => guarded.dispose());
+  const res = await fetch(`${guarded.adminUrl}/metrics`);
+  assert.equal(res.status, 401);
+  const ok = await fetch(`${guarded.adminUrl}/metrics`, { headers: { Authorization: 'Bearer tok-3f9a' } });
+  assert.equal(ok.status, 200);
+});
+
 test('metrics are Prometheus text and count what happened', async (t) => {
   const server = await startParley();
   t.after(() => server.dispose());
   const base = server.baseUrl;
-  const before = await metrics(base);
+  const before = await metrics(server.adminUrl);
   assert.equal(before.types.get('parley_messages_accepted_total'), 'counter');
   assert.equal(before.types.get('parley_ws_connections'), 'gauge');
   assert.equal(before.types.get('parley_send_latency_seconds'), 'histogram');
@@ -72,7 +103,7 @@ test('metrics are Prometheus text and count what happened', async (t) => {
   await httpSend(base, b.token, { to_user: a.user_id }, 'two');
   await wb.next({ type: 'msg', id: ack.id });
 
-  const now = await metrics(base);
+  const now = await metrics(server.adminUrl);
   // The resend may or may not count as an acknowledged send; it is a duplicate.
   const accepted = now.values.get('parley_messages_accepted_total');
   assert.ok(accepted === 2 || accepted === 3, `accepted ${accepted}`);

@@ -5,6 +5,9 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   startParley, api, assertError, newUser, register, login, openWs, wsSend, uniqueName, privateConv, fullHistory,
   sleep, withTimeout, DEFAULT_TIMEOUT_MS,
@@ -151,5 +154,64 @@ describe('auth rate limit', () => {
     await sleep(wait * 1000 + 100);
     const ok = await login(base, name, 'password1');
     assert.equal(typeof ok.token, 'string');
+  });
+});
+
+// The defaults themselves (testDefaults: false), not the harness's.
+describe('default limits', () => {
+  let server;
+  before(async () => {
+    server = await startParley({ testDefaults: false });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+
+  test('the default send limit is for people: a burst of 100, then rate_limited', async () => {
+    const base = server.baseUrl;
+    const a = await newUser(base, 'dA');
+    const b = await newUser(base, 'dB');
+    const ws = await openWs(server, a.token);
+    const total = 200;
+    for (let i = 0; i < total; i++) ws.send({ type: 'send', id: `d-${i}`, to_user: b.user_id, body: 'x' });
+    const answers = [];
+    for (let i = 0; i < total; i++) {
+      answers.push(await ws.next((f) => (f.type === 'ack' || f.type === 'error') && f.id === `d-${i}`));
+    }
+    const acked = answers.filter((f) => f.type === 'ack').length;
+    const limited = answers.filter((f) => f.type === 'error' && f.code === 'rate_limited').length;
+    // 100 at once, and 20 more each second the sends took.
+    assert.ok(acked >= 100, `${acked} acks: the burst passes`);
+    assert.ok(limited > 0 && acked + limited === total, `${acked} acked, ${limited} rate_limited of ${total}`);
+    await ws.close();
+  });
+});
+
+// bench/bench.json is what load generators run with: a valid config (the
+// server starts with it) that lifts the per-user and per-IP limits.
+describe('bench/bench.json', () => {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/bench.json');
+  let server;
+  before(async () => {
+    server = await startParley({ config: JSON.parse(fs.readFileSync(file, 'utf8')), testDefaults: false });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+
+  test('lifts the send and auth limits for thousands of users on one address', async () => {
+    const base = server.baseUrl;
+    // More logins from one address than the default auth burst (100).
+    const names = Array.from({ length: 150 }, () => uniqueName('bj'));
+    await Promise.all(names.map((n) => register(base, n, 'password1')));
+    const [a, b] = await Promise.all(names.slice(0, 2).map((n) => login(base, n, 'password1')));
+    const ws = await openWs(server, a.token);
+    const total = 500; // far over the default send burst (100)
+    for (let i = 0; i < total; i++) ws.send({ type: 'send', id: `b-${i}`, to_user: b.user_id, body: 'x' });
+    for (let i = 0; i < total; i++) {
+      const f = await ws.next((x) => (x.type === 'ack' || x.type === 'error') && x.id === `b-${i}`);
+      assert.equal(f.type, 'ack', JSON.stringify(f));
+    }
+    await ws.close();
   });
 });

@@ -160,6 +160,7 @@ class ParleyServer {
     this.port = 0;
     this.baseUrl = '';
     this.wsUrl = '';
+    this.adminUrl = ''; // /metrics and the detailed /readyz; '' when off or in a cluster
     this.stdout = new Tail();
     this.stderr = new Tail();
     this.exited = null; // Promise<{code, signal}> of the current process
@@ -275,6 +276,9 @@ class ParleyServer {
         const m = (this.cluster ? /cluster listening on 127\.0\.0\.1:(\d+)/
           : /parley listening on 127\.0\.0\.1:(\d+)/).exec(line);
         if (m) {
+          // `parley serve` prints where its admin port is before that line.
+          const admin = /parley admin [^\n]* on (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+          this.adminUrl = admin ? admin[1] : '';
           proc.stdout.off('data', onData);
           proc.stdout.on('data', (more) => this.stdout.push(more));
           resolve(Number(m[1]));
@@ -413,12 +417,35 @@ class ParleyServer {
   }
 }
 
+// What every server started here runs with, under a test's own `config`:
+// - the admin port (/metrics) on a free port, as many servers run at once
+//   (its default, 127.0.0.1:9464, is one per host);
+// - the per-user send limit of before issue 10, since tests send faster than
+//   people do (the default is for people). Tests of the limits set their
+//   own, and startParley({testDefaults: false}) runs the real defaults.
+export const TEST_CONFIG = Object.freeze({
+  admin_listen: '127.0.0.1:0',
+  rate: { send_per_sec: 1000, send_burst: 2000 },
+});
+
+// `b` over `a`, objects merged key by key.
+function deepMerge(a, b) {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b ?? {})) {
+    const isObj = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
+    out[k] = isObj(v) && isObj(a[k]) ? deepMerge(a[k], v) : v;
+  }
+  return out;
+}
+
 // Starts a server (a cluster with PARLEY_CLUSTER=1). `config` (an object) is
-// written to a JSON file passed with --config (to every process of a
-// cluster); `args` are appended to the command line (of the launcher, for a
-// cluster); `dataDir` defaults to a fresh temp dir; `cluster` (default: the
-// PARLEY_CLUSTER environment variable) picks a cluster over `parley serve`.
-export async function startParley({ dataDir, args = [], config, cluster = CLUSTER } = {}) {
+// merged over TEST_CONFIG (unless `testDefaults` is false: then only the
+// admin port is set) and written to a JSON file passed with --config (to
+// every process of a cluster); `args` are appended to the command line (of
+// the launcher, for a cluster); `dataDir` defaults to a fresh temp dir;
+// `cluster` (default: the PARLEY_CLUSTER environment variable) picks a
+// cluster over `parley serve`.
+export async function startParley({ dataDir, args = [], config, cluster = CLUSTER, testDefaults = true } = {}) {
   const ownedDirs = [];
   const root = await makeTempDir();
   ownedDirs.push(root);
@@ -426,11 +453,9 @@ export async function startParley({ dataDir, args = [], config, cluster = CLUSTE
     dataDir = path.join(root, 'data');
     await fsp.mkdir(dataDir);
   }
-  let configPath;
-  if (config !== undefined) {
-    configPath = path.join(root, 'config.json');
-    await fsp.writeFile(configPath, JSON.stringify(config, null, 2));
-  }
+  const defaults = testDefaults ? TEST_CONFIG : { admin_listen: TEST_CONFIG.admin_listen };
+  const configPath = path.join(root, 'config.json');
+  await fsp.writeFile(configPath, JSON.stringify(deepMerge(defaults, config), null, 2));
   const server = new ParleyServer({ dataDir, configPath, args, bin: parleyBin(), cluster });
   server.ownedDirs = ownedDirs;
   await server.start();
