@@ -41,6 +41,10 @@ inline Options TestOptions() {
   o.rate.send_burst = 100'000;
   o.rate.auth_per_sec = 100'000;
   o.rate.auth_burst = 100'000;
+  o.rate.read_per_sec = 100'000;
+  o.rate.read_burst = 100'000;
+  o.rate.sync_per_sec = 100'000;
+  o.rate.sync_burst = 100'000;
   return o;
 }
 
