@@ -41,9 +41,10 @@ struct RateLimits {
   double auth_per_sec = 20;
   double auth_burst = 100;
   // Per-user token bucket on read receipts (WebSocket `read`). A client
-  // marks a conversation read as its user looks at it: a few a second.
-  double read_per_sec = 10;
-  double read_burst = 100;
+  // marks a conversation read as its user looks at it (at most once per
+  // message shown, in a busy group a few a second).
+  double read_per_sec = 20;
+  double read_burst = 200;
   // Per-user token bucket on sync (WebSocket) and history pages (HTTP)
   // together. The burst covers a reconnect that syncs many conversations.
   double sync_per_sec = 20;

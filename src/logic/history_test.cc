@@ -217,6 +217,22 @@ TEST(HistoryTest, PagesAreCutByBytesAndSayHasMoreLikeCountPaging) {
   EXPECT_EQ(r.messages_size(), 1);
 }
 
+TEST(HistoryTest, MessagesTheByteBoundEvictedBeforeTheStoreHasThemAreUnavailableNotSkipped) {
+  Options o = testing::TestOptions();
+  o.storage.recent_conv_max_bytes = 10'000;  // about two 4 KB messages
+  LogicWorld w(o);                           // no persist consumer: the store never has them
+  uint64_t a = w.Register("alice"), b = w.Register("bob");
+  CallContext as_a = w.Login("alice"), as_b = w.Login("bob");
+  for (int i = 0; i < 6; ++i) w.Send(as_a, "e" + std::to_string(i), b, std::string(4000, 'e'));
+  std::string conv = model::ConvId::Private(a, b).ToString();
+  rpc::SyncRequest sync;
+  sync.set_conv(conv);
+  sync.set_has_after(true);
+  EXPECT_EQ(Page(w, as_b, sync).error().code(), rpc::UNAVAILABLE);  // 1.. evicted
+  sync.set_after_seq(4);
+  EXPECT_EQ(Seqs(Page(w, as_b, sync)), (std::vector<uint64_t>{5, 6}));  // still held
+}
+
 TEST(HistoryTest, SeqsAboveTheJsonSafeRangeAreInvalid) {
   LogicWorld w;
   uint64_t a = w.Register("alice"), b = w.Register("bob");

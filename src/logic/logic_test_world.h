@@ -211,7 +211,8 @@ class LogicWorld {
       std::make_shared<connect::testing::RecordingConnectNode>();
   connect::DirectConnectDirectory connects_{kNode};
   state::MemorySequenceAllocator seqs_;
-  state::MemoryRecentWindow recent_{256, 10'000};
+  state::MemoryRecentWindow recent_{256, 10'000, options_.storage.recent_conv_max_bytes,
+                                    options_.storage.recent_max_bytes};
   std::unique_ptr<state::EmbeddedIdempotencyStore> sent_;
   std::unique_ptr<state::CachedSessionStore> sessions_;
   std::unique_ptr<state::CachedGroupDirectory> groups_;
