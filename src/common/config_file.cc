@@ -95,6 +95,7 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("storage.recent_conv_max_bytes", &s.recent_conv_max_bytes);
   add("storage.recent_max_bytes", &s.recent_max_bytes);
   add("storage.read_cursor_cache_max", &s.read_cursor_cache_max);
+  add("storage.known_users_cache_max", &s.known_users_cache_max);
   ClusterOptions& k = o->cluster;
   add("cluster.etcd", &k.etcd);
   add("cluster.redis", &k.redis);

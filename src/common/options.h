@@ -108,6 +108,9 @@ struct StorageOptions {
   // Read cursors remembered per logic node, so that a read receipt that
   // moves nothing is neither written nor pushed; cleared when full.
   uint32_t read_cursor_cache_max = 100'000;
+  // User ids each logic node remembers as existing (recipient and member
+  // checks); cleared when full, since forgetting one costs one store lookup.
+  uint32_t known_users_cache_max = 200'000;
 };
 
 // Cluster mode: where the shared servers are, and how the cluster is cut.
