@@ -349,15 +349,18 @@ awaitable<Response> ApiHandlers::History(const Call& call) const {
     co_return Error(Status::InvalidArgument("after_seq and before_seq exclude each other"));
   }
   if (after != nullptr) {
-    std::optional<uint64_t> v = ParseDecimal(*after, std::numeric_limits<uint64_t>::max());
-    if (!v) co_return Error(Status::InvalidArgument("after_seq must be a non-negative integer"));
+    // Seqs are JSON-safe integers (below 2^53); larger ones would wrap in
+    // the page arithmetic.
+    std::optional<uint64_t> v = ParseDecimal(*after, kMaxSafeId);
+    if (!v)
+      co_return Error(Status::InvalidArgument("after_seq must be an integer from 0 to 2^53-1"));
     req.set_after_seq(*v);
     req.set_has_after(true);
   }
   if (before != nullptr) {
-    std::optional<uint64_t> v = ParseDecimal(*before, std::numeric_limits<uint64_t>::max());
+    std::optional<uint64_t> v = ParseDecimal(*before, kMaxSafeId);
     if (!v || *v == 0)
-      co_return Error(Status::InvalidArgument("before_seq must be a positive integer"));
+      co_return Error(Status::InvalidArgument("before_seq must be an integer from 1 to 2^53-1"));
     req.set_before_seq(*v);
   }
   uint64_t page = options_.limits.page_limit_default;

@@ -46,6 +46,7 @@ int RunLogic(Options options) {
   st.node_id = rt.name();
   st.idempotency_ttl_ms = options.storage.idempotency_ttl_ms;
   st.recent_per_conv = options.storage.recent_per_conv;
+  st.recent_conv_max_bytes = options.storage.recent_conv_max_bytes;
   if (Status s = state::Validate(st); !s.ok()) return rt.StartFailed(s);
   presence::RedisPresence presence(*redis, presence::RedisPresenceOptions{});
   state::RedisSequenceAllocator seqs(*redis, rt.executor(), **store, st);

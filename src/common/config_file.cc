@@ -63,12 +63,17 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("limits.send_batch_max", &l.send_batch_max);
   add("limits.request_body_max", &l.request_body_max);
   add("limits.ws_frame_max", &l.ws_frame_max);
+  add("limits.sync_reply_max_bytes", &l.sync_reply_max_bytes);
   RateLimits& r = o->rate;
   add("rate.send_per_sec", &r.send_per_sec);
   add("rate.send_burst", &r.send_burst);
   add("rate.ws_violations_before_close", &r.ws_violations_before_close);
   add("rate.auth_per_sec", &r.auth_per_sec);
   add("rate.auth_burst", &r.auth_burst);
+  add("rate.read_per_sec", &r.read_per_sec);
+  add("rate.read_burst", &r.read_burst);
+  add("rate.sync_per_sec", &r.sync_per_sec);
+  add("rate.sync_burst", &r.sync_burst);
   ConnectionOptions& c = o->conn;
   add("conn.idle_timeout_ms", &c.idle_timeout_ms);
   add("conn.outbound_queue_max_bytes", &c.outbound_queue_max_bytes);
@@ -89,6 +94,10 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("storage.group_cache_max", &s.group_cache_max);
   add("storage.recent_per_conv", &s.recent_per_conv);
   add("storage.recent_convs_max", &s.recent_convs_max);
+  add("storage.recent_conv_max_bytes", &s.recent_conv_max_bytes);
+  add("storage.recent_max_bytes", &s.recent_max_bytes);
+  add("storage.read_cursor_cache_max", &s.read_cursor_cache_max);
+  add("storage.known_users_cache_max", &s.known_users_cache_max);
   ClusterOptions& k = o->cluster;
   add("cluster.etcd", &k.etcd);
   add("cluster.redis", &k.redis);

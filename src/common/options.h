@@ -22,6 +22,12 @@ struct Limits {
   uint32_t request_body_max = 64 * 1024;  // HTTP body, bytes
   uint32_t ws_frame_max = 64 * 1024;      // WebSocket message, bytes
   uint32_t send_batch_max = 256;          // sends in one LogicService::Send call
+  // Bytes of JSON of the messages in one sync reply or history page: a page
+  // stops before the message that would pass it (has_more says the rest is
+  // there), so that a reply always fits well under
+  // conn.outbound_queue_max_bytes (control characters escape 6x). The first
+  // message always fits: body_max bounds it (6 * 4096 B plus its fields).
+  uint32_t sync_reply_max_bytes = 256 * 1024;
 };
 
 struct RateLimits {
@@ -35,6 +41,15 @@ struct RateLimits {
   // Per-IP token bucket on register and login.
   double auth_per_sec = 20;
   double auth_burst = 100;
+  // Per-user token bucket on read receipts (WebSocket `read`). A client
+  // marks a conversation read as its user looks at it (at most once per
+  // message shown, in a busy group a few a second).
+  double read_per_sec = 20;
+  double read_burst = 200;
+  // Per-user token bucket on sync (WebSocket) and history pages (HTTP)
+  // together. The burst covers a reconnect that syncs many conversations.
+  double sync_per_sec = 20;
+  double sync_burst = 400;
 };
 
 struct ConnectionOptions {
@@ -86,6 +101,17 @@ struct StorageOptions {
   // store does not have yet.
   uint32_t recent_per_conv = 256;
   uint32_t recent_convs_max = 50'000;
+  // Byte bounds of the recent window (the serialized size of its messages):
+  // per conversation (embedded and cluster), and in total (embedded). The
+  // oldest messages go first; the newest of a conversation always stays.
+  uint32_t recent_conv_max_bytes = 256 * 1024;
+  uint64_t recent_max_bytes = 256ULL * 1024 * 1024;
+  // Read cursors remembered per logic node, so that a read receipt that
+  // moves nothing is neither written nor pushed; cleared when full.
+  uint32_t read_cursor_cache_max = 100'000;
+  // User ids each logic node remembers as existing (recipient and member
+  // checks); cleared when full, since forgetting one costs one store lookup.
+  uint32_t known_users_cache_max = 200'000;
 };
 
 // Cluster mode: where the shared servers are, and how the cluster is cut.

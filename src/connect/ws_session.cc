@@ -412,7 +412,8 @@ void WsSession::HandleSync(ClientFrame& frame) {
                     self->Post([s = self.get(), id, conv, reply = std::move(reply)]() mutable {
                       --s->calls_in_flight_;
                       if (reply.error().code() != rpc::OK) {
-                        s->SendError(id, Status::FromProto(reply.error()));
+                        s->SendError(id, Status::FromProto(reply.error()),
+                                     reply.error().retry_after_ms());
                       } else {
                         if (reply.conv().empty()) reply.set_conv(conv);
                         s->EnqueueOnStrand(std::make_shared<const std::string>(SyncFrame(reply)));
@@ -439,7 +440,8 @@ void WsSession::HandleRead(ClientFrame& frame) {
                     self->Post([s = self.get(), id, reply = std::move(reply)] {
                       --s->calls_in_flight_;
                       if (reply.error().code() != rpc::OK) {
-                        s->SendError(id, Status::FromProto(reply.error()));
+                        s->SendError(id, Status::FromProto(reply.error()),
+                                     reply.error().retry_after_ms());
                       }
                       s->MaybeWrite();
                     });

@@ -1,6 +1,7 @@
 // Accounts: registration, login, logout, and who a caller is. Owns the
 // per-IP limit on registrations and logins and the set of user ids known to
-// exist (users are never deleted, so a positive answer never goes stale).
+// exist (users are never deleted, so a positive answer never goes stale;
+// bounded by storage.known_users_cache_max, see KnownUsers).
 // Sessions themselves live in the SessionStore seam, shared by every node.
 //
 // Not thread-safe: runs on the Logic facade's strand. `deps` must outlive it.
@@ -8,9 +9,9 @@
 
 #include <memory>
 #include <string>
-#include <unordered_set>
 
 #include "common/rate_limiter.h"
+#include "logic/known_users.h"
 #include "logic/logic_deps.h"
 #include "logic/logic_service.h"
 #include "logic/logic_task.h"
@@ -49,7 +50,7 @@ class Accounts {
   const LogicDeps& deps_;
   std::unique_ptr<PasswordHasher> hasher_;
   KeyedRateLimiter<std::string> auth_limiter_;
-  std::unordered_set<uint64_t> known_users_;
+  KnownUsers known_users_{deps_.options.storage.known_users_cache_max};
 };
 
 }  // namespace parley::logic

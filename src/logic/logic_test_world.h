@@ -41,6 +41,10 @@ inline Options TestOptions() {
   o.rate.send_burst = 100'000;
   o.rate.auth_per_sec = 100'000;
   o.rate.auth_burst = 100'000;
+  o.rate.read_per_sec = 100'000;
+  o.rate.read_burst = 100'000;
+  o.rate.sync_per_sec = 100'000;
+  o.rate.sync_burst = 100'000;
   return o;
 }
 
@@ -207,7 +211,8 @@ class LogicWorld {
       std::make_shared<connect::testing::RecordingConnectNode>();
   connect::DirectConnectDirectory connects_{kNode};
   state::MemorySequenceAllocator seqs_;
-  state::MemoryRecentWindow recent_{256, 10'000};
+  state::MemoryRecentWindow recent_{256, 10'000, options_.storage.recent_conv_max_bytes,
+                                    options_.storage.recent_max_bytes};
   std::unique_ptr<state::EmbeddedIdempotencyStore> sent_;
   std::unique_ptr<state::CachedSessionStore> sessions_;
   std::unique_ptr<state::CachedGroupDirectory> groups_;

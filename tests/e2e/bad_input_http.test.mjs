@@ -178,3 +178,22 @@ test('unknown fields are ignored, so that the protocol can grow', async () => {
   const send = await post('/api/v1/messages', { id: 'future', to_user: b.user_id, body: 'hi', priority: 'high' }, a.token);
   assert.equal(send.status, 200, send.text);
 });
+
+test('history seqs must be 0 to 2^53-1: bigger ones are 400, not wrapped to another page', async () => {
+  const conv = privateConv(a.user_id, b.user_id);
+  await httpSend(base, a.token, { to_user: b.user_id }, 'seq range');
+  const path = `/api/v1/conversations/${conv}/messages`;
+  for (const q of ['?after_seq=9007199254740992', '?after_seq=18446744073709551615', '?after_seq=18446744073709551616',
+    '?before_seq=9007199254740992', '?before_seq=18446744073709551615', '?before_seq=0',
+    '?after_seq=0&limit=9007199254740993']) {
+    assertError(await api(base, 'GET', `${path}${q}`, undefined, a.token), 400, 'invalid_argument', q);
+  }
+  // The largest valid values still work: nothing after, the newest before.
+  const after = await api(base, 'GET', `${path}?after_seq=9007199254740991`, undefined, a.token);
+  assert.equal(after.status, 200, after.text);
+  assert.deepEqual(after.json.messages, []);
+  assert.equal(after.json.has_more, false);
+  const newest = await api(base, 'GET', `${path}?before_seq=9007199254740991`, undefined, a.token);
+  assert.equal(newest.status, 200, newest.text);
+  assert.ok(newest.json.messages.length >= 1, newest.text);
+});

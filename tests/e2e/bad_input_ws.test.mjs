@@ -169,3 +169,25 @@ test('many bad frames in a row do not close the connection', async () => {
   await ws.ping();
   await ws.close();
 });
+
+test('sync and read seqs and limits outside 0 to 2^53-1 get invalid_argument', async () => {
+  const conv = privateConv(a.user_id, b.user_id);
+  const ws = await openWs(server, a.token);
+  await wsSend(ws, { to_user: b.user_id }, 'seq range');
+  for (const raw of [
+    `{"type":"sync","conv":"${conv}","after_seq":9007199254740992}`,
+    `{"type":"sync","conv":"${conv}","after_seq":18446744073709551615}`,
+    `{"type":"sync","conv":"${conv}","after_seq":1e300}`,
+    `{"type":"sync","conv":"${conv}","after_seq":0,"limit":9007199254740993}`,
+    `{"type":"sync","conv":"${conv}","after_seq":0,"limit":18446744073709551617}`,
+    `{"type":"read","conv":"${conv}","seq":9007199254740992}`,
+    `{"type":"read","conv":"${conv}","seq":18446744073709551615}`,
+  ]) {
+    await expectError(ws, raw);
+  }
+  ws.send({ type: 'sync', conv, after_seq: 9007199254740991 });
+  const page = await ws.next({ type: 'sync' });
+  assert.deepEqual(page.messages, []);
+  assert.equal(page.has_more, false);
+  await ws.close();
+});

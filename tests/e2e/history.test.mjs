@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startParley, api, assertError, newUser, httpSend, privateConv, pick, MSG_FIELDS,
+  startParley, api, assertError, newUser, httpSend, privateConv, pick, openWs, MSG_FIELDS,
 } from '../support/parley_server.mjs';
 
 let server;
@@ -114,4 +114,85 @@ test('history needs a participant and a well-formed conversation id', async () =
   const empty = await api(base, 'GET', `/api/v1/conversations/${privateConv(a.user_id, c.user_id)}/messages`, undefined, a.token);
   assert.equal(empty.status, 200, empty.text);
   assert.deepEqual([empty.json.messages, empty.json.has_more], [[], false]);
+});
+
+test('sync and history are rate-limited per user: 429 with Retry-After, or rate_limited with retry_after_ms', async () => {
+  const limited = await startParley({ config: { rate: { sync_per_sec: 0.2, sync_burst: 3 } } });
+  try {
+    const lbase = limited.baseUrl;
+    const x = await newUser(lbase, 'slX');
+    const y = await newUser(lbase, 'slY');
+    const c = privateConv(x.user_id, y.user_id);
+    await httpSend(lbase, x.token, { to_user: y.user_id }, 'hi');
+    const statuses = [];
+    let refused;
+    for (let i = 0; i < 8; i++) {
+      const res = await api(lbase, 'GET', `/api/v1/conversations/${c}/messages`, undefined, x.token);
+      statuses.push(res.status);
+      if (res.status === 429) refused = res;
+    }
+    assert.ok(refused, `no 429 in ${statuses}`);
+    assertError(refused, 429, 'rate_limited');
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1, 'Retry-After in whole seconds');
+    // The WebSocket shares the bucket; another user does not.
+    const wx = await openWs(limited, x.token);
+    wx.send({ type: 'sync', conv: c, after_seq: 0 });
+    const err = await wx.next((f) => f.type === 'error' || f.type === 'sync');
+    assert.equal(err.code, 'rate_limited', JSON.stringify(err));
+    assert.ok(err.retry_after_ms > 0, JSON.stringify(err));
+    await wx.ping();
+    const wy = await openWs(limited, y.token);
+    wy.send({ type: 'sync', conv: c, after_seq: 0 });
+    assert.equal((await wy.next((f) => f.type === 'error' || f.type === 'sync')).type, 'sync');
+    await Promise.all([wx.close(), wy.close()]);
+  } finally {
+    await limited.dispose();
+  }
+});
+
+test('a sync bigger than the outbound queue arrives in pages cut by bytes, and the socket stays open', async () => {
+  // 1 MiB of outbound queue (what a deployment may choose); 60 bodies of
+  // 4096 control characters, each escaped to 6 bytes: ~1.5 MB in one page
+  // of 200 before pages were cut by bytes, which closed the socket (4008).
+  const small = await startParley({
+    config: { conn: { outbound_queue_max_bytes: 1048576 }, rate: { send_per_sec: 100000, send_burst: 100000 } },
+  });
+  try {
+    const sbase = small.baseUrl;
+    const x = await newUser(sbase, 'pgX');
+    const y = await newUser(sbase, 'pgY');
+    const c = privateConv(x.user_id, y.user_id);
+    const body = '\u0001'.repeat(4096);
+    for (let i = 1; i <= 60; i++) await httpSend(sbase, x.token, { to_user: y.user_id }, body);
+    const wy = await openWs(small, y.token);
+    const seqs = [];
+    let pages = 0;
+    for (let after = 0; ; pages++) {
+      assert.ok(pages < 60, 'paging progresses');
+      wy.send({ type: 'sync', conv: c, after_seq: after, limit: 200 });
+      const page = await wy.next((f) => f.type === 'sync' || f.type === 'error');
+      assert.equal(page.type, 'sync', JSON.stringify(page).slice(0, 300));
+      assert.ok(page.messages.length >= 1, 'every page holds at least one message');
+      assert.ok(JSON.stringify(page).length <= 300 * 1024, 'a page stays near limits.sync_reply_max_bytes');
+      for (const m of page.messages) {
+        assert.equal(m.body, body);
+        seqs.push(m.seq);
+      }
+      if (!page.has_more) break;
+      after = seqs[seqs.length - 1];
+    }
+    assert.ok(pages >= 4, `cut into pages by bytes (${pages + 1} pages)`);
+    assert.deepEqual(seqs, Array.from({ length: 60 }, (_, i) => i + 1));
+    await wy.ping();
+    assert.equal(wy.closeInfo, null, 'the socket is still open');
+    // HTTP history is cut the same way; the newest page holds the newest.
+    const res = await api(sbase, 'GET', `/api/v1/conversations/${c}/messages?limit=200`, undefined, y.token);
+    assert.equal(res.status, 200);
+    assert.ok(res.text.length <= 300 * 1024, `${res.text.length} bytes`);
+    assert.equal(res.json.has_more, true);
+    assert.equal(res.json.messages[res.json.messages.length - 1].seq, 60);
+    await wy.close();
+  } finally {
+    await small.dispose();
+  }
 });

@@ -177,3 +177,61 @@ test('bad read frames get an error frame', async () => {
   assert.deepEqual(await convEntry(b.token, conv), { conv, last_seq: 1, read_seq: 0, unread: 1 });
   await ws.close();
 });
+
+test('a read that does not move the cursor is pushed to no one', async () => {
+  const base = server.baseUrl;
+  const a = await newUser(base, 'nmA');
+  const b = await newUser(base, 'nmB');
+  const conv = privateConv(a.user_id, b.user_id);
+  for (let i = 1; i <= 3; i++) await httpSend(base, a.token, { to_user: b.user_id }, `m${i}`);
+  const wa = await openWs(server, a.token);
+  const wb1 = await openWs(server, b.token);
+  const wb2 = await openWs(server, b.token);
+  wb1.send({ type: 'read', conv, seq: 2 });
+  assert.equal((await wa.next({ type: 'read' })).seq, 2);
+  assert.equal((await wb2.next({ type: 'read' })).seq, 2);
+
+  // At or below the cursor: answered (no error), but nobody hears of it.
+  for (const seq of [2, 1, 0, 2, 2, 1]) wb1.send({ type: 'read', conv, seq });
+  await wb1.ping();
+  await sleep(300 * TIMEOUT_SCALE);
+  await Promise.all([wa.ping(), wb2.ping()]);
+  assert.deepEqual(wa.take({ type: 'read' }), [], 'the peer hears nothing more');
+  assert.deepEqual(wb2.take({ type: 'read' }), [], "the reader's other connection hears nothing more");
+  assert.deepEqual(wb1.take({ type: 'error' }), []);
+  await readCursorStays(b.token, conv, 2, 200 * TIMEOUT_SCALE);
+
+  // Moving it again is pushed once.
+  wb1.send({ type: 'read', conv, seq: 3 });
+  assert.equal((await wa.next({ type: 'read' })).seq, 3);
+  await sleep(200 * TIMEOUT_SCALE);
+  await wa.ping();
+  assert.deepEqual(wa.take({ type: 'read' }), []);
+  await Promise.all([wa, wb1, wb2].map((w) => w.close()));
+});
+
+test('read frames are rate-limited per user with rate_limited and retry_after_ms; the socket stays open', async () => {
+  const limited = await startParley({ config: { rate: { read_per_sec: 1, read_burst: 3 } } });
+  try {
+    const base = limited.baseUrl;
+    const a = await newUser(base, 'rlA');
+    const b = await newUser(base, 'rlB');
+    const conv = privateConv(a.user_id, b.user_id);
+    for (let i = 1; i <= 12; i++) await httpSend(base, a.token, { to_user: b.user_id }, `m${i}`);
+    const wb = await openWs(limited, b.token);
+    for (let seq = 1; seq <= 12; seq++) wb.send({ type: 'read', conv, seq });
+    const err = await wb.next({ type: 'error' });
+    assert.equal(err.code, 'rate_limited', JSON.stringify(err));
+    assert.ok(err.retry_after_ms > 0, JSON.stringify(err));
+    await wb.ping();
+    // Another user is not limited by b's reads.
+    const wa = await openWs(limited, a.token);
+    wa.send({ type: 'read', conv, seq: 12 });
+    await wa.ping();
+    await sleep(200 * TIMEOUT_SCALE);
+    assert.deepEqual(wa.take({ type: 'error' }), []);
+    await Promise.all([wa.close(), wb.close()]);
+  } finally {
+    await limited.dispose();
+  }
+});

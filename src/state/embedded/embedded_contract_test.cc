@@ -47,8 +47,9 @@ struct MemorySequenceAllocatorFactory {
 };
 
 struct MemoryRecentWindowFactory {
+  static constexpr size_t kConvMaxBytes = 16 * 1024;
   RecentWindow& Node(int) { return window; }
-  MemoryRecentWindow window{256, 1000};
+  MemoryRecentWindow window{256, 1000, kConvMaxBytes};
 };
 
 struct EmbeddedIdempotencyStoreFactory {

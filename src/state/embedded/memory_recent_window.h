@@ -1,7 +1,8 @@
 // The recent window in this process's memory: embedded mode, where every
-// logic facade runs in one process. Keeps up to `per_conv` messages of each
-// of up to `max_convs` conversations (least recently active dropped first),
-// and new private conversations for a minute. Thread-safe; one mutex guards
+// logic facade runs in one process. Keeps up to `per_conv` messages and
+// `conv_max_bytes` bytes of each of up to `max_convs` conversations, at most
+// `max_bytes` in all (least recently active dropped first; see
+// RecentMessages), and new private conversations for a minute. Thread-safe; one mutex guards
 // both; callbacks run inline, outside it.
 #pragma once
 
@@ -15,7 +16,9 @@ namespace parley::state {
 
 class MemoryRecentWindow final : public RecentWindow {
  public:
-  MemoryRecentWindow(size_t per_conv, size_t max_convs) : recent_(per_conv, max_convs) {}
+  MemoryRecentWindow(size_t per_conv, size_t max_convs, size_t conv_max_bytes = SIZE_MAX,
+                     size_t max_bytes = SIZE_MAX)
+      : recent_(per_conv, max_convs, conv_max_bytes, max_bytes) {}
 
   void Add(std::vector<rpc::ChatMessage> messages, int64_t now_ms, Callback<Status> done) override;
   void Range(std::string conv, uint64_t lo, uint64_t hi,

@@ -38,10 +38,16 @@ struct RedisIdempotencyStoreFactory {
 };
 
 struct RedisRecentWindowFactory {
+  static constexpr size_t kConvMaxBytes = 16 * 1024;
+  static RedisStateOptions Options(const std::string& node) {
+    RedisStateOptions o = RedisTestEnv::Options(node);
+    o.recent_conv_max_bytes = kConvMaxBytes;
+    return o;
+  }
   RecentWindow& Node(int i) { return i == 0 ? a : b; }
   RedisTestEnv env;
-  RedisRecentWindow a{env.NewClient(), env.Options("n0")};
-  RedisRecentWindow b{env.NewClient(), env.Options("n1")};
+  RedisRecentWindow a{env.NewClient(), Options("n0")};
+  RedisRecentWindow b{env.NewClient(), Options("n1")};
 };
 
 struct RedisSessionStoreFactory {

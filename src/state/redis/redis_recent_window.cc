@@ -12,15 +12,24 @@ using redis_internal::ParseU64;
 
 namespace {
 
-// KEYS: the windows of a partition's conversations. ARGV: cap, idle ttl ms,
-// then per key: the number of its messages, then (seq, payload) for each.
+// KEYS: per conversation of a partition, its window and its byte count.
+// ARGV: cap, idle ttl ms, byte cap, then per conversation: the number of its
+// messages, then (seq, payload) for each.
 const char kAddLua[] = R"(
 local cap = tonumber(ARGV[1])
-local pos = 3
-for i = 1, #KEYS do
+local ttl = ARGV[2]
+local max_bytes = tonumber(ARGV[3])
+local pos = 4
+for i = 1, #KEYS, 2 do
   local k = KEYS[i]
+  local kb = KEYS[i + 1]
   local count = tonumber(ARGV[pos])
   pos = pos + 1
+  local bytes = tonumber(redis.call('GET', kb) or '-1')
+  if bytes < 0 then
+    bytes = 0
+    for _, m in ipairs(redis.call('ZRANGE', k, 0, -1)) do bytes = bytes + #m end
+  end
   for j = 1, count do
     local seq = ARGV[pos]
     local payload = ARGV[pos + 1]
@@ -29,16 +38,23 @@ for i = 1, #KEYS do
     local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
     if top[2] == nil or s == tonumber(top[2]) + 1 then
       redis.call('ZADD', k, seq, payload)
+      bytes = bytes + #payload
     elseif s <= tonumber(top[2]) and redis.call('ZCOUNT', k, seq, seq) > 0 then
       -- already held
     else
       redis.call('DEL', k)
       redis.call('ZADD', k, seq, payload)
+      bytes = #payload
     end
   end
   local n = redis.call('ZCARD', k)
-  if n > cap then redis.call('ZREMRANGEBYRANK', k, 0, n - cap - 1) end
-  redis.call('PEXPIRE', k, ARGV[2])
+  while n > 1 and (n > cap or bytes > max_bytes) do
+    local oldest = redis.call('ZPOPMIN', k)
+    bytes = bytes - #oldest[1]
+    n = n - 1
+  end
+  redis.call('PEXPIRE', k, ttl)
+  redis.call('SET', kb, bytes, 'PX', ttl)
 end
 return 1
 )";
@@ -95,9 +111,11 @@ void RedisRecentWindow::Add(std::vector<rpc::ChatMessage> messages, int64_t now_
   size_t slot = 0;
   for (const auto& [p, convs] : by_partition) {
     std::vector<std::string> keys, args = {std::to_string(options_.recent_per_conv),
-                                           std::to_string(options_.recent_idle_ttl_ms)};
+                                           std::to_string(options_.recent_idle_ttl_ms),
+                                           std::to_string(options_.recent_conv_max_bytes)};
     for (const auto& [conv, msgs] : convs) {
       keys.push_back(keys_.Recent(conv));
+      keys.push_back(keys_.RecentBytes(conv));
       args.push_back(std::to_string(msgs.size()));
       for (const rpc::ChatMessage* m : msgs) {
         args.push_back(std::to_string(m->seq()));

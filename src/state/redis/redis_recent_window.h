@@ -2,7 +2,10 @@
 //
 // Per conversation, in its partition's slot, a sorted set
 // "<prefix>:{p<k>}:recent:<conv>" of serialized messages (without request id
-// and origin) scored by seq: the newest recent_per_conv messages, contiguous.
+// and origin) scored by seq: the newest recent_per_conv messages, contiguous,
+// of at most recent_conv_max_bytes in all (the newest always stays); beside
+// it "<prefix>:{p<k>}:recentbytes:<conv>" counts those bytes (recounted when
+// lost), so that trimming by bytes never reads the window.
 // One script per partition adds a batch's messages: a message that continues
 // the window is appended, one already held is ignored, any other (a gap)
 // restarts the window with it. A window expires after recent_idle_ttl_ms

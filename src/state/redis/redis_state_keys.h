@@ -32,6 +32,8 @@ class RedisStateKeys {
   // The next turn at a held lease, reserved by a process that waits for it.
   std::string LeaseWant(std::string_view conv) const { return OfConv(conv, "leasewant"); }
   std::string Recent(std::string_view conv) const { return OfConv(conv, "recent"); }
+  // The bytes of the payloads held in Recent(conv).
+  std::string RecentBytes(std::string_view conv) const { return OfConv(conv, "recentbytes"); }
   // The idempotency record of (from, client_id), in `conv`'s partition, and
   // the line of claims waiting for it (a list of tokens, and a hash token ->
   // deadline by which the waiter must ask again).

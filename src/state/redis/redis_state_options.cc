@@ -28,6 +28,7 @@ Status Validate(const RedisStateOptions& o) {
   if (o.group_cache_ttl_ms == 0) return bad("group_cache_ttl_ms");
   if (o.group_version_ttl_ms < 1000) return bad("group_version_ttl_ms");
   if (o.recent_per_conv == 0) return bad("recent_per_conv");
+  if (o.recent_conv_max_bytes == 0) return bad("recent_conv_max_bytes");
   if (o.recent_idle_ttl_ms < 1000) return bad("recent_idle_ttl_ms");
   if (o.new_conversation_keep_ms < 60'000) return bad("new_conversation_keep_ms");
   if (o.new_conversations_max == 0) return bad("new_conversations_max");

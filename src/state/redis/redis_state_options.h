@@ -66,6 +66,9 @@ struct RedisStateOptions {
   // --- recent window ---
   // Messages kept per conversation (storage.recent_per_conv).
   uint32_t recent_per_conv = 256;
+  // Bytes of serialized messages kept per conversation
+  // (storage.recent_conv_max_bytes); the newest message always stays.
+  uint32_t recent_conv_max_bytes = 256 * 1024;
   // A conversation's window is dropped after this long without a message.
   uint32_t recent_idle_ttl_ms = 900'000;
   // A private conversation is "new" for this long after its first message

@@ -1,7 +1,9 @@
 // The contract of state::RecentWindow, written once and run against every
 // implementation. Instantiate with a factory type F that has
 //   state::RecentWindow& Node(int i);  // i = 0, 1: two logic nodes' views
-// over one fresh, empty window (the same object for an in-process one).
+// over one fresh, empty window (the same object for an in-process one), and
+//   static constexpr size_t kConvMaxBytes;  // the window's bytes per conversation
+// (it must hold at least a few messages of ~1 KiB).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -94,8 +96,50 @@ TYPED_TEST_P(RecentWindowContract, TheFirstMessageOfAPrivateConversationMakesItN
   EXPECT_EQ(this->New(2, 1, this->kNow + 30'000), (Convs{{"p:1:2", 1}}));  // still new a bit later
 }
 
+TYPED_TEST_P(RecentWindowContract, AConversationIsBoundedByBytesAndKeepsItsNewestRun) {
+  const size_t max = TypeParam::kConvMaxBytes;
+  const size_t total = 4 * max / 1000 + 4;  // ~4x the bound in 1 KiB messages
+  for (uint64_t s = 1; s <= total; ++s) {
+    rpc::ChatMessage m = this->Message("g:7", s, 1, 0);
+    m.set_body(std::string(1000, 'x'));
+    this->Add({m}, static_cast<int>(s % 2));
+  }
+  auto held = parley::testing::Wait<StatusOr<std::vector<rpc::ChatMessage>>>(
+      [&](auto cb) { this->node(1).Range("g:7", 1, total, cb); });
+  ASSERT_OK(held.status());
+  EXPECT_TRUE(held->empty());  // the oldest were evicted: nothing from seq 1
+  // What is held is the newest run, contiguous up to the last added, within
+  // the bound (counted at least as the serialized messages).
+  uint64_t first = total;
+  while (first > 1 && !this->Seqs("g:7", first - 1, total).empty()) --first;
+  std::vector<uint64_t> seqs = this->Seqs("g:7", first, total);
+  ASSERT_FALSE(seqs.empty());
+  EXPECT_EQ(seqs.back(), total);
+  EXPECT_LT(seqs.size(), total);
+  auto run = parley::testing::Wait<StatusOr<std::vector<rpc::ChatMessage>>>(
+      [&](auto cb) { this->node(0).Range("g:7", first, total, cb); });
+  ASSERT_OK(run.status());
+  size_t bytes = 0;
+  for (const auto& m : *run) bytes += m.ByteSizeLong();
+  EXPECT_LE(bytes, max);
+  EXPECT_GE(bytes, max / 2);  // and not much less: it evicts only what it must
+}
+
+TYPED_TEST_P(RecentWindowContract, AMessageOverTheByteBoundIsStillHeldAlone) {
+  rpc::ChatMessage small = this->Message("g:8", 1, 1, 0);
+  rpc::ChatMessage big = this->Message("g:8", 2, 1, 0);
+  big.set_body(std::string(TypeParam::kConvMaxBytes + 10, 'y'));
+  this->Add({small, big});
+  EXPECT_TRUE(this->Seqs("g:8", 1, 2).empty());
+  EXPECT_EQ(this->Seqs("g:8", 2, 2, 1), (std::vector<uint64_t>{2}));
+  this->Add({this->Message("g:8", 3, 1, 0)}, 1);  // and the window goes on after it
+  EXPECT_EQ(this->Seqs("g:8", 3, 3), (std::vector<uint64_t>{3}));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(RecentWindowContract, AddedMessagesAreServedInRangesByEveryNode,
                             AGapRestartsTheWindow,
-                            TheFirstMessageOfAPrivateConversationMakesItNewForBoth);
+                            TheFirstMessageOfAPrivateConversationMakesItNewForBoth,
+                            AConversationIsBoundedByBytesAndKeepsItsNewestRun,
+                            AMessageOverTheByteBoundIsStillHeldAlone);
 
 }  // namespace parley::state::testing
