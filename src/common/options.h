@@ -22,6 +22,13 @@ struct Limits {
   uint32_t request_body_max = 64 * 1024;  // HTTP body, bytes
   uint32_t ws_frame_max = 64 * 1024;      // WebSocket message, bytes
   uint32_t send_batch_max = 256;          // sends in one LogicService::Send call
+  // Groups one user may be a member of (created or added to): bounds what
+  // others can make a user's `hello` and conversation list carry. Telegram's
+  // 500 is ample for people.
+  uint32_t groups_per_user_max = 500;
+  // Conversations in one `hello` or GET /api/v1/conversations page (newest
+  // first; `has_more` and a cursor lead to the rest).
+  uint32_t conversations_page_max = 500;
 };
 
 struct RateLimits {
@@ -34,6 +41,14 @@ struct RateLimits {
   // Per-IP token bucket on register and login.
   double auth_per_sec = 20;
   double auth_burst = 100;
+  // Per-user token buckets (per logic node) on creating groups and on
+  // adding a member: people make a few groups a day and add a handful of
+  // people at a time; a script that adds strangers in bulk is slowed to a
+  // crawl.
+  double group_create_per_sec = 0.1;  // 6 a minute
+  double group_create_burst = 10;
+  double group_add_per_sec = 0.5;  // 30 a minute
+  double group_add_burst = 20;
 };
 
 struct ConnectionOptions {

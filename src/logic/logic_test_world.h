@@ -41,6 +41,10 @@ inline Options TestOptions() {
   o.rate.send_burst = 100'000;
   o.rate.auth_per_sec = 100'000;
   o.rate.auth_burst = 100'000;
+  o.rate.group_create_per_sec = 100'000;
+  o.rate.group_create_burst = 100'000;
+  o.rate.group_add_per_sec = 100'000;
+  o.rate.group_add_burst = 100'000;
   return o;
 }
 
