@@ -15,12 +15,32 @@ const Status& DeadlineExceeded() {
   static const Status kStatus = Status::Unavailable("deadline exceeded");
   return kStatus;
 }
+
+// A zero rate or bound would refuse every group or page: a mistake, not a policy.
+Status ValidateGroupOptions(const Options& o) {
+  if (o.limits.groups_per_user_max == 0) {
+    return Status::InvalidArgument("limits.groups_per_user_max must be at least 1");
+  }
+  if (o.limits.conversations_page_max == 0) {
+    return Status::InvalidArgument("limits.conversations_page_max must be at least 1");
+  }
+  if (!(o.rate.group_create_per_sec > 0) || !(o.rate.group_create_burst >= 1)) {
+    return Status::InvalidArgument(
+        "rate.group_create_per_sec must be above 0 and rate.group_create_burst at least 1");
+  }
+  if (!(o.rate.group_add_per_sec > 0) || !(o.rate.group_add_burst >= 1)) {
+    return Status::InvalidArgument(
+        "rate.group_add_per_sec must be above 0 and rate.group_add_burst at least 1");
+  }
+  return Status::Ok();
+}
 }  // namespace
 
 StatusOr<std::unique_ptr<Logic>> Logic::Create(asio::any_io_executor executor, LogicDeps deps) {
   auto hasher = PasswordHasher::Create(deps.options.password_hash_cost, 2);
   if (!hasher.ok()) return hasher.status();
   if (deps.options.node_id > 1023) return Status::InvalidArgument("node id must be 0-1023");
+  if (Status s = ValidateGroupOptions(deps.options); !s.ok()) return s;
   return std::unique_ptr<Logic>(new Logic(std::move(executor), deps, std::move(hasher).value()));
 }
 

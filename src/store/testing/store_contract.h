@@ -486,7 +486,7 @@ TYPED_TEST_P(StoreContractTest, NoUserIsInMoreGroupsThanTheBound) {
   EXPECT_EQ(this->CreateGroup("mine", u, {}, 100, rules).status().code(), Code::kInvalidArgument);
   EXPECT_TRUE(this->Convs(50).empty());  // nothing of the refused group remains
   // Leaving one makes room again.
-  ASSERT_OK(this->RemoveMember(groups[0], u).status());
+  ASSERT_OK(this->RemoveMember(this->Convs(u).at(0).group_id(), u).status());
   EXPECT_OK(this->CreateGroup("mine", u, {}, 100, rules).status());
 }
 
