@@ -32,7 +32,9 @@ inline std::optional<GroupAdds> ParseGroupAdds(std::string_view name) {
 //                      groups_per_user_max groups;
 //   PERMISSION_DENIED  a joining user other than the group's creator set
 //                      GroupAdds::kNobody.
-// A user the store does not know counts as GroupAdds::kAnyone.
+// A user the store does not know (no users row: tests of other tiers) counts
+// as GroupAdds::kAnyone, and its groups_per_user_max may be passed by
+// concurrent joins (a store serializes a user's joins on its users row).
 struct MembershipRules {
   uint32_t group_members_max = UINT32_MAX;
   uint32_t groups_per_user_max = UINT32_MAX;
