@@ -81,8 +81,10 @@ export class Api {
   removeMember(groupId, userId) {
     return this.request('DELETE', `/api/v1/groups/${groupId}/members/${userId}`);
   }
-  conversations() {
-    return this.request('GET', '/api/v1/conversations');
+  // One page of the conversation list; `before` is the previous page's `next`.
+  conversations(before) {
+    const suffix = before ? `?before=${encodeURIComponent(before)}` : '';
+    return this.request('GET', `/api/v1/conversations${suffix}`);
   }
   // page: {after_seq?, before_seq?, limit?}
   messages(conv, page = {}) {

@@ -17,6 +17,7 @@ const PAGE = 50;           // messages per history page (HTTP)
 const PREVIEW = 30;        // messages fetched for a conversation not yet loaded
 const SYNC_LIMIT = 200;    // messages per sync frame when filling a gap
 const SYNC_TIMEOUT_MS = 10000;
+const LIST_PAGES_MAX = 100;  // conversation list pages fetched in one go
 
 export class ChatClient extends EventTarget {
   constructor({api, store, token, win = window}) {
@@ -156,6 +157,8 @@ export class ChatClient extends EventTarget {
       const c = this.store.updateSummary(summary);
       if (c && c.kind === 'g') this.ensureGroup(c.groupId);
     }
+    // hello carries the newest page only; the list brings the rest.
+    if (frame.has_more === true) this.loadConversationList({catchUp: true});
     for (const c of this.store.convs.values()) this.catchUp(c.conv);
     for (const pending of this.store.sendable()) this.transmit(pending);
     // Lookups that failed while we were cut off get another chance.
@@ -256,16 +259,24 @@ export class ChatClient extends EventTarget {
 
   // ---- conversations ------------------------------------------------------
 
-  async loadConversationList() {
+  // catchUp: pull what was missed in every listed conversation (after a
+  // hello that listed only the first page), not only while the socket is down.
+  async loadConversationList({catchUp = false} = {}) {
     try {
-      const answer = await this.api.conversations();
-      const list = Array.isArray(answer.conversations) ? answer.conversations : [];
+      const list = [];
+      let before;
+      for (let page = 0; page < LIST_PAGES_MAX; page++) {
+        const answer = await this.api.conversations(before);
+        if (Array.isArray(answer.conversations)) list.push(...answer.conversations);
+        if (answer.has_more !== true || typeof answer.next !== 'string') break;
+        before = answer.next;
+      }
       for (const summary of list) {
         const c = this.store.updateSummary(summary);
         if (c && c.kind === 'g') this.ensureGroup(c.groupId);
       }
       this.store.setServerOrder(list.map((s) => s.conv));
-      if (!this.socket.isOpen()) for (const s of list) this.catchUp(s.conv);
+      if (catchUp || !this.socket.isOpen()) for (const s of list) this.catchUp(s.conv);
     } catch (error) {
       if (error.code !== 'unreachable') this.backgroundError(error);
     }

@@ -122,6 +122,9 @@ awaitable<Response> ApiHandlers::Dispatch(const Call& call) const {
       co_return co_await Logout(call);
     case Route::kMe:
       co_return co_await Me(call);
+    case Route::kGetSettings:
+    case Route::kPutSettings:
+      co_return co_await Settings(call);
     case Route::kFindUser:
       co_return co_await FindUser(call);
     case Route::kGetUser:
@@ -235,6 +238,26 @@ awaitable<Response> ApiHandlers::Me(const Call& call) const {
   co_return co_await LookUpUser(call, rpc::GetUserRequest());
 }
 
+awaitable<Response> ApiHandlers::Settings(const Call& call) const {
+  rpc::SettingsRequest req;
+  if (call.match.route == Route::kPutSettings) {
+    PARLEY_TRY(body, Body(call));
+    // Every setting is optional; one given must be valid.
+    if (body->Has("group_adds")) {
+      PARLEY_TRY(group_adds, body->String("group_adds"));
+      if (group_adds->empty()) {
+        co_return Error(Status::InvalidArgument("group_adds must be \"anyone\" or \"nobody\""));
+      }
+      req.set_group_adds(std::move(*group_adds));
+    }
+  }
+  PARLEY_TRY(ctx, Authenticated(call));
+  auto reply = co_await Await<rpc::SettingsReply>(
+      [&](auto cb) { logic_.Settings(std::move(*ctx), std::move(req), cb); });
+  if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
+  co_return Ok(http::status::ok, {{"group_adds", reply.group_adds()}});
+}
+
 awaitable<Response> ApiHandlers::GetUser(const Call& call) const {
   PARLEY_TRY(user_id, ParseIdText(call.match.params[0], "user_id"));
   rpc::GetUserRequest req;
@@ -305,10 +328,25 @@ awaitable<Response> ApiHandlers::RemoveMember(const Call& call) const {
 }
 
 awaitable<Response> ApiHandlers::Conversations(const Call& call) const {
+  rpc::ListConversationsRequest req;
+  if (const std::string* limit = call.target.Query("limit")) {
+    const uint32_t page_max = options_.limits.conversations_page_max;
+    std::optional<uint64_t> v = ParseDecimal(*limit, page_max);
+    if (!v || *v == 0) {
+      co_return Error(Status::InvalidArgument("limit must be 1 to " + std::to_string(page_max)));
+    }
+    req.set_limit(static_cast<uint32_t>(*v));
+  }
+  if (const std::string* before = call.target.Query("before")) {
+    // A cursor is a timestamp and a conversation id; anything longer is not one.
+    if (before->empty() || before->size() > 128) {
+      co_return Error(Status::InvalidArgument("before is not a cursor from a listing"));
+    }
+    req.set_before(*before);
+  }
   PARLEY_TRY(ctx, Authenticated(call));
-  auto reply = co_await Await<rpc::ListConversationsReply>([&](auto cb) {
-    logic_.ListConversations(std::move(*ctx), rpc::ListConversationsRequest(), cb);
-  });
+  auto reply = co_await Await<rpc::ListConversationsReply>(
+      [&](auto cb) { logic_.ListConversations(std::move(*ctx), std::move(req), cb); });
   if (reply.error().code() != rpc::OK) co_return ReplyError(reply.error(), call);
   std::vector<const rpc::ConvState*> convs;
   convs.reserve(static_cast<size_t>(reply.convs_size()));
@@ -332,7 +370,9 @@ awaitable<Response> ApiHandlers::Conversations(const Call& call) const {
     }
     list.emplace_back(std::move(o));
   }
-  co_return Ok(http::status::ok, {{"conversations", std::move(list)}});
+  boost::json::object out{{"conversations", std::move(list)}, {"has_more", reply.has_more()}};
+  if (reply.has_more()) out["next"] = reply.next();
+  co_return Ok(http::status::ok, std::move(out));
 }
 
 awaitable<Response> ApiHandlers::History(const Call& call) const {

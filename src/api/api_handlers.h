@@ -63,6 +63,7 @@ class ApiHandlers {
   boost::asio::awaitable<Response> Login(const Call& call) const;
   boost::asio::awaitable<Response> Logout(const Call& call) const;
   boost::asio::awaitable<Response> Me(const Call& call) const;
+  boost::asio::awaitable<Response> Settings(const Call& call) const;
   boost::asio::awaitable<Response> FindUser(const Call& call) const;
   boost::asio::awaitable<Response> GetUser(const Call& call) const;
   // The user as {"user_id","username","online"}, for the three lookups above.

@@ -41,11 +41,14 @@ struct RouteSpec {
 constexpr http::verb kGet = http::verb::get;
 constexpr http::verb kPost = http::verb::post;
 constexpr http::verb kDelete = http::verb::delete_;
+constexpr http::verb kPut = http::verb::put;
 
 constexpr RouteSpec kRoutes[] = {
     {kPost, {"api", "v1", "users"}, 3, Route::kRegister},
     {kGet, {"api", "v1", "users"}, 3, Route::kFindUser},
     {kGet, {"api", "v1", "users", "me"}, 4, Route::kMe},  // before {}: first match wins
+    {kGet, {"api", "v1", "users", "me", "settings"}, 5, Route::kGetSettings},
+    {kPut, {"api", "v1", "users", "me", "settings"}, 5, Route::kPutSettings},
     {kGet, {"api", "v1", "users", "{}"}, 4, Route::kGetUser},
     {kPost, {"api", "v1", "sessions"}, 3, Route::kLogin},
     {kDelete, {"api", "v1", "sessions"}, 3, Route::kLogout},
@@ -86,7 +89,7 @@ bool MethodMatches(const RouteSpec& spec, http::verb method) {
 
 RouteMatch MatchRoute(http::verb method, const std::vector<std::string>& segments) {
   RouteMatch match;
-  bool get = false, post = false, del = false, head = false;
+  bool get = false, post = false, del = false, head = false, put = false;
   std::vector<std::string> params;
   for (const RouteSpec& spec : kRoutes) {
     if (!PathMatches(spec, segments, &params)) continue;
@@ -100,8 +103,9 @@ RouteMatch MatchRoute(http::verb method, const std::vector<std::string>& segment
     head |= spec.method == kGet && spec.route != Route::kWebSocket;
     post |= spec.method == kPost;
     del |= spec.method == kDelete;
+    put |= spec.method == kPut;
   }
-  if (get || post || del) {
+  if (get || post || del || put) {
     match.result = RouteMatch::Result::kMethodNotAllowed;
     auto add = [&](bool on, const char* name) {
       if (!on) return;
@@ -112,6 +116,7 @@ RouteMatch MatchRoute(http::verb method, const std::vector<std::string>& segment
     add(get, "GET");
     add(head, "HEAD");
     add(post, "POST");
+    add(put, "PUT");
     return match;
   }
   if (!segments.empty() && segments[0] == "api") {

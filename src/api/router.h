@@ -30,6 +30,8 @@ enum class Route {
   kRegister,       // POST   /api/v1/users
   kFindUser,       // GET    /api/v1/users?username=
   kMe,             // GET    /api/v1/users/me
+  kGetSettings,    // GET    /api/v1/users/me/settings
+  kPutSettings,    // PUT    /api/v1/users/me/settings
   kGetUser,        // GET    /api/v1/users/{user_id}
   kLogin,          // POST   /api/v1/sessions
   kLogout,         // DELETE /api/v1/sessions

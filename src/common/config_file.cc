@@ -64,6 +64,8 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("limits.request_body_max", &l.request_body_max);
   add("limits.ws_frame_max", &l.ws_frame_max);
   add("limits.sync_reply_max_bytes", &l.sync_reply_max_bytes);
+  add("limits.groups_per_user_max", &l.groups_per_user_max);
+  add("limits.conversations_page_max", &l.conversations_page_max);
   RateLimits& r = o->rate;
   add("rate.send_per_sec", &r.send_per_sec);
   add("rate.send_burst", &r.send_burst);
@@ -74,6 +76,10 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("rate.read_burst", &r.read_burst);
   add("rate.sync_per_sec", &r.sync_per_sec);
   add("rate.sync_burst", &r.sync_burst);
+  add("rate.group_create_per_sec", &r.group_create_per_sec);
+  add("rate.group_create_burst", &r.group_create_burst);
+  add("rate.group_add_per_sec", &r.group_add_per_sec);
+  add("rate.group_add_burst", &r.group_add_burst);
   ConnectionOptions& c = o->conn;
   add("conn.idle_timeout_ms", &c.idle_timeout_ms);
   add("conn.outbound_queue_max_bytes", &c.outbound_queue_max_bytes);

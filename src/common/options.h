@@ -28,6 +28,13 @@ struct Limits {
   // conn.outbound_queue_max_bytes (control characters escape 6x). The first
   // message always fits: body_max bounds it (6 * 4096 B plus its fields).
   uint32_t sync_reply_max_bytes = 256 * 1024;
+  // Groups one user may be a member of (created or added to): bounds what
+  // others can make a user's `hello` and conversation list carry. Telegram's
+  // 500 is ample for people.
+  uint32_t groups_per_user_max = 500;
+  // Conversations in one `hello` or GET /api/v1/conversations page (newest
+  // first; `has_more` and a cursor lead to the rest).
+  uint32_t conversations_page_max = 500;
 };
 
 struct RateLimits {
@@ -50,6 +57,14 @@ struct RateLimits {
   // together. The burst covers a reconnect that syncs many conversations.
   double sync_per_sec = 20;
   double sync_burst = 400;
+  // Per-user token buckets (per logic node) on creating groups and on
+  // adding a member: people make a few groups a day and add a handful of
+  // people at a time; a script that adds strangers in bulk is slowed to a
+  // crawl.
+  double group_create_per_sec = 0.1;  // 6 a minute
+  double group_create_burst = 10;
+  double group_add_per_sec = 0.5;  // 30 a minute
+  double group_add_burst = 20;
 };
 
 struct ConnectionOptions {

@@ -251,7 +251,15 @@ std::string HelloFrame(uint64_t user_id, uint64_t conn_id, const rpc::ConnectRep
     }
     out += '}';
   }
-  out += "]}";
+  // Only the first page of conversations: the rest through
+  // GET /api/v1/conversations?before=<next>.
+  out += "],\"has_more\":";
+  out += reply.has_more() ? "true" : "false";
+  if (reply.has_more()) {
+    out += ',';
+    StrField(out, "next", reply.next());
+  }
+  out += '}';
   return out;
 }
 

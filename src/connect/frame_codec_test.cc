@@ -282,9 +282,14 @@ TEST(Serialize, Hello) {
   g->set_group_id(12);
   EXPECT_EQ(HelloFrame(1, 77, r), R"({"type":"hello","user_id":1,"conn_id":77,"convs":[)"
                                   R"({"conv":"p:1:5","last_seq":10,"read_seq":4,"peer":5},)"
-                                  R"({"conv":"g:12","last_seq":3,"read_seq":0,"group_id":12}]})");
+                                  R"({"conv":"g:12","last_seq":3,"read_seq":0,"group_id":12}],)"
+                                  R"("has_more":false})");
   EXPECT_EQ(HelloFrame(2, 1, rpc::ConnectReply()),
-            R"({"type":"hello","user_id":2,"conn_id":1,"convs":[]})");
+            R"({"type":"hello","user_id":2,"conn_id":1,"convs":[],"has_more":false})");
+  // More than one page: where the next one starts.
+  r.set_has_more(true);
+  r.set_next("0~g:12");
+  EXPECT_TRUE(HelloFrame(1, 77, r).ends_with(R"(}],"has_more":true,"next":"0~g:12"})"));
 }
 
 TEST(Serialize, SyncReadPong) {

@@ -1,12 +1,38 @@
 #include "logic/groups.h"
 
-#include <algorithm>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
 #include "common/validation.h"
 
 namespace parley::logic {
+
+namespace {
+
+template <typename R>
+R RateLimitedReply(const char* message, int64_t retry_after_ms) {
+  R r = ErrorReply<R>(Status::RateLimited(message));
+  r.mutable_error()->set_retry_after_ms(retry_after_ms);
+  return r;
+}
+
+}  // namespace
+
+Groups::Groups(const LogicDeps& deps, Accounts& accounts)
+    : deps_(deps),
+      accounts_(accounts),
+      create_limiter_(deps.clock, deps.options.rate.group_create_per_sec,
+                      deps.options.rate.group_create_burst),
+      add_limiter_(deps.clock, deps.options.rate.group_add_per_sec,
+                   deps.options.rate.group_add_burst) {}
+
+model::MembershipRules Groups::Rules() const {
+  model::MembershipRules rules;
+  rules.group_members_max = deps_.options.limits.group_members_max;
+  rules.groups_per_user_max = deps_.options.limits.groups_per_user_max;
+  return rules;
+}
 
 Task<StatusOr<state::GroupPtr>> Groups::Load(uint64_t group_id) {
   if (Status s = ValidateId(group_id, "group_id"); !s.ok()) co_return s;
@@ -22,20 +48,36 @@ Task<rpc::GroupReply> Groups::Create(const Caller& caller, const CallContext& ct
                                      rpc::CreateGroupRequest req) {
   using R = rpc::GroupReply;
   const Limits& limits = deps_.options.limits;
+  // Bounded before any work: the list is as long as the request body allows.
+  if (static_cast<uint64_t>(req.members_size()) > limits.group_members_max) {
+    co_return ErrorReply<R>(Status::InvalidArgument(
+        "a group has at most " + std::to_string(limits.group_members_max) + " members"));
+  }
   if (Status s = ValidateGroupName(req.name(), limits); !s.ok()) co_return ErrorReply<R>(s);
-  std::vector<uint64_t> members{caller.user_id};
+  // The owner first; duplicates dropped in one pass, first mention kept.
+  std::vector<uint64_t> members;
+  members.reserve(req.members_size() + 1);
+  std::unordered_set<uint64_t> seen;
+  seen.reserve(req.members_size() + 1);
+  members.push_back(caller.user_id);
+  seen.insert(caller.user_id);
   for (uint64_t m : req.members()) {
-    if (std::find(members.begin(), members.end(), m) == members.end()) members.push_back(m);
+    if (seen.insert(m).second) members.push_back(m);
   }
   if (members.size() > limits.group_members_max) {
     co_return ErrorReply<R>(Status::InvalidArgument(
         "a group has at most " + std::to_string(limits.group_members_max) + " members"));
   }
-  for (uint64_t m : members) {
-    if (Status s = co_await accounts_.CheckUserExists(m); !s.ok()) co_return ErrorReply<R>(s);
+  if (int64_t retry = 0; !create_limiter_.TryTake(caller.user_id, &retry)) {
+    co_return RateLimitedReply<R>("creating groups too fast", retry);
+  }
+  for (size_t i = 1; i < members.size(); ++i) {
+    if (Status s = co_await accounts_.CheckUserExists(members[i]); !s.ok()) {
+      co_return ErrorReply<R>(s);
+    }
   }
   auto g = co_await Await<StatusOr<state::GroupPtr>>([&](auto cb) {
-    deps_.groups.Create(req.name(), caller.user_id, members, deps_.clock.NowMs(), cb);
+    deps_.groups.Create(req.name(), caller.user_id, members, deps_.clock.NowMs(), Rules(), cb);
   });
   if (!g.ok()) co_return ErrorReply<R>(g.status());
   spdlog::info("event=group_create rid={} group={} owner={} members={}", ctx.request_id,
@@ -69,11 +111,16 @@ Task<rpc::MembershipReply> Groups::AddMember(const Caller& caller, const CallCon
     co_return ErrorReply<R>(s);
   }
   if (state::IsMember(**group, req.user_id())) co_return R();
+  if (int64_t retry = 0; !add_limiter_.TryTake(caller.user_id, &retry)) {
+    co_return RateLimitedReply<R>("adding members too fast", retry);
+  }
+  // The directory checks the bounds again with the insert: this snapshot may
+  // be behind concurrent adds on other nodes.
   if (static_cast<uint32_t>((*group)->members_size()) >= deps_.options.limits.group_members_max) {
     co_return ErrorReply<R>(Status::InvalidArgument("the group is full"));
   }
   Status s = co_await Await<Status>([&](auto cb) {
-    deps_.groups.AddMember(req.group_id(), req.user_id(), deps_.clock.NowMs(), cb);
+    deps_.groups.AddMember(req.group_id(), req.user_id(), deps_.clock.NowMs(), Rules(), cb);
   });
   if (!s.ok()) co_return ErrorReply<R>(s);
   spdlog::info("event=group_add rid={} group={} user={} by={}", ctx.request_id, req.group_id(),
@@ -101,6 +148,31 @@ Task<rpc::MembershipReply> Groups::RemoveMember(const Caller& caller, const Call
   spdlog::info("event=group_remove rid={} group={} user={} by={} owner={}", ctx.request_id,
                req.group_id(), req.user_id(), caller.user_id, (*after)->owner());
   co_return R();
+}
+
+Task<rpc::SettingsReply> Groups::Settings(const Caller& caller, const CallContext& ctx,
+                                          rpc::SettingsRequest req) {
+  using R = rpc::SettingsReply;
+  R r;
+  if (!req.group_adds().empty()) {
+    auto who = model::ParseGroupAdds(req.group_adds());
+    if (!who) {
+      co_return ErrorReply<R>(
+          Status::InvalidArgument("group_adds must be \"anyone\" or \"nobody\""));
+    }
+    Status s = co_await Await<Status>(
+        [&](auto cb) { deps_.store.SetGroupAdds(caller.user_id, *who, cb); });
+    if (!s.ok()) co_return ErrorReply<R>(s);
+    spdlog::info("event=settings rid={} user={} group_adds={}", ctx.request_id, caller.user_id,
+                 model::GroupAddsName(*who));
+    r.set_group_adds(std::string(model::GroupAddsName(*who)));
+    co_return r;
+  }
+  auto user = co_await Await<StatusOr<store::UserRecord>>(
+      [&](auto cb) { deps_.store.FindUserById(caller.user_id, cb); });
+  if (!user.ok()) co_return ErrorReply<R>(user.status());
+  r.set_group_adds(std::string(model::GroupAddsName(user->group_adds)));
+  co_return r;
 }
 
 }  // namespace parley::logic

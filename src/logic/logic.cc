@@ -1,5 +1,7 @@
 #include "logic/logic.h"
 
+#include "logic/conversation_page.h"
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -13,12 +15,32 @@ const Status& DeadlineExceeded() {
   static const Status kStatus = Status::Unavailable("deadline exceeded");
   return kStatus;
 }
+
+// A zero rate or bound would refuse every group or page: a mistake, not a policy.
+Status ValidateGroupOptions(const Options& o) {
+  if (o.limits.groups_per_user_max == 0) {
+    return Status::InvalidArgument("limits.groups_per_user_max must be at least 1");
+  }
+  if (o.limits.conversations_page_max == 0) {
+    return Status::InvalidArgument("limits.conversations_page_max must be at least 1");
+  }
+  if (!(o.rate.group_create_per_sec > 0) || !(o.rate.group_create_burst >= 1)) {
+    return Status::InvalidArgument(
+        "rate.group_create_per_sec must be above 0 and rate.group_create_burst at least 1");
+  }
+  if (!(o.rate.group_add_per_sec > 0) || !(o.rate.group_add_burst >= 1)) {
+    return Status::InvalidArgument(
+        "rate.group_add_per_sec must be above 0 and rate.group_add_burst at least 1");
+  }
+  return Status::Ok();
+}
 }  // namespace
 
 StatusOr<std::unique_ptr<Logic>> Logic::Create(asio::any_io_executor executor, LogicDeps deps) {
   auto hasher = PasswordHasher::Create(deps.options.password_hash_cost, 2);
   if (!hasher.ok()) return hasher.status();
   if (deps.options.node_id > 1023) return Status::InvalidArgument("node id must be 0-1023");
+  if (Status s = ValidateGroupOptions(deps.options); !s.ok()) return s;
   return std::unique_ptr<Logic>(new Logic(std::move(executor), deps, std::move(hasher).value()));
 }
 
@@ -148,19 +170,40 @@ void Logic::RemoveMember(CallContext ctx, rpc::RemoveMemberRequest req,
         });
 }
 
-// ----------------------------------------------------------------- history
-
-void Logic::ListConversations(CallContext ctx, rpc::ListConversationsRequest,
-                              Callback<rpc::ListConversationsReply> done) {
+void Logic::Settings(CallContext ctx, rpc::SettingsRequest req, Callback<rpc::SettingsReply> done) {
   RunAs(std::move(ctx), std::move(done),
-        [this](const Caller& c, const CallContext&) { return DoListConversations(c); });
+        [this, req = std::move(req)](const Caller& c, const CallContext& ctx) {
+          return groups_.Settings(c, ctx, req);
+        });
 }
 
-Task<rpc::ListConversationsReply> Logic::DoListConversations(Caller caller) {
+// ----------------------------------------------------------------- history
+
+void Logic::ListConversations(CallContext ctx, rpc::ListConversationsRequest req,
+                              Callback<rpc::ListConversationsReply> done) {
+  RunAs(std::move(ctx), std::move(done),
+        [this, req = std::move(req)](const Caller& c, const CallContext&) {
+          return DoListConversations(c, req);
+        });
+}
+
+Task<rpc::ListConversationsReply> Logic::DoListConversations(Caller caller,
+                                                             rpc::ListConversationsRequest req) {
+  using R = rpc::ListConversationsReply;
+  const uint32_t page_max = deps_.options.limits.conversations_page_max;
+  const uint32_t limit = req.limit() == 0 ? page_max : req.limit();
+  if (limit > page_max) {
+    co_return ErrorReply<R>(
+        Status::InvalidArgument("limit must be 1 to " + std::to_string(page_max)));
+  }
   auto convs = co_await history_.Conversations(caller.user_id);
-  if (!convs.ok()) co_return ErrorReply<rpc::ListConversationsReply>(convs.status());
-  rpc::ListConversationsReply r;
-  for (auto& c : *convs) *r.add_convs() = std::move(c);
+  if (!convs.ok()) co_return ErrorReply<R>(convs.status());
+  auto page = PageConversations(std::move(*convs), req.before(), limit);
+  if (!page.ok()) co_return ErrorReply<R>(page.status());
+  R r;
+  for (auto& c : page->convs) *r.add_convs() = std::move(c);
+  r.set_has_more(page->has_more);
+  r.set_next(std::move(page->next));
   co_return r;
 }
 
@@ -227,15 +270,21 @@ Task<rpc::ConnectReply> Logic::DoConnect(CallContext ctx, rpc::ConnectRequest re
   Status s = co_await Await<Status>([&](auto cb) { deps_.presence.Add(conn, cb); });
   if (!s.ok()) co_return ErrorReply<R>(Status::Unavailable("presence unavailable: " + s.message()));
   auto convs = co_await history_.Conversations(caller->user_id);
-  if (!convs.ok()) {
+  StatusOr<ConversationPage> page =
+      convs.ok()
+          ? PageConversations(std::move(*convs), "", deps_.options.limits.conversations_page_max)
+          : StatusOr<ConversationPage>(convs.status());
+  if (!page.ok()) {
     co_await Await<Status>([&](auto cb) { deps_.presence.Remove(conn, cb); });
-    co_return ErrorReply<R>(convs.status());
+    co_return ErrorReply<R>(page.status());
   }
   R r;
   r.set_user_id(caller->user_id);
   r.set_session_key(caller->session_key);
   r.set_expires_at(caller->expires_at);
-  for (auto& c : *convs) *r.add_convs() = std::move(c);
+  for (auto& c : page->convs) *r.add_convs() = std::move(c);
+  r.set_has_more(page->has_more);
+  r.set_next(std::move(page->next));
   co_return r;
 }
 

@@ -49,6 +49,8 @@ class Logic final : public LogicService {
                  Callback<rpc::MembershipReply> done) override;
   void RemoveMember(CallContext ctx, rpc::RemoveMemberRequest req,
                     Callback<rpc::MembershipReply> done) override;
+  void Settings(CallContext ctx, rpc::SettingsRequest req,
+                Callback<rpc::SettingsReply> done) override;
   void ListConversations(CallContext ctx, rpc::ListConversationsRequest req,
                          Callback<rpc::ListConversationsReply> done) override;
   void Sync(CallContext ctx, rpc::SyncRequest req, Callback<rpc::SyncReply> done) override;
@@ -75,7 +77,8 @@ class Logic final : public LogicService {
 
   Task<rpc::LogoutReply> DoLogout(CallContext ctx);
   Task<rpc::ConnectReply> DoConnect(CallContext ctx, rpc::ConnectRequest req);
-  Task<rpc::ListConversationsReply> DoListConversations(Caller caller);
+  Task<rpc::ListConversationsReply> DoListConversations(Caller caller,
+                                                        rpc::ListConversationsRequest req);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   LogicDeps deps_;

@@ -69,6 +69,12 @@ class LogicService {
   virtual void RemoveMember(CallContext ctx, rpc::RemoveMemberRequest req,
                             Callback<rpc::MembershipReply> done) = 0;
 
+  // Who may add the caller to groups (rpc::SettingsRequest); reads and
+  // changes only the caller's own settings.
+  virtual void Settings(CallContext ctx, rpc::SettingsRequest req,
+                        Callback<rpc::SettingsReply> done) = 0;
+
+  // One page of the caller's conversations (see rpc::ListConversationsRequest).
   virtual void ListConversations(CallContext ctx, rpc::ListConversationsRequest req,
                                  Callback<rpc::ListConversationsReply> done) = 0;
   virtual void Sync(CallContext ctx, rpc::SyncRequest req, Callback<rpc::SyncReply> done) = 0;
@@ -83,7 +89,7 @@ class LogicService {
 
   // A WebSocket opened on (node_id, node_epoch, conn_id) with ctx.token:
   // checks the token, registers presence, and returns the user, the session
-  // key for later calls, and the conversations for `hello`.
+  // key for later calls, and the first page of conversations for `hello`.
   virtual void Connect(CallContext ctx, rpc::ConnectRequest req,
                        Callback<rpc::ConnectReply> done) = 0;
   virtual void Disconnect(CallContext ctx, rpc::DisconnectRequest req,

@@ -45,6 +45,10 @@ inline Options TestOptions() {
   o.rate.read_burst = 100'000;
   o.rate.sync_per_sec = 100'000;
   o.rate.sync_burst = 100'000;
+  o.rate.group_create_per_sec = 100'000;
+  o.rate.group_create_burst = 100'000;
+  o.rate.group_add_per_sec = 100'000;
+  o.rate.group_add_burst = 100'000;
   return o;
 }
 

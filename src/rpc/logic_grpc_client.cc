@@ -411,6 +411,12 @@ void LogicGrpcClient::RemoveMember(logic::CallContext ctx, RemoveMemberRequest r
   Start<RemoveMemberRequest, MembershipReply>(core_, &Async::RemoveMember, Retry::kIfNotSent,
                                               std::move(ctx), std::move(req), std::move(done));
 }
+void LogicGrpcClient::Settings(logic::CallContext ctx, SettingsRequest req,
+                               Callback<SettingsReply> done) {
+  // Setting a value twice leaves it as once.
+  Start<SettingsRequest, SettingsReply>(core_, &Async::Settings, Retry::kAnyUnavailable,
+                                        std::move(ctx), std::move(req), std::move(done));
+}
 void LogicGrpcClient::ListConversations(logic::CallContext ctx, ListConversationsRequest req,
                                         Callback<ListConversationsReply> done) {
   Start<ListConversationsRequest, ListConversationsReply>(core_, &Async::ListConversations,

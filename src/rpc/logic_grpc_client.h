@@ -106,6 +106,7 @@ class LogicGrpcClient final : public logic::LogicService {
                  Callback<MembershipReply> done) override;
   void RemoveMember(logic::CallContext ctx, RemoveMemberRequest req,
                     Callback<MembershipReply> done) override;
+  void Settings(logic::CallContext ctx, SettingsRequest req, Callback<SettingsReply> done) override;
   void ListConversations(logic::CallContext ctx, ListConversationsRequest req,
                          Callback<ListConversationsReply> done) override;
   void Sync(logic::CallContext ctx, SyncRequest req, Callback<SyncReply> done) override;

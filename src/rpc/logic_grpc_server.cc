@@ -55,6 +55,10 @@ class LogicGrpcServer::Service final : public LogicRPC::CallbackService {
                                          MembershipReply* reply) override {
     return Serve(sc, req, reply, &logic::LogicService::RemoveMember);
   }
+  grpc::ServerUnaryReactor* Settings(grpc::CallbackServerContext* sc, const SettingsRequest* req,
+                                     SettingsReply* reply) override {
+    return Serve(sc, req, reply, &logic::LogicService::Settings);
+  }
   grpc::ServerUnaryReactor* ListConversations(grpc::CallbackServerContext* sc,
                                               const ListConversationsRequest* req,
                                               ListConversationsReply* reply) override {

@@ -17,6 +17,7 @@
 
 #include "common/callback.h"
 #include "common/status.h"
+#include "model/group_membership.h"
 #include "parley/message.pb.h"
 
 namespace parley::state {
@@ -35,14 +36,17 @@ class GroupDirectory {
  public:
   virtual ~GroupDirectory() = default;
 
-  // `members` includes the owner; duplicates are ignored.
+  // `members` includes the owner; duplicates are ignored. `rules` hold
+  // atomically with the insert, on every node (model/group_membership.h).
   virtual void Create(std::string name, uint64_t owner, std::vector<uint64_t> members,
-                      int64_t now_ms, Callback<StatusOr<GroupPtr>> done) = 0;
+                      int64_t now_ms, model::MembershipRules rules,
+                      Callback<StatusOr<GroupPtr>> done) = 0;
   // Members in order of joining. NOT_FOUND when absent.
   virtual void Get(uint64_t group_id, Callback<StatusOr<GroupPtr>> done) = 0;
-  // No-op when already a member.
+  // No-op when already a member; otherwise `rules` hold atomically with the
+  // insert, on every node.
   virtual void AddMember(uint64_t group_id, uint64_t user_id, int64_t now_ms,
-                         Callback<Status> done) = 0;
+                         model::MembershipRules rules, Callback<Status> done) = 0;
   // Removes the member; when the owner leaves, ownership passes to the
   // longest-standing remaining member. Returns the group afterwards.
   virtual void RemoveMember(uint64_t group_id, uint64_t user_id,

@@ -11,15 +11,20 @@
 
 #include "common/callback.h"
 #include "common/status.h"
+#include "model/group_membership.h"
 #include "parley/message.pb.h"
 
 namespace parley::store {
+
+using model::GroupAdds;
+using model::MembershipRules;
 
 struct UserRecord {
   uint64_t user_id = 0;
   std::string username;  // as registered
   std::string password_hash;
   int64_t created_at = 0;
+  GroupAdds group_adds = GroupAdds::kAnyone;
 };
 
 struct SessionRecord {
@@ -62,16 +67,23 @@ class Store {
   // OK also when it did not exist.
   virtual void DeleteSession(std::string token_hash, Callback<Status> done) = 0;
 
+  // Sets who may add the user to groups. NOT_FOUND for an unknown user.
+  virtual void SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status> done) = 0;
+
   // --- groups ---
   // `members` includes the owner; duplicates are ignored. Each member gets
-  // the group's conversation ("g:<id>") in its conversation list.
+  // the group's conversation ("g:<id>") in its conversation list. Checks
+  // `rules` (model/group_membership.h) in the transaction that inserts;
+  // nothing is created when a check fails.
   virtual void CreateGroup(std::string name, uint64_t owner, std::vector<uint64_t> members,
-                           int64_t now, Callback<StatusOr<rpc::Group>> done) = 0;
+                           int64_t now, MembershipRules rules,
+                           Callback<StatusOr<rpc::Group>> done) = 0;
   // Members in order of joining. NOT_FOUND when absent.
   virtual void GetGroup(uint64_t group_id, Callback<StatusOr<rpc::Group>> done) = 0;
-  // No-op when already a member.
+  // No-op when already a member (whatever `rules` say). Otherwise checks
+  // `rules` in the transaction that inserts.
   virtual void AddGroupMember(uint64_t group_id, uint64_t user_id, int64_t now,
-                              Callback<Status> done) = 0;
+                              MembershipRules rules, Callback<Status> done) = 0;
   // Removes the member and its conversation entry; when the owner leaves,
   // ownership passes to the longest-standing remaining member. Returns the
   // group as it is afterwards (no members left: the group still exists).

@@ -113,7 +113,7 @@ class PushConsumerTest : public TaskTest {
   }
   uint64_t CreateGroup(std::vector<uint64_t> members) {
     auto g = testing::Wait<StatusOr<rpc::Group>>([&](auto cb) {
-      store_->CreateGroup("g", members.front(), members, 1'700'000'000'000, cb);
+      store_->CreateGroup("g", members.front(), members, 1'700'000'000'000, {}, cb);
     });
     EXPECT_TRUE(g.ok()) << g.status().message();
     return g.ok() ? g->group_id() : 0;

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startParley, api, assertError, newUser, openWs, wsSend, httpSend, createGroup, clientId,
-  fullHistory, pick, MSG_FIELDS,
+  fullHistory, pick, MSG_FIELDS, privateConv,
 } from '../support/parley_server.mjs';
 
 let server;
@@ -258,4 +258,134 @@ test('a group message in history has to_group and the sender', async () => {
   assert.deepEqual(pick(m, MSG_FIELDS), {
     msg_id: ack.msg_id, conv: `g:${g.group_id}`, seq: 1, from: a.user_id, to_group: g.group_id, body: 'kept', ts: ack.ts, id,
   });
+});
+
+// ---- consent, bounds and rate limits (issue 10, findings 4, 9 and 10) ----
+
+async function settings(token, body) {
+  return body === undefined
+    ? api(base, 'GET', '/api/v1/users/me/settings', undefined, token)
+    : api(base, 'PUT', '/api/v1/users/me/settings', body, token);
+}
+
+test('a member list longer than limits.group_members_max is refused, duplicates or not', async () => {
+  const owner = await newUser(base, 'big');
+  const m = await newUser(base, 'bm');
+  // 1000 is the default bound: one id repeated 1001 times is refused for its length.
+  assertError(await api(base, 'POST', '/api/v1/groups', { name: 'huge', members: Array(1001).fill(m.user_id) }, owner.token),
+    400, 'invalid_argument', '1001 entries');
+  const g = await createGroup(base, owner.token, 'repeats', Array(999).fill(m.user_id));
+  assert.deepEqual(sorted(g.members), sorted([owner.user_id, m.user_id]));
+});
+
+test('a user who says nobody may add it is not added, and leaves what it is in', async () => {
+  const owner = await newUser(base, 'co');
+  const shy = await newUser(base, 'cs');
+  const other = await newUser(base, 'cx');
+  const before = await createGroup(base, owner.token, 'before', [shy.user_id]);
+
+  let res = await settings(shy.token);
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json, { group_adds: 'anyone' });
+  assertError(await settings(shy.token, { group_adds: 'friends' }), 400, 'invalid_argument', 'unknown value');
+  assertError(await settings(shy.token, { group_adds: 1 }), 400, 'invalid_argument', 'not a string');
+  assertError(await api(base, 'PUT', '/api/v1/users/me/settings', { group_adds: 'nobody' }), 401, 'unauthenticated', 'no token');
+  res = await settings(shy.token, { group_adds: 'nobody' });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json, { group_adds: 'nobody' });
+  assert.deepEqual((await settings(shy.token)).json, { group_adds: 'nobody' });
+
+  const g = await createGroup(base, owner.token, 'after', [other.user_id]);
+  assertError(await addMember(g.group_id, owner.token, shy.user_id), 403, 'permission_denied', 'add');
+  assertError(await addMember(g.group_id, other.token, shy.user_id), 403, 'permission_denied', 'add by a member');
+  assertError(await api(base, 'POST', '/api/v1/groups', { name: 'x', members: [shy.user_id] }, owner.token),
+    403, 'permission_denied', 'create');
+  // Its own groups are its choice.
+  await createGroup(base, shy.token, 'mine', [owner.user_id]);
+
+  // It leaves the group it was put in before, and hello no longer lists it.
+  const left = await removeMember(before.group_id, shy.token, shy.user_id);
+  assert.equal(left.status, 204, left.text);
+  const ws = await openWs(server, shy.token);
+  assert.ok(!ws.hello.convs.some((c) => c.conv === `g:${before.group_id}`), JSON.stringify(ws.hello));
+  assert.equal(ws.hello.has_more, false);
+  await ws.close();
+
+  await settings(shy.token, { group_adds: 'anyone' });
+  assert.equal((await addMember(g.group_id, owner.token, shy.user_id)).status, 204);
+});
+
+test('groups per user are bounded, and hello and the conversation list are paged', async () => {
+  const small = await startParley({ config: { limits: { groups_per_user_max: 3, conversations_page_max: 2 } } });
+  try {
+    const b = small.baseUrl;
+    const spammer = await newUser(b, 'sp');
+    const victim = await newUser(b, 'vi');
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await createGroup(b, spammer.token, `spam${i}`, [victim.user_id])).group_id);
+    // The spammer is in 3 groups too: it cannot create a fourth...
+    assertError(await api(b, 'POST', '/api/v1/groups', { name: 'more', members: [] }, spammer.token),
+      400, 'invalid_argument', 'creator at the bound');
+    // ...and an accomplice cannot put the victim in one.
+    const other = await newUser(b, 'ac');
+    const g = await createGroup(b, other.token, 'other', []);
+    const res = await api(b, 'POST', `/api/v1/groups/${g.group_id}/members`, { user_id: victim.user_id }, other.token);
+    assertError(res, 400, 'invalid_argument', 'victim at the bound');
+    assert.match(res.json.error.message, new RegExp(`user ${victim.user_id} `));
+
+    // hello: the first page; the list: the rest, each conversation once.
+    const friend = await newUser(b, 'fr');
+    await httpSend(b, friend.token, { to_user: victim.user_id }, 'hi');
+    const ws = await openWs(small, victim.token);
+    assert.equal(ws.hello.convs.length, 2);
+    assert.equal(ws.hello.convs[0].conv, privateConv(friend.user_id, victim.user_id), 'newest first');
+    assert.equal(ws.hello.has_more, true);
+    const seen = ws.hello.convs.map((c) => c.conv);
+    let next = ws.hello.next;
+    while (next) {
+      const page = await api(b, 'GET', `/api/v1/conversations?before=${encodeURIComponent(next)}`, undefined, victim.token);
+      assert.equal(page.status, 200, page.text);
+      assert.ok(page.json.conversations.length <= 2);
+      seen.push(...page.json.conversations.map((c) => c.conv));
+      next = page.json.has_more ? page.json.next : null;
+    }
+    assert.deepEqual([...seen].sort(),
+      [privateConv(friend.user_id, victim.user_id), ...ids.map((id) => `g:${id}`)].sort());
+    const first = await api(b, 'GET', '/api/v1/conversations?limit=1', undefined, victim.token);
+    assert.equal(first.json.conversations.length, 1);
+    assert.equal(first.json.has_more, true);
+    assertError(await api(b, 'GET', '/api/v1/conversations?limit=3', undefined, victim.token), 400, 'invalid_argument', 'limit over the page max');
+    assertError(await api(b, 'GET', '/api/v1/conversations?before=nonsense', undefined, victim.token), 400, 'invalid_argument', 'bad cursor');
+
+    // Leaving one makes room again.
+    assert.equal((await api(b, 'DELETE', `/api/v1/groups/${ids[0]}/members/${victim.user_id}`, undefined, victim.token)).status, 204);
+    assert.equal((await api(b, 'POST', `/api/v1/groups/${g.group_id}/members`, { user_id: victim.user_id }, other.token)).status, 204);
+    await ws.close();
+  } finally {
+    await small.dispose();
+  }
+});
+
+test('creating groups and adding members are rate limited per user, with Retry-After', async () => {
+  const slow = await startParley({
+    config: { rate: { group_create_per_sec: 0.01, group_create_burst: 2, group_add_per_sec: 0.01, group_add_burst: 1 } },
+  });
+  try {
+    const b = slow.baseUrl;
+    const u = await newUser(b, 'rl');
+    const x = await newUser(b, 'rx');
+    const y = await newUser(b, 'ry');
+    const g = await createGroup(b, u.token, 'one', []);
+    await createGroup(b, u.token, 'two', []);
+    const limited = await api(b, 'POST', '/api/v1/groups', { name: 'three', members: [] }, u.token);
+    assertError(limited, 429, 'rate_limited', 'third create');
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1, limited.headers.get('retry-after'));
+    await createGroup(b, x.token, 'theirs', []);  // another user is not limited
+
+    assert.equal((await api(b, 'POST', `/api/v1/groups/${g.group_id}/members`, { user_id: x.user_id }, u.token)).status, 204);
+    assertError(await api(b, 'POST', `/api/v1/groups/${g.group_id}/members`, { user_id: y.user_id }, u.token),
+      429, 'rate_limited', 'second add');
+  } finally {
+    await slow.dispose();
+  }
 });

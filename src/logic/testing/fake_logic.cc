@@ -401,6 +401,24 @@ void FakeLogic::RemoveMember(CallContext ctx, rpc::RemoveMemberRequest req,
   });
 }
 
+void FakeLogic::Settings(CallContext ctx, rpc::SettingsRequest req,
+                         Callback<rpc::SettingsReply> done) {
+  Handle(Method::kSettings, ctx, req, true, std::move(done), [&](const Session& caller) {
+    rpc::SettingsReply reply;
+    if (!req.group_adds().empty()) {
+      if (req.group_adds() != "anyone" && req.group_adds() != "nobody") {
+        Status::InvalidArgument("group_adds must be \"anyone\" or \"nobody\"")
+            .ToProto(reply.mutable_error());
+        return reply;
+      }
+      group_adds_[caller.user_id] = req.group_adds();
+    }
+    auto it = group_adds_.find(caller.user_id);
+    reply.set_group_adds(it == group_adds_.end() ? "anyone" : it->second);
+    return reply;
+  });
+}
+
 void FakeLogic::ListConversations(CallContext ctx, rpc::ListConversationsRequest req,
                                   Callback<rpc::ListConversationsReply> done) {
   Handle(Method::kListConversations, ctx, req, true, std::move(done), [&](const Session& caller) {

@@ -55,6 +55,7 @@ enum class Method {
   kGetGroup,
   kAddMember,
   kRemoveMember,
+  kSettings,
   kListConversations,
   kSync,
   kSend,
@@ -153,6 +154,8 @@ class FakeLogic final : public LogicService {
                  Callback<rpc::MembershipReply> done) override;
   void RemoveMember(CallContext ctx, rpc::RemoveMemberRequest req,
                     Callback<rpc::MembershipReply> done) override;
+  void Settings(CallContext ctx, rpc::SettingsRequest req,
+                Callback<rpc::SettingsReply> done) override;
   void ListConversations(CallContext ctx, rpc::ListConversationsRequest req,
                          Callback<rpc::ListConversationsReply> done) override;
   void Sync(CallContext ctx, rpc::SyncRequest req, Callback<rpc::SyncReply> done) override;
@@ -226,6 +229,7 @@ class FakeLogic final : public LogicService {
   std::map<uint64_t, User> users_;
   std::map<std::string, Session> tokens_;
   std::map<uint64_t, Group> groups_;
+  std::map<uint64_t, std::string> group_adds_;  // user -> "nobody"; absent: "anyone"
   std::map<std::string, std::vector<rpc::ChatMessage>> history_;
   std::map<std::pair<uint64_t, std::string>, uint64_t> read_seqs_;   // (user, conv)
   std::map<std::pair<uint64_t, std::string>, rpc::SendReply> acks_;  // (sender, client id)

@@ -24,8 +24,9 @@ void CachedGroupDirectory::CacheIfQuiet(const GroupPtr& group, uint64_t changes_
 }
 
 void CachedGroupDirectory::Create(std::string name, uint64_t owner, std::vector<uint64_t> members,
-                                  int64_t now_ms, Callback<StatusOr<GroupPtr>> done) {
-  store_.CreateGroup(std::move(name), owner, std::move(members), now_ms,
+                                  int64_t now_ms, model::MembershipRules rules,
+                                  Callback<StatusOr<GroupPtr>> done) {
+  store_.CreateGroup(std::move(name), owner, std::move(members), now_ms, rules,
                      [done = std::move(done)](StatusOr<rpc::Group> g) {
                        if (!g.ok()) return done(g.status());
                        done(GroupPtr(std::make_shared<rpc::Group>(std::move(*g))));
@@ -53,12 +54,12 @@ void CachedGroupDirectory::Get(uint64_t group_id, Callback<StatusOr<GroupPtr>> d
 }
 
 void CachedGroupDirectory::AddMember(uint64_t group_id, uint64_t user_id, int64_t now_ms,
-                                     Callback<Status> done) {
+                                     model::MembershipRules rules, Callback<Status> done) {
   {
     std::lock_guard lock(mu_);
     BeginChange(group_id);
   }
-  store_.AddGroupMember(group_id, user_id, now_ms,
+  store_.AddGroupMember(group_id, user_id, now_ms, rules,
                         [this, group_id, done = std::move(done)](Status s) {
                           {
                             std::lock_guard lock(mu_);

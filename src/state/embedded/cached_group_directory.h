@@ -22,10 +22,10 @@ class CachedGroupDirectory final : public GroupDirectory {
   CachedGroupDirectory(store::Store& store, size_t max_cached);
 
   void Create(std::string name, uint64_t owner, std::vector<uint64_t> members, int64_t now_ms,
-              Callback<StatusOr<GroupPtr>> done) override;
+              model::MembershipRules rules, Callback<StatusOr<GroupPtr>> done) override;
   void Get(uint64_t group_id, Callback<StatusOr<GroupPtr>> done) override;
   void AddMember(uint64_t group_id, uint64_t user_id, int64_t now_ms,
-                 Callback<Status> done) override;
+                 model::MembershipRules rules, Callback<Status> done) override;
   void RemoveMember(uint64_t group_id, uint64_t user_id,
                     Callback<StatusOr<GroupPtr>> done) override;
 

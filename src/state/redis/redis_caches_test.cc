@@ -120,13 +120,13 @@ TEST_F(RedisCachesTest, ALookupThatReadTheStoreBeforeARevocationNeverCachesTheSe
 TEST_F(RedisCachesTest, AGroupSnapshotIsCachedUntilItChanges) {
   RedisGroupDirectory a(env_.NewClient(), gate_, RedisTestEnv::Options());
   auto g = Wait<StatusOr<GroupPtr>>([&](auto cb) {
-    a.Create("team", env_.User(0), {env_.User(0), env_.User(1)}, 1, cb);
+    a.Create("team", env_.User(0), {env_.User(0), env_.User(1)}, 1, {}, cb);
   });
   ASSERT_OK(g.status());
   uint64_t id = (*g)->group_id();
   ASSERT_OK(Wait<StatusOr<GroupPtr>>([&](auto cb) { a.Get(id, cb); }).status());
   EXPECT_EQ(env_.Run({"EXISTS", keys_.Group(id)}).integer, 1);
-  ASSERT_OK(Wait<Status>([&](auto cb) { a.AddMember(id, env_.User(2), 2, cb); }));
+  ASSERT_OK(Wait<Status>([&](auto cb) { a.AddMember(id, env_.User(2), 2, {}, cb); }));
   EXPECT_EQ(env_.Run({"EXISTS", keys_.Group(id)}).integer, 0);
   EXPECT_EQ(env_.Run({"GET", keys_.GroupVersion(id)}).str, "1");
 }
@@ -135,14 +135,14 @@ TEST_F(RedisCachesTest, AGetRacingAChangeNeverCachesTheOldGroup) {
   RedisGroupDirectory a(env_.NewClient(), gate_, RedisTestEnv::Options("a"));
   RedisGroupDirectory b(env_.NewClient(), gate_, RedisTestEnv::Options("b"));
   uint64_t u0 = env_.User(0), u1 = env_.User(1), u2 = env_.User(2);
-  auto g = Wait<StatusOr<GroupPtr>>([&](auto cb) { a.Create("team", u0, {u0, u1}, 1, cb); });
+  auto g = Wait<StatusOr<GroupPtr>>([&](auto cb) { a.Create("team", u0, {u0, u1}, 1, {}, cb); });
   ASSERT_OK(g.status());
   uint64_t id = (*g)->group_id();
   gate_.Close();
   auto slow = std::make_shared<Later<StatusOr<GroupPtr>>>();
   b.Get(id, slow->callback());
   ASSERT_TRUE(gate_.WaitHolding());  // it has read {u0, u1}
-  ASSERT_OK(Wait<Status>([&](auto cb) { a.AddMember(id, u2, 2, cb); }));
+  ASSERT_OK(Wait<Status>([&](auto cb) { a.AddMember(id, u2, 2, {}, cb); }));
   gate_.Open();
   ASSERT_TRUE(slow->WaitAnswered());
   ASSERT_OK(slow->value().status());

@@ -41,9 +41,10 @@ RedisGroupDirectory::RedisGroupDirectory(std::shared_ptr<redis::RedisClient> cli
       invalidate_script_(kInvalidateLua) {}
 
 void RedisGroupDirectory::Create(std::string name, uint64_t owner, std::vector<uint64_t> members,
-                                 int64_t now_ms, Callback<StatusOr<GroupPtr>> done) {
+                                 int64_t now_ms, model::MembershipRules rules,
+                                 Callback<StatusOr<GroupPtr>> done) {
   // A new group has nothing cached; the first Get fills.
-  store_.CreateGroup(std::move(name), owner, std::move(members), now_ms,
+  store_.CreateGroup(std::move(name), owner, std::move(members), now_ms, rules,
                      [done = std::move(done)](StatusOr<rpc::Group> g) {
                        if (!g.ok()) return done(g.status());
                        done(Share(std::move(*g)));
@@ -93,8 +94,8 @@ void RedisGroupDirectory::Invalidate(uint64_t group_id, Callback<Status> done) {
 }
 
 void RedisGroupDirectory::AddMember(uint64_t group_id, uint64_t user_id, int64_t now_ms,
-                                    Callback<Status> done) {
-  store_.AddGroupMember(group_id, user_id, now_ms,
+                                    model::MembershipRules rules, Callback<Status> done) {
+  store_.AddGroupMember(group_id, user_id, now_ms, rules,
                         [this, group_id, done = std::move(done)](Status s) mutable {
                           if (!s.ok()) return done(s);
                           Invalidate(group_id, std::move(done));

@@ -19,7 +19,7 @@ namespace parley::store {
 
 namespace {
 
-constexpr const char* kUserColumns = "user_id, username, password_hash, created_at";
+constexpr const char* kUserColumns = "user_id, username, password_hash, created_at, group_adds";
 constexpr const char* kMessageColumns =
     "seq, msg_id, from_user, to_user, to_group, body, ts, client_id";
 
@@ -93,7 +93,8 @@ StatusOr<std::unique_ptr<MariaDbConnection>> ConnectOnce(const std::string& dsn_
 }
 
 UserRecord ReadUser(const MariaDbResult& r) {
-  return UserRecord{r.U64(0), std::string(r.Str(1)), std::string(r.Str(2)), r.I64(3)};
+  return UserRecord{r.U64(0), std::string(r.Str(1)), std::string(r.Str(2)), r.I64(3),
+                    r.U64(4) == 1 ? GroupAdds::kNobody : GroupAdds::kAnyone};
 }
 
 StatusOr<UserRecord> FindUser(MariaDbConnection& conn, const SqlBuilder& q) {
@@ -137,6 +138,42 @@ Status LockGroup(MariaDbConnection& conn, uint64_t group_id, uint64_t* owner) {
   if (!r.ok()) return r.status();
   if (!r->Next()) return Status::NotFound("group not found");
   if (owner != nullptr) *owner = r->U64(0);
+  return Status::Ok();
+}
+
+// May each of `users` join one more group under `rules`? Locks their users
+// rows for the rest of the transaction first, so that joins of one user take
+// turns whichever groups they are to, and the counts below hold until the
+// insert. `creator`'s own GroupAdds setting does not apply (0: none).
+Status CheckJoins(MariaDbConnection& conn, const std::vector<uint64_t>& users, uint64_t creator,
+                  const MembershipRules& rules) {
+  if (users.empty()) return Status::Ok();
+  {
+    SqlBuilder q(conn);
+    q.Raw("SELECT user_id, group_adds FROM users WHERE user_id IN (");
+    for (size_t i = 0; i < users.size(); ++i) q.Raw(i ? "," : "").Num(users[i]);
+    q.Raw(") ORDER BY user_id FOR UPDATE");
+    auto r = conn.Query(q.str());
+    if (!r.ok()) return r.status();
+    while (r->Next()) {
+      if (r->U64(0) != creator && r->U64(1) == static_cast<uint64_t>(GroupAdds::kNobody)) {
+        return Status::PermissionDenied("user " + std::to_string(r->U64(0)) +
+                                        " does not accept being added to groups");
+      }
+    }
+  }
+  if (rules.groups_per_user_max == UINT32_MAX) return Status::Ok();
+  SqlBuilder q(conn);
+  q.Raw("SELECT user_id FROM group_members WHERE user_id IN (");
+  for (size_t i = 0; i < users.size(); ++i) q.Raw(i ? "," : "").Num(users[i]);
+  q.Raw(") GROUP BY user_id HAVING COUNT(*) >= ").Num(rules.groups_per_user_max).Raw(" LIMIT 1");
+  auto r = conn.Query(q.str());
+  if (!r.ok()) return r.status();
+  if (r->Next()) {
+    return Status::InvalidArgument("user " + std::to_string(r->U64(0)) + " is in " +
+                                   std::to_string(rules.groups_per_user_max) +
+                                   " groups, the most allowed");
+  }
   return Status::Ok();
 }
 
@@ -507,18 +544,53 @@ void MariaDbStore::DeleteSession(std::string token_hash, Callback<Status> done) 
       std::move(done));
 }
 
+void MariaDbStore::SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status> done) {
+  Run<Status>(
+      Retry::kOnceOnLostConnection,
+      [user_id, who](MariaDbConnection& conn) {
+        SqlBuilder q(conn);
+        q.Raw("UPDATE users SET group_adds = ")
+            .Num(static_cast<uint64_t>(who))
+            .Raw(" WHERE user_id = ")
+            .Num(user_id);
+        Status s = conn.Exec(q.str());
+        if (!s.ok()) return s;
+        if (conn.affected_rows() != 0) return Status::Ok();
+        // Unchanged rows count as not affected: tell them from a missing user.
+        SqlBuilder probe(conn);
+        probe.Raw("SELECT 1 FROM users WHERE user_id = ").Num(user_id);
+        auto r = conn.Query(probe.str());
+        if (!r.ok()) return r.status();
+        return r->Next() ? Status::Ok() : Status::NotFound("user not found");
+      },
+      std::move(done));
+}
+
 // --- groups ---
 
 void MariaDbStore::CreateGroup(std::string name, uint64_t owner, std::vector<uint64_t> members,
-                               int64_t now, Callback<StatusOr<rpc::Group>> done) {
+                               int64_t now, MembershipRules rules,
+                               Callback<StatusOr<rpc::Group>> done) {
   if (members.size() > options_.group_members_max) {
     return Reject(Status::InvalidArgument("too many group members"), std::move(done));
   }
   Run<StatusOr<rpc::Group>>(
       Retry::kNo,
-      [this, name = std::move(name), owner, members = std::move(members),
-       now](MariaDbConnection& conn) {
+      [this, name = std::move(name), owner, members = std::move(members), now,
+       rules](MariaDbConnection& conn) {
+        // The owner joins first: ownership passes in order of joining, and
+        // a multi-row insert numbers join_seq in row order.
+        std::vector<uint64_t> joining{owner};
+        std::unordered_set<uint64_t> seen{owner};
+        for (uint64_t m : members) {
+          if (seen.insert(m).second) joining.push_back(m);
+        }
+        if (joining.size() > rules.group_members_max) {
+          return StatusOr<rpc::Group>(Status::InvalidArgument(
+              "a group has at most " + std::to_string(rules.group_members_max) + " members"));
+        }
         return conn.InTransaction(options_.deadlock_retries, [&]() -> StatusOr<rpc::Group> {
+          if (Status s = CheckJoins(conn, joining, owner, rules); !s.ok()) return s;
           {
             SqlBuilder q(conn);
             q.Raw("INSERT INTO chat_groups(name, owner, created_at) VALUES(")
@@ -549,21 +621,15 @@ void MariaDbStore::CreateGroup(std::string name, uint64_t owner, std::vector<uin
           g.set_group_id(group_id);
           g.set_name(name);
           g.set_owner(owner);
-          // The owner joins first: ownership passes in order of joining, and
-          // a multi-row insert numbers join_seq in row order.
-          std::unordered_set<uint64_t> seen;
           SqlBuilder join(conn), entries(conn);
           join.Raw("INSERT INTO group_members(group_id, user_id, joined_at) VALUES ");
           entries.Raw("INSERT INTO user_convs(user_id, conv, read_seq, peer, group_id) VALUES ");
-          auto add = [&](uint64_t user) {
-            if (!seen.insert(user).second) return;
+          for (uint64_t user : joining) {
             const char* sep = g.members_size() == 0 ? "(" : ",(";
             g.add_members(user);
             join.Raw(sep).Num(group_id).Raw(",").Num(user).Raw(",").Num(now).Raw(")");
             entries.Raw(sep).Num(user).Raw(",").Str(conv).Raw(",0,0,").Num(group_id).Raw(")");
-          };
-          add(owner);
-          for (uint64_t m : members) add(m);
+          }
           entries.Raw(" ON DUPLICATE KEY UPDATE read_seq = read_seq");
           Status s = conn.Exec(join.str());
           if (s.ok()) s = conn.Exec(entries.str());
@@ -581,12 +647,30 @@ void MariaDbStore::GetGroup(uint64_t group_id, Callback<StatusOr<rpc::Group>> do
 }
 
 void MariaDbStore::AddGroupMember(uint64_t group_id, uint64_t user_id, int64_t now,
-                                  Callback<Status> done) {
+                                  MembershipRules rules, Callback<Status> done) {
   Run<Status>(
       Retry::kOnceOnLostConnection,
-      [this, group_id, user_id, now](MariaDbConnection& conn) {
+      [this, group_id, user_id, now, rules](MariaDbConnection& conn) {
         return conn.InTransaction(options_.deadlock_retries, [&]() -> Status {
+          // With the group's row locked its members cannot change under the
+          // count below (READ COMMITTED: each read sees the latest commit).
           Status s = LockGroup(conn, group_id, nullptr);
+          if (!s.ok()) return s;
+          {
+            SqlBuilder q(conn);
+            q.Raw("SELECT COUNT(*), COALESCE(SUM(user_id = ")
+                .Num(user_id)
+                .Raw("), 0) FROM group_members WHERE group_id = ")
+                .Num(group_id);
+            auto r = conn.Query(q.str());
+            if (!r.ok()) return r.status();
+            if (!r->Next()) return Status::Internal("group_members: no count");
+            if (r->U64(1) != 0) return Status::Ok();  // already a member
+            if (r->U64(0) >= rules.group_members_max) {
+              return Status::InvalidArgument("the group is full");
+            }
+          }
+          s = CheckJoins(conn, {user_id}, /*creator=*/0, rules);
           if (!s.ok()) return s;
           {
             SqlBuilder q(conn);

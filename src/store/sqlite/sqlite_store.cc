@@ -40,6 +40,7 @@ UserRecord ReadUser(const Stmt& st) {
   u.username = st.Text(1);
   u.password_hash = st.Text(2);
   u.created_at = st.Int(3);
+  u.group_adds = st.Int(4) == 1 ? GroupAdds::kNobody : GroupAdds::kAnyone;
   return u;
 }
 
@@ -70,6 +71,31 @@ Status GroupExists(SqliteDb& db, uint64_t group_id) {
   int rc = st->Step();
   if (rc == SQLITE_DONE) return Status::NotFound("group not found");
   return rc == SQLITE_ROW ? Status::Ok() : db.Error(rc, "groups");
+}
+
+// May `user_id` join one more group under `rules`? `by_self`: it creates the
+// group, so its GroupAdds setting does not apply.
+Status CheckJoin(SqliteDb& db, uint64_t user_id, bool by_self, const MembershipRules& rules) {
+  if (!by_self) {
+    PARLEY_PREPARE(st, db, "SELECT group_adds FROM users WHERE user_id = ?1");
+    st->BindU(1, user_id);
+    int rc = st->Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db.Error(rc, "users");
+    if (rc == SQLITE_ROW && st->Int(0) == static_cast<int>(GroupAdds::kNobody)) {
+      return Status::PermissionDenied("user " + std::to_string(user_id) +
+                                      " does not accept being added to groups");
+    }
+  }
+  PARLEY_PREPARE(st, db, "SELECT COUNT(*) FROM group_members WHERE user_id = ?1");
+  st->BindU(1, user_id);
+  int rc = st->Step();
+  if (rc != SQLITE_ROW) return db.Error(rc, "group_members");
+  if (st->UInt(0) >= rules.groups_per_user_max) {
+    return Status::InvalidArgument("user " + std::to_string(user_id) + " is in " +
+                                   std::to_string(rules.groups_per_user_max) +
+                                   " groups, the most allowed");
+  }
+  return Status::Ok();
 }
 
 // Makes `user_id` the newest member of the group (no-op when a member). The
@@ -270,7 +296,7 @@ void SqliteStore::FindUserByName(std::string username, Callback<StatusOr<UserRec
   Read<UserRecord>(
       [lower = AsciiLower(username)](SqliteDb& db) -> StatusOr<UserRecord> {
         PARLEY_PREPARE(st, db,
-                       "SELECT user_id, username, password_hash, created_at FROM users "
+                       "SELECT user_id, username, password_hash, created_at, group_adds FROM users "
                        "WHERE username_lower = ?1");
         st->BindText(1, lower);
         int rc = st->Step();
@@ -285,7 +311,7 @@ void SqliteStore::FindUserById(uint64_t user_id, Callback<StatusOr<UserRecord>> 
   Read<UserRecord>(
       [user_id](SqliteDb& db) -> StatusOr<UserRecord> {
         PARLEY_PREPARE(st, db,
-                       "SELECT user_id, username, password_hash, created_at FROM users "
+                       "SELECT user_id, username, password_hash, created_at, group_adds FROM users "
                        "WHERE user_id = ?1");
         st->BindU(1, user_id);
         int rc = st->Step();
@@ -322,6 +348,18 @@ void SqliteStore::FindSession(std::string token_hash, Callback<StatusOr<SessionR
       std::move(done));
 }
 
+void SqliteStore::SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status> done) {
+  writer_->Submit(sqlite::MakeStatusOp(
+      [user_id, who](SqliteDb& db) -> Status {
+        PARLEY_PREPARE(st, db, "UPDATE users SET group_adds = ?2 WHERE user_id = ?1");
+        st->BindU(1, user_id).Bind(2, static_cast<int64_t>(who));
+        Status s = db.Done(st->Step(), "users");
+        if (!s.ok()) return s;
+        return db.Changes() == 0 ? Status::NotFound("user not found") : Status::Ok();
+      },
+      std::move(done)));
+}
+
 void SqliteStore::DeleteSession(std::string token_hash, Callback<Status> done) {
   writer_->Submit(sqlite::MakeStatusOp(
       [token_hash = std::move(token_hash)](SqliteDb& db) -> Status {
@@ -335,10 +373,24 @@ void SqliteStore::DeleteSession(std::string token_hash, Callback<Status> done) {
 // --- groups ---
 
 void SqliteStore::CreateGroup(std::string name, uint64_t owner, std::vector<uint64_t> members,
-                              int64_t now, Callback<StatusOr<rpc::Group>> done) {
+                              int64_t now, MembershipRules rules,
+                              Callback<StatusOr<rpc::Group>> done) {
   writer_->Submit(sqlite::MakeOp<rpc::Group>(
-      [name = std::move(name), owner, members = std::move(members),
-       now](SqliteDb& db) -> StatusOr<rpc::Group> {
+      [name = std::move(name), owner, members = std::move(members), now,
+       rules](SqliteDb& db) -> StatusOr<rpc::Group> {
+        // The owner first: ownership passes in order of joining.
+        std::vector<uint64_t> joining{owner};
+        std::unordered_set<uint64_t> seen{owner};
+        for (uint64_t m : members) {
+          if (seen.insert(m).second) joining.push_back(m);
+        }
+        if (joining.size() > rules.group_members_max) {
+          return Status::InvalidArgument("a group has at most " +
+                                         std::to_string(rules.group_members_max) + " members");
+        }
+        for (uint64_t user : joining) {
+          if (Status s = CheckJoin(db, user, user == owner, rules); !s.ok()) return s;
+        }
         {
           PARLEY_PREPARE(st, db, "INSERT INTO groups(name, owner, created_at) VALUES(?1, ?2, ?3)");
           st->BindText(1, name).BindU(2, owner).Bind(3, now);
@@ -361,16 +413,10 @@ void SqliteStore::CreateGroup(std::string name, uint64_t owner, std::vector<uint
         g.set_group_id(group_id);
         g.set_name(name);
         g.set_owner(owner);
-        // The owner joins first: ownership passes in order of joining.
-        std::unordered_set<uint64_t> seen;
-        auto add = [&](uint64_t user) -> Status {
-          if (!seen.insert(user).second) return Status::Ok();
+        for (uint64_t user : joining) {
           g.add_members(user);
-          return InsertMember(db, group_id, conv, user, now);
-        };
-        Status s = add(owner);
-        for (size_t i = 0; s.ok() && i < members.size(); ++i) s = add(members[i]);
-        if (!s.ok()) return s;
+          if (Status s = InsertMember(db, group_id, conv, user, now); !s.ok()) return s;
+        }
         return g;
       },
       std::move(done)));
@@ -390,10 +436,27 @@ void SqliteStore::GetGroup(uint64_t group_id, Callback<StatusOr<rpc::Group>> don
 }
 
 void SqliteStore::AddGroupMember(uint64_t group_id, uint64_t user_id, int64_t now,
-                                 Callback<Status> done) {
+                                 MembershipRules rules, Callback<Status> done) {
+  // The one writer runs ops one at a time: the counts read here hold until
+  // the insert below.
   writer_->Submit(sqlite::MakeStatusOp(
-      [group_id, user_id, now](SqliteDb& db) -> Status {
+      [group_id, user_id, now, rules](SqliteDb& db) -> Status {
         Status s = GroupExists(db, group_id);
+        if (!s.ok()) return s;
+        {
+          PARLEY_PREPARE(
+              st, db,
+              "SELECT (SELECT COUNT(*) FROM group_members WHERE group_id = ?1), "
+              "EXISTS(SELECT 1 FROM group_members WHERE group_id = ?1 AND user_id = ?2)");
+          st->BindU(1, group_id).BindU(2, user_id);
+          int rc = st->Step();
+          if (rc != SQLITE_ROW) return db.Error(rc, "group_members");
+          if (st->Int(1) != 0) return Status::Ok();  // already a member
+          if (st->UInt(0) >= rules.group_members_max) {
+            return Status::InvalidArgument("the group is full");
+          }
+        }
+        s = CheckJoin(db, user_id, /*by_self=*/false, rules);
         if (!s.ok()) return s;
         return InsertMember(db, group_id, model::ConvId::Group(group_id).ToString(), user_id, now);
       },

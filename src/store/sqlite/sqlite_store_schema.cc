@@ -71,6 +71,14 @@ CREATE TABLE user_convs(
 PRAGMA user_version = 1;
 )sql";
 
+// Version 2: who may add a user to groups (model::GroupAdds), and members by
+// user, for the groups-per-user bound.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE users ADD COLUMN group_adds INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX group_members_by_user ON group_members(user_id);
+PRAGMA user_version = 2;
+)sql";
+
 }  // namespace
 
 Status MigrateStoreSchema(sqlite::SqliteDb& db) {
@@ -91,7 +99,7 @@ Status MigrateStoreSchema(sqlite::SqliteDb& db) {
                             " is not supported by this build");
   }
   if (version < 1) s = db.Exec(kSchemaV1);
-  // Later versions: if (s.ok() && version < 2) s = db.Exec(kSchemaV2); ...
+  if (s.ok() && version < 2) s = db.Exec(kSchemaV2);
   if (s.ok()) s = db.Exec("COMMIT");
   if (!s.ok()) db.Exec("ROLLBACK");
   return s;

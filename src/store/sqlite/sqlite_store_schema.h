@@ -6,7 +6,7 @@
 
 namespace parley::store {
 
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 // Creates or upgrades the schema on the writer connection, in one
 // transaction. INTERNAL when the file was written by

@@ -48,15 +48,19 @@ class BlockingStore {
   }
 
   StatusOr<rpc::Group> CreateGroup(const std::string& name, uint64_t owner,
-                                   std::vector<uint64_t> members, int64_t now) {
+                                   std::vector<uint64_t> members, int64_t now,
+                                   MembershipRules rules = {}) {
     return Call<StatusOr<rpc::Group>>(
-        [&](auto cb) { called_->CreateGroup(name, owner, std::move(members), now, cb); });
+        [&](auto cb) { called_->CreateGroup(name, owner, std::move(members), now, rules, cb); });
   }
   StatusOr<rpc::Group> GetGroup(uint64_t id) {
     return Call<StatusOr<rpc::Group>>([&](auto cb) { called_->GetGroup(id, cb); });
   }
-  Status AddMember(uint64_t group, uint64_t user, int64_t now) {
-    return Call<Status>([&](auto cb) { called_->AddGroupMember(group, user, now, cb); });
+  Status AddMember(uint64_t group, uint64_t user, int64_t now, MembershipRules rules = {}) {
+    return Call<Status>([&](auto cb) { called_->AddGroupMember(group, user, now, rules, cb); });
+  }
+  Status SetGroupAdds(uint64_t user, GroupAdds who) {
+    return Call<Status>([&](auto cb) { called_->SetGroupAdds(user, who, cb); });
   }
   StatusOr<rpc::Group> RemoveMember(uint64_t group, uint64_t user) {
     return Call<StatusOr<rpc::Group>>(

@@ -67,11 +67,17 @@ void FaultInjectingStore::DeleteSession(std::string token_hash, Callback<Status>
   StoreWrapper::DeleteSession(std::move(token_hash), std::move(done));
 }
 
+void FaultInjectingStore::SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status> done) {
+  if (Intercept(StoreOp::kSetGroupAdds, done)) return;
+  StoreWrapper::SetGroupAdds(user_id, who, std::move(done));
+}
+
 void FaultInjectingStore::CreateGroup(std::string name, uint64_t owner,
                                       std::vector<uint64_t> members, int64_t now,
-                                      Callback<StatusOr<rpc::Group>> done) {
+                                      MembershipRules rules, Callback<StatusOr<rpc::Group>> done) {
   if (Intercept(StoreOp::kCreateGroup, done)) return;
-  StoreWrapper::CreateGroup(std::move(name), owner, std::move(members), now, std::move(done));
+  StoreWrapper::CreateGroup(std::move(name), owner, std::move(members), now, rules,
+                            std::move(done));
 }
 
 void FaultInjectingStore::GetGroup(uint64_t group_id, Callback<StatusOr<rpc::Group>> done) {
@@ -80,9 +86,9 @@ void FaultInjectingStore::GetGroup(uint64_t group_id, Callback<StatusOr<rpc::Gro
 }
 
 void FaultInjectingStore::AddGroupMember(uint64_t group_id, uint64_t user_id, int64_t now,
-                                         Callback<Status> done) {
+                                         MembershipRules rules, Callback<Status> done) {
   if (Intercept(StoreOp::kAddGroupMember, done)) return;
-  StoreWrapper::AddGroupMember(group_id, user_id, now, std::move(done));
+  StoreWrapper::AddGroupMember(group_id, user_id, now, rules, std::move(done));
 }
 
 void FaultInjectingStore::RemoveGroupMember(uint64_t group_id, uint64_t user_id,

@@ -425,6 +425,99 @@ TYPED_TEST_P(StoreContractTest, ConcurrentAppendsAreAllPersisted) {
 
 TYPED_TEST_P(StoreContractTest, PingIsOkWhileTheStoreAnswers) { EXPECT_OK(this->Ping()); }
 
+// Many adders at once, as from many logic nodes: the store checks the bound
+// with the insert, so exactly as many get in as there is room for.
+TYPED_TEST_P(StoreContractTest, ConcurrentAddsNeverPassTheGroupSizeBound) {
+  MembershipRules rules;
+  rules.group_members_max = 4;
+  auto g = this->CreateGroup("team", 1, {2}, 100, rules);
+  ASSERT_OK(g.status());
+  const uint64_t id = g->group_id();
+  std::atomic<int> ok{0}, full{0};
+  std::vector<std::thread> threads;
+  for (uint64_t user = 10; user < 18; ++user) {
+    threads.emplace_back([&, user] {
+      Status s = this->AddMember(id, user, 200, rules);
+      if (s.ok()) ++ok;
+      if (s.code() == Code::kInvalidArgument) ++full;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 2);
+  EXPECT_EQ(full.load(), 6);
+  EXPECT_EQ(this->GetGroup(id)->members_size(), 4);
+  // An existing member is still a no-op when the group is full.
+  EXPECT_OK(this->AddMember(id, 2, 300, rules));
+  // Too many distinct members at creation (duplicates do not count).
+  EXPECT_OK(this->CreateGroup("four", 1, {2, 3, 3, 4, 1}, 100, rules).status());
+  EXPECT_EQ(this->CreateGroup("five", 1, {2, 3, 4, 5}, 100, rules).status().code(),
+            Code::kInvalidArgument);
+}
+
+// Concurrent adds of one user to many groups never put it in more groups
+// than the bound, and a group that would do so is not created.
+TYPED_TEST_P(StoreContractTest, NoUserIsInMoreGroupsThanTheBound) {
+  auto joiner = this->CreateUser("joiner");  // the bound is for users the store knows
+  ASSERT_OK(joiner.status());
+  const uint64_t u = joiner->user_id;
+  MembershipRules rules;
+  rules.groups_per_user_max = 3;
+  std::vector<uint64_t> groups;
+  for (int i = 0; i < 8; ++i) {
+    auto g = this->CreateGroup(fmt::format("g{}", i), 100 + i, {}, 100, rules);
+    ASSERT_OK(g.status());
+    groups.push_back(g->group_id());
+  }
+  std::atomic<int> ok{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (uint64_t id : groups) {
+    threads.emplace_back([&, id] {
+      Status s = this->AddMember(id, u, 200, rules);
+      if (s.ok()) ++ok;
+      if (s.code() == Code::kInvalidArgument) ++refused;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 3);
+  EXPECT_EQ(refused.load(), 5);
+  EXPECT_EQ(this->Convs(u).size(), 3u);
+  // Nor by creating one: as a member or as its owner.
+  EXPECT_EQ(this->CreateGroup("more", 50, {u}, 100, rules).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(this->CreateGroup("mine", u, {}, 100, rules).status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(this->Convs(50).empty());  // nothing of the refused group remains
+  // Leaving one makes room again.
+  ASSERT_OK(this->RemoveMember(this->Convs(u).at(0).group_id(), u).status());
+  EXPECT_OK(this->CreateGroup("mine", u, {}, 100, rules).status());
+}
+
+TYPED_TEST_P(StoreContractTest, AUserWhoRefusesAddsJoinsOnlyGroupsItCreates) {
+  auto ann = this->CreateUser("ann");
+  auto bob = this->CreateUser("bob");
+  ASSERT_OK(ann.status());
+  ASSERT_OK(bob.status());
+  EXPECT_EQ(this->FindUserById(bob->user_id)->group_adds, GroupAdds::kAnyone);
+  ASSERT_OK(this->SetGroupAdds(bob->user_id, GroupAdds::kNobody));
+  ASSERT_OK(this->SetGroupAdds(bob->user_id, GroupAdds::kNobody));  // unchanged is OK too
+  EXPECT_EQ(this->FindUserById(bob->user_id)->group_adds, GroupAdds::kNobody);
+  EXPECT_EQ(this->FindUserByName("BOB")->group_adds, GroupAdds::kNobody);
+  EXPECT_TRUE(this->SetGroupAdds(999, GroupAdds::kNobody).IsNotFound());
+
+  MembershipRules rules;
+  auto g = this->CreateGroup("team", ann->user_id, {}, 100, rules);
+  ASSERT_OK(g.status());
+  EXPECT_EQ(this->AddMember(g->group_id(), bob->user_id, 200, rules).code(),
+            Code::kPermissionDenied);
+  EXPECT_EQ(this->CreateGroup("t2", ann->user_id, {bob->user_id}, 100, rules).status().code(),
+            Code::kPermissionDenied);
+  EXPECT_TRUE(this->Convs(bob->user_id).empty());
+  auto own = this->CreateGroup("bobs", bob->user_id, {ann->user_id}, 100, rules);
+  ASSERT_OK(own.status());
+  EXPECT_EQ(this->Members(*own), (std::vector<uint64_t>{bob->user_id, ann->user_id}));
+
+  ASSERT_OK(this->SetGroupAdds(bob->user_id, GroupAdds::kAnyone));
+  EXPECT_OK(this->AddMember(g->group_id(), bob->user_id, 300, rules));
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StoreContractTest, UserIdsStartAtOneAndRecordsRoundTrip, UsernamesAreComparedIgnoringAsciiCase,
     ConcurrentRegistrationsOfOneNameLetExactlyOneWin, SessionsAreFoundUntilDeleted,
@@ -433,6 +526,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     LoadLastSeqsGivesTheHighestPersistedSeqOfEachConversation,
     AppendIsIdempotentOnMsgIdAndOnSenderAndClientId, PagesAreNewestAfterOrBeforeAndAscending,
     SentKeysAreFoundBySenderAndClientId, ConcurrentAppendsAreAllPersisted,
-    PingIsOkWhileTheStoreAnswers);
+    PingIsOkWhileTheStoreAnswers, ConcurrentAddsNeverPassTheGroupSizeBound,
+    NoUserIsInMoreGroupsThanTheBound, AUserWhoRefusesAddsJoinsOnlyGroupsItCreates);
 
 }  // namespace parley::store

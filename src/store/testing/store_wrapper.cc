@@ -29,9 +29,14 @@ void StoreWrapper::DeleteSession(std::string token_hash, Callback<Status> done) 
   target_->DeleteSession(std::move(token_hash), std::move(done));
 }
 
+void StoreWrapper::SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status> done) {
+  target_->SetGroupAdds(user_id, who, std::move(done));
+}
+
 void StoreWrapper::CreateGroup(std::string name, uint64_t owner, std::vector<uint64_t> members,
-                               int64_t now, Callback<StatusOr<rpc::Group>> done) {
-  target_->CreateGroup(std::move(name), owner, std::move(members), now, std::move(done));
+                               int64_t now, MembershipRules rules,
+                               Callback<StatusOr<rpc::Group>> done) {
+  target_->CreateGroup(std::move(name), owner, std::move(members), now, rules, std::move(done));
 }
 
 void StoreWrapper::GetGroup(uint64_t group_id, Callback<StatusOr<rpc::Group>> done) {
@@ -39,8 +44,8 @@ void StoreWrapper::GetGroup(uint64_t group_id, Callback<StatusOr<rpc::Group>> do
 }
 
 void StoreWrapper::AddGroupMember(uint64_t group_id, uint64_t user_id, int64_t now,
-                                  Callback<Status> done) {
-  target_->AddGroupMember(group_id, user_id, now, std::move(done));
+                                  MembershipRules rules, Callback<Status> done) {
+  target_->AddGroupMember(group_id, user_id, now, rules, std::move(done));
 }
 
 void StoreWrapper::RemoveGroupMember(uint64_t group_id, uint64_t user_id,

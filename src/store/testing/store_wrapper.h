@@ -24,11 +24,12 @@ class StoreWrapper : public Store {
   void CreateSession(SessionRecord session, Callback<Status> done) override;
   void FindSession(std::string token_hash, Callback<StatusOr<SessionRecord>> done) override;
   void DeleteSession(std::string token_hash, Callback<Status> done) override;
+  void SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status> done) override;
 
   void CreateGroup(std::string name, uint64_t owner, std::vector<uint64_t> members, int64_t now,
-                   Callback<StatusOr<rpc::Group>> done) override;
+                   MembershipRules rules, Callback<StatusOr<rpc::Group>> done) override;
   void GetGroup(uint64_t group_id, Callback<StatusOr<rpc::Group>> done) override;
-  void AddGroupMember(uint64_t group_id, uint64_t user_id, int64_t now,
+  void AddGroupMember(uint64_t group_id, uint64_t user_id, int64_t now, MembershipRules rules,
                       Callback<Status> done) override;
   void RemoveGroupMember(uint64_t group_id, uint64_t user_id,
                          Callback<StatusOr<rpc::Group>> done) override;
