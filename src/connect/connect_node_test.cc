@@ -821,14 +821,15 @@ TEST_F(ConnectNodeTest, AClientThatDoesNotReadIsClosedWhenItsWriteStalls) {
 }
 
 TEST_F(ConnectNodeTest, OverTheNodesOutboundBudgetTheConnectionThatFallsBehindIsClosed) {
-  options_.conn.outbound_queue_max_bytes = 64 * 1024 * 1024;
+  options_.conn.outbound_queue_max_bytes = 1024 * 1024 * 1024;  // not what closes it
   options_.conn.outbound_total_max_bytes = 256 * 1024;
   options_.conn.drain_timeout_ms = 300;
   Start();
   Client reader(port_, "tok-b");
   Client stuck(port_, "tok-a1");
   ASSERT_TRUE(reader.ok() && stuck.ok());
-  PushUntil(*node_, 1, 20000, [&] { return metrics_.ws_closed_slow.value() > 0; });
+  // 16 MB: well past the budget, far under the connection's own cap.
+  PushUntil(*node_, 1, 4000, [&] { return metrics_.ws_closed_slow.value() > 0; });
   EXPECT_EQ(metrics_.ws_closed_slow.value(), 1u);
   ASSERT_TRUE(Eventually([&] { return Disconnects().size() == 1; }));
   EXPECT_EQ(Disconnects()[0].req.conn_id(), stuck.conn_id());
