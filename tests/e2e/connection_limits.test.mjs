@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import {
-  startParley, newUser, openWs, WsClient, clientId, rssKiB, sleep, withTimeout, DEFAULT_TIMEOUT_MS,
+  startParley, newUser, openWs, clientId, rssKiB, sleep, withTimeout, DEFAULT_TIMEOUT_MS, CLUSTER,
 } from '../support/parley_server.mjs';
 
 // A client frame (clients must mask): opcode 0x1 text, 0x9 ping.
@@ -65,18 +65,39 @@ async function neverReadingSocket(server, token) {
   return { socket, closed, destroy: () => { clearInterval(pinger); socket.destroy(); } };
 }
 
-async function refusedUpgrade(server, token) {
-  const err = await WsClient.connect(server.wsUrl, { token }).then(
-    (c) => { c.close(); return null; },
-    (e) => e);
-  assert.ok(err && err.status, `the upgrade is refused with an HTTP answer: ${err}`);
-  return err;
+// Opens WebSockets for `tokens[i % tokens.length]` until one is refused (at
+// most `max` open); returns the open clients and the refusal.
+async function openUntilRefused(server, tokens, max) {
+  const open = [];
+  for (let i = 0; i <= max; i++) {
+    const token = tokens[i % tokens.length];
+    const client = await openWs(server, token).catch((e) => e);
+    if (!(client instanceof Error)) {
+      open.push(client);
+      continue;
+    }
+    assert.ok(client.status, `the upgrade is refused with an HTTP answer: ${client}`);
+    return { open, err: client };
+  }
+  return { open, err: null };
 }
 
 describe('connection caps', () => {
+  const PER_USER = 2;
+  const PER_IP = 4;
   let server;
+  // The caps hold per process that enforces them: each connect node (per
+  // user) and, in a cluster, each api process (per IP, at its /ws proxy).
+  let connectNodes = 1;
+  let ipEnforcers = 1;
   before(async () => {
-    server = await startParley({ config: { conn: { ws_connections_per_user_max: 2, ws_connections_per_ip_max: 4 } } });
+    server = await startParley({
+      config: { conn: { ws_connections_per_user_max: PER_USER, ws_connections_per_ip_max: PER_IP } },
+    });
+    if (CLUSTER) {
+      connectNodes = server.processes('connect').length;
+      ipEnforcers = server.processes('api').length;
+    }
   });
   after(async () => {
     await server?.dispose();
@@ -84,27 +105,29 @@ describe('connection caps', () => {
 
   test('a user over its cap is refused with 429 rate_limited and Retry-After; a closed socket frees its place', async () => {
     const a = await newUser(server.baseUrl, 'cap');
-    const first = await openWs(server, a.token);
-    const second = await openWs(server, a.token);
-    const err = await refusedUpgrade(server, a.token);
+    const { open, err } = await openUntilRefused(server, [a.token], PER_USER * connectNodes);
+    assert.ok(err, `refused after ${open.length} sockets`);
+    assert.ok(open.length >= PER_USER && open.length <= PER_USER * connectNodes, `${open.length} open`);
     assert.equal(err.status, 429);
     assert.equal(err.json?.error?.code, 'rate_limited', err.body);
     assert.match(err.headers['retry-after'] ?? '', /^\d+$/);
-    await first.close();
-    let third;
-    for (let i = 0; i < 50 && !third; i++) {
-      third = await openWs(server, a.token).catch(() => sleep(50).then(() => undefined));
+    await Promise.all(open.slice(1).map((c) => c.close()));
+    await open[0].ping();
+    let again;
+    for (let i = 0; i < 50 && !again; i++) {
+      again = await openWs(server, a.token).catch(() => sleep(50).then(() => undefined));
     }
-    assert.ok(third, 'after a close the user may connect again');
-    await second.close();
-    await third.close();
+    assert.ok(again, 'after a close the user may connect again');
+    await open[0].close();
+    await again.close();
   });
 
   test('one client address over its cap is refused with 429, whoever the users are', async () => {
-    const users = await Promise.all([1, 2, 3, 4, 5].map(() => newUser(server.baseUrl, 'ip')));
-    const open = [];
-    for (const u of users.slice(0, 4)) open.push(await openWs(server, u.token));
-    const err = await refusedUpgrade(server, users[4].token);
+    const max = PER_IP * ipEnforcers;
+    const users = await Promise.all(Array.from({ length: max + 1 }, () => newUser(server.baseUrl, 'ip')));
+    const { open, err } = await openUntilRefused(server, users.map((u) => u.token), max);
+    assert.ok(err, `refused after ${open.length} sockets`);
+    assert.ok(open.length >= PER_IP && open.length <= max, `${open.length} open`);
     assert.equal(err.status, 429);
     assert.equal(err.json?.error?.code, 'rate_limited', err.body);
     await Promise.all(open.map((c) => c.close()));
