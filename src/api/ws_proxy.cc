@@ -132,9 +132,23 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
     from.async_read_some(asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
                                                 boost::system::error_code ec, size_t n) {
       if (ec) return self->Close();
+      // A client that does not read (though it may send) is cut off after
+      // write_stall_timeout_ms without progress, as a connect node would: the
+      // tunnel's buffers are bounded, but the kernel's are not small.
+      const bool to_client = &to == &self->client_;
+      if (to_client && self->options_.write_stall_timeout_ms != 0) {
+        to.expires_after(std::chrono::milliseconds(self->options_.write_stall_timeout_ms));
+      }
       asio::async_write(to, asio::buffer(buf.data(), n),
-                        [self, &from, &to, &buf](boost::system::error_code ec, size_t) {
-                          if (ec) return self->Close();
+                        [self, &from, &to, &buf, to_client](boost::system::error_code ec, size_t) {
+                          if (ec) {
+                            if (ec == beast::error::timeout) {
+                              spdlog::info("event=ws_proxy_slow_client stall_ms={}",
+                                           self->options_.write_stall_timeout_ms);
+                            }
+                            return self->Close();
+                          }
+                          if (to_client) to.expires_never();
                           self->Copy(from, to, buf);
                         });
     });

@@ -44,6 +44,9 @@ class WsProxy final : public connect::UpgradeHandler {
     // options.conn.ws_connections_max and ws_connections_per_ip_max.
     uint32_t tunnels_max = 50'000;
     uint32_t tunnels_per_ip_max = 256;
+    // A write to the client that makes no progress for this long closes the
+    // tunnel (0: never); from options.conn.write_stall_timeout_ms.
+    uint32_t write_stall_timeout_ms = 20'000;
   };
 
   // Follows the live connect nodes of `discovery` (its watch ends with the

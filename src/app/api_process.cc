@@ -22,7 +22,8 @@ int RunApi(Options options) {
   if (!logic.ok()) return rt.StartFailed(logic.status());
   api::WsProxy proxy(rt.discovery(),
                      {.tunnels_max = options.conn.ws_connections_max,
-                      .tunnels_per_ip_max = options.conn.ws_connections_per_ip_max});
+                      .tunnels_per_ip_max = options.conn.ws_connections_per_ip_max,
+                      .write_stall_timeout_ms = options.conn.write_stall_timeout_ms});
   api::HttpServer http(rt.executor(), options, **logic, rt.discovery(), proxy, rt.metrics(),
                        rt.clock());
   if (Status s = http.Listen(options.listen); !s.ok()) return rt.StartFailed(s);
