@@ -21,6 +21,9 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+// Retry-After (seconds) of a refused upgrade, as the connect node answers.
+constexpr int kRefusedRetryAfterS = 5;
+
 // "ws://127.0.0.1:9001/ws" -> "127.0.0.1:9001"; empty when unusable.
 std::string HostPortOf(const std::string& ws_url) {
   auto url = boost::urls::parse_uri(ws_url);
@@ -38,8 +41,9 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
  public:
   Tunnel(beast::tcp_stream client, http::request<http::string_body> request,
          beast::flat_buffer leftover, std::vector<std::string> targets,
-         const WsProxy::Options& options)
+         const WsProxy::Options& options, std::shared_ptr<ConnectionLimiter> limiter)
       : strand_(asio::make_strand(client.get_executor())),
+        limiter_(std::move(limiter)),
         client_(std::move(client)),
         upstream_(strand_),
         request_(std::move(request)),
@@ -57,7 +61,15 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   void Begin() {
     boost::system::error_code ec;
     auto remote = client_.socket().remote_endpoint(ec);
-    if (!ec) request_.set("X-Forwarded-For", remote.address().to_string());
+    std::string address = ec ? std::string() : remote.address().to_string();
+    auto admission = limiter_->Admit(address, !address.empty());
+    if (!admission.ok()) {
+      spdlog::info("event=ws_proxy_refused client={} code={} msg=\"{}\"", address,
+                   CodeName(admission.status().code()), admission.status().message());
+      return Refuse(admission.status());
+    }
+    lease_ = std::move(admission).value();
+    if (!address.empty()) request_.set("X-Forwarded-For", address);
     TryNext();
   }
 
@@ -120,9 +132,23 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
     from.async_read_some(asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
                                                 boost::system::error_code ec, size_t n) {
       if (ec) return self->Close();
+      // A client that does not read (though it may send) is cut off after
+      // write_stall_timeout_ms without progress, as a connect node would: the
+      // tunnel's buffers are bounded, but the kernel's are not small.
+      const bool to_client = &to == &self->client_;
+      if (to_client && self->options_.write_stall_timeout_ms != 0) {
+        to.expires_after(std::chrono::milliseconds(self->options_.write_stall_timeout_ms));
+      }
       asio::async_write(to, asio::buffer(buf.data(), n),
-                        [self, &from, &to, &buf](boost::system::error_code ec, size_t) {
-                          if (ec) return self->Close();
+                        [self, &from, &to, &buf, to_client](boost::system::error_code ec, size_t) {
+                          if (ec) {
+                            if (ec == beast::error::timeout) {
+                              spdlog::info("event=ws_proxy_slow_client stall_ms={}",
+                                           self->options_.write_stall_timeout_ms);
+                            }
+                            return self->Close();
+                          }
+                          if (to_client) to.expires_never();
                           self->Copy(from, to, buf);
                         });
     });
@@ -138,9 +164,10 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
   void Refuse(const Status& status) {
     auto res = std::make_shared<http::response<http::string_body>>(
-        http::status::service_unavailable, request_.version());
+        static_cast<http::status>(HttpStatus(status.code())), request_.version());
     res->set(http::field::content_type, "application/json");
     res->set(http::field::connection, "close");
+    res->set(http::field::retry_after, std::to_string(kRefusedRetryAfterS));
     res->body() = ErrorBody(status);
     res->prepare_payload();
     http::async_write(
@@ -149,6 +176,9 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   }
 
   asio::strand<asio::any_io_executor> strand_;
+  // Declared before the sockets: given back after they are closed.
+  std::shared_ptr<ConnectionLimiter> limiter_;
+  ConnectionLimiter::Lease lease_;
   beast::tcp_stream client_;
   beast::tcp_stream upstream_;
   http::request<http::string_body> request_;
@@ -162,7 +192,12 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
 }  // namespace
 
-WsProxy::WsProxy(discovery::Discovery& discovery, Options options) : options_(options) {
+WsProxy::WsProxy(discovery::Discovery& discovery, Options options)
+    : options_(options),
+      limiter_(std::make_shared<ConnectionLimiter>(ConnectionLimiter::Caps{
+          // A tunnel holds two descriptors: the client's and the upstream's.
+          .total = ConnectionLimiter::CapByOpenFiles(options.tunnels_max, 2),
+          .per_key = options.tunnels_per_ip_max})) {
   watch_ = discovery.WatchRole("connect", [this](std::vector<discovery::NodeInfo> nodes) {
     std::vector<std::string> targets;
     for (const auto& n : nodes) {
@@ -191,7 +226,7 @@ void WsProxy::Upgrade(beast::tcp_stream stream, http::request<http::string_body>
     std::swap(targets[0], targets[1]);
   }
   std::make_shared<Tunnel>(std::move(stream), std::move(request), std::move(buffer),
-                           std::move(targets), options_)
+                           std::move(targets), options_, limiter_)
       ->Start();
 }
 

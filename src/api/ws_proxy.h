@@ -8,7 +8,12 @@
 //
 // Upgrade() is thread-safe. A tunnel owns its sockets and a copy of the
 // options, and lives until both sides closed, independently of the proxy.
-// Every tunnel is bounded: it holds two fixed buffers, never more.
+// Every tunnel is bounded: it holds two fixed buffers, never more. Tunnels
+// are capped in total and per client address (the api is the process that
+// accepts the client's socket, so the per-IP cap is enforced here; connect
+// nodes do not count the proxy's connections per IP): beyond a cap the
+// upgrade is refused with the JSON error of PROTOCOL.md, 429 rate_limited
+// (per IP) or 503 unavailable (in total), with Retry-After.
 #pragma once
 
 #include <atomic>
@@ -20,6 +25,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include "common/connection_limiter.h"
 #include "common/metrics.h"
 #include "connect/ws_upgrade_handler.h"
 #include "discovery/discovery.h"
@@ -34,6 +40,13 @@ class WsProxy final : public connect::UpgradeHandler {
     uint32_t attempts = 3;
     // Bytes buffered per direction of a tunnel.
     uint32_t buffer_bytes = 16 * 1024;
+    // Open tunnels in all, and from one client address (0: no cap); from
+    // options.conn.ws_connections_max and ws_connections_per_ip_max.
+    uint32_t tunnels_max = 50'000;
+    uint32_t tunnels_per_ip_max = 256;
+    // A write to the client that makes no progress for this long closes the
+    // tunnel (0: never); from options.conn.write_stall_timeout_ms.
+    uint32_t write_stall_timeout_ms = 20'000;
   };
 
   // Follows the live connect nodes of `discovery` (its watch ends with the
@@ -48,9 +61,13 @@ class WsProxy final : public connect::UpgradeHandler {
   // Live connect nodes' "host:port" of their /ws listener, least loaded
   // first (empty until discovery's first answer).
   std::vector<std::string> Targets() const;
+  // Open tunnels (including ones still connecting upstream).
+  uint32_t tunnels() const { return limiter_->total(); }
 
  private:
   const Options options_;
+  // Shared with the tunnels, each of which holds a lease until it ends.
+  std::shared_ptr<ConnectionLimiter> limiter_;
   mutable std::mutex mu_;
   std::vector<std::string> targets_;  // guarded by mu_
   std::atomic<uint64_t> next_{0};

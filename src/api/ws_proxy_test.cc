@@ -219,5 +219,41 @@ TEST_F(WsProxyTest, WithNoConnectNodeTheClientGets503WithTheJsonErrorBody) {
   EXPECT_NE(res.body().find("\"unavailable\""), std::string::npos) << res.body();
 }
 
+// Opens a WebSocket through the proxy and leaves it open.
+std::unique_ptr<websocket::stream<tcp::socket>> OpenThrough(asio::io_context& io, uint16_t port) {
+  auto ws = std::make_unique<websocket::stream<tcp::socket>>(io);
+  ws->next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+  ws->handshake("127.0.0.1", "/ws");
+  return ws;
+}
+
+TEST_F(WsProxyTest, TunnelsFromOneClientAddressAreCappedAtTheProxyWith429) {
+  EchoNode node("connect-1");
+  AddConnectNode("connect-1", node.address(), 0);
+  WsProxy proxy(discovery_, {.tunnels_max = 100, .tunnels_per_ip_max = 2});
+  AwaitTargets(proxy, 1);
+  ApiPort api(proxy);
+  asio::io_context io;
+  auto first = OpenThrough(io, api.port());
+  auto second = OpenThrough(io, api.port());
+
+  websocket::stream<tcp::socket> third(io);
+  third.next_layer().connect({asio::ip::make_address("127.0.0.1"), api.port()});
+  websocket::response_type res;
+  boost::system::error_code ec;
+  third.handshake(res, "127.0.0.1", "/ws", ec);
+  EXPECT_TRUE(ec) << "refused";
+  EXPECT_EQ(res.result_int(), 429);
+  EXPECT_NE(res.body().find("\"rate_limited\""), std::string::npos) << res.body();
+  EXPECT_EQ(res[http::field::retry_after], "5");
+
+  first->close(websocket::close_code::normal);
+  for (int i = 0; i < 500 && proxy.tunnels() > 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(proxy.tunnels(), 1u) << "a closed tunnel gives its place back";
+  EXPECT_EQ(EchoThrough(api.port(), "x"), "connect-1:x");
+}
+
 }  // namespace
 }  // namespace parley::api

@@ -21,7 +21,10 @@ int RunApi(Options options) {
 
   auto logic = rpc::LogicGrpcClient::Create(rt.executor(), rt.discovery(), {}, &rt.clock());
   if (!logic.ok()) return rt.StartFailed(logic.status());
-  api::WsProxy proxy(rt.discovery(), {});
+  api::WsProxy proxy(rt.discovery(),
+                     {.tunnels_max = options.conn.ws_connections_max,
+                      .tunnels_per_ip_max = options.conn.ws_connections_per_ip_max,
+                      .write_stall_timeout_ms = options.conn.write_stall_timeout_ms});
   api::HttpServer http(rt.executor(), options, **logic, rt.discovery(), proxy, rt.metrics(),
                        rt.clock());
   if (Status s = http.Listen(options.listen); !s.ok()) return rt.StartFailed(s);

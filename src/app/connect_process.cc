@@ -3,7 +3,12 @@
 // reached over LogicRPC. Its load (live connections) is reported to discovery, so /api/v1/endpoints
 // and the api's /ws proxy prefer the least loaded node.
 #include <spdlog/spdlog.h>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
 
 #include "app/cluster_roles.h"
 #include "app/node_runtime.h"
@@ -34,6 +39,39 @@ class LateUpgrades final : public connect::UpgradeHandler {
 };
 
 constexpr std::chrono::seconds kLoadReportInterval{2};
+
+// The IP address of a "host:port" (or "[v6]:port"); empty when it is not a
+// literal, specific address (a wildcard bind says nothing of where the
+// process connects from).
+std::string IpOf(const std::string& host_port) {
+  std::string host = host_port.substr(0, host_port.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  boost::system::error_code ec;
+  auto ip = boost::asio::ip::make_address(host, ec);
+  if (ec || ip.is_unspecified()) return "";
+  return ip.to_string();
+}
+
+// The addresses the cluster's api processes connect from, as their /ws proxy
+// does: options.conn.ws_proxy_addresses plus every api node's own address.
+std::vector<std::string> ProxyAddresses(const Options& options,
+                                        const std::vector<discovery::NodeInfo>& apis) {
+  std::vector<std::string> out;
+  const std::string& list = options.conn.ws_proxy_addresses;
+  for (size_t pos = 0; pos <= list.size();) {
+    size_t comma = std::min(list.find(',', pos), list.size());
+    std::string item = list.substr(pos, comma - pos);
+    std::erase(item, ' ');
+    if (!item.empty()) out.push_back(item);
+    pos = comma + 1;
+  }
+  for (const auto& api : apis) {
+    if (std::string ip = IpOf(api.address); !ip.empty()) out.push_back(std::move(ip));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -70,6 +108,14 @@ int RunConnect(Options options) {
       !s.ok()) {
     return rt.StartFailed(s);
   }
+  // The api's /ws proxy caps tunnels per client address; here its own
+  // connections are not counted per IP (it would be one address for all).
+  node->SetProxyAddresses(ProxyAddresses(options, {}));
+  auto api_watch =
+      rt.discovery().WatchRole("api", [&options, weak = std::weak_ptr<connect::ConnectNode>(node)](
+                                          std::vector<discovery::NodeInfo> apis) {
+        if (auto n = weak.lock()) n->SetProxyAddresses(ProxyAddresses(options, apis));
+      });
   rpc_server.Serve(*node);
   listener.Start();
   rt.Announce(address);
@@ -86,6 +132,7 @@ int RunConnect(Options options) {
   boost::asio::post(rt.executor(), report);
 
   rt.WaitForSignal();
+  api_watch.reset();
   boost::asio::post(rt.executor(), [&] { load_timer.cancel(); });
   rt.Withdraw();
   listener.StopAccepting();

@@ -90,6 +90,13 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("conn.ws_send_batch_max", &c.ws_send_batch_max);
   add("conn.ws_send_pending_max", &c.ws_send_pending_max);
   add("conn.ws_calls_in_flight_max", &c.ws_calls_in_flight_max);
+  add("conn.ws_connections_per_user_max", &c.ws_connections_per_user_max);
+  add("conn.ws_connections_per_ip_max", &c.ws_connections_per_ip_max);
+  add("conn.ws_connections_max", &c.ws_connections_max);
+  add("conn.outbound_total_max_bytes", &c.outbound_total_max_bytes);
+  add("conn.write_stall_timeout_ms", &c.write_stall_timeout_ms);
+  add("conn.sweep_interval_ms", &c.sweep_interval_ms);
+  add("conn.ws_proxy_addresses", &c.ws_proxy_addresses);
   StorageOptions& s = o->storage;
   add("storage.data_dir", &s.data_dir);
   add("storage.commit_batch_max", &s.commit_batch_max);

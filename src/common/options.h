@@ -72,8 +72,9 @@ struct ConnectionOptions {
   // long is closed; the server pings at half of it (Beast keep-alive pings).
   uint32_t idle_timeout_ms = 60'000;
   // Bytes queued for one connection beyond which it is a slow consumer and
-  // is closed (1008 policy) rather than letting memory grow.
-  uint32_t outbound_queue_max_bytes = 4 * 1024 * 1024;
+  // is closed (4008 policy) rather than letting memory grow. 1 MiB is
+  // hundreds of chat messages.
+  uint32_t outbound_queue_max_bytes = 1024 * 1024;
   // HTTP: an idle keep-alive connection is closed after this long.
   uint32_t http_idle_timeout_ms = 30'000;
   // Graceful shutdown waits at most this long for queues to drain.
@@ -94,6 +95,32 @@ struct ConnectionOptions {
   // this many, a frame is answered rate_limited. A client may pipeline, but
   // not without bound, and reading never pauses.
   uint32_t ws_calls_in_flight_max = 1024;
+
+  // Caps on open WebSockets (0: no cap), enforced by the process that accepts
+  // the client's socket: the connect node, or the api's /ws proxy in a
+  // cluster. Beyond them an upgrade is refused before the handshake (HTTP 429
+  // per IP or user, 503 in total). Per user: a person's devices and tabs. Per
+  // IP: a household or office behind one NAT. In total: what one node holds
+  // (also bounded by the process's open-file limit less a reserve).
+  uint32_t ws_connections_per_user_max = 32;
+  uint32_t ws_connections_per_ip_max = 256;
+  uint32_t ws_connections_max = 50'000;
+  // Bytes queued for all WebSockets of a node together. Past it, a connection
+  // that already has frames waiting is closed as a slow consumer (4008) when
+  // more come for it; one that keeps up still gets its frames.
+  uint64_t outbound_total_max_bytes = 256ull * 1024 * 1024;
+  // A connection with bytes queued whose writes made no progress for this
+  // long (the client does not read, whether or not it pings) is closed as a
+  // slow consumer (4008). 0: never.
+  uint32_t write_stall_timeout_ms = 20'000;
+  // How often one sweep per node closes connections whose token expired
+  // (4001) or whose writes stalled. The delay of either close is at most this.
+  uint32_t sweep_interval_ms = 1'000;
+  // Cluster connect nodes: comma-separated IP addresses of the api processes
+  // (their /ws proxy), whose connections are not counted per IP (the proxy
+  // caps each client address itself). Api nodes registered under a specific
+  // address are added from discovery; this is for ones bound to a wildcard.
+  std::string ws_proxy_addresses;
 };
 
 struct StorageOptions {

@@ -29,14 +29,19 @@ asio::io_context& IoContextOf(const asio::any_io_executor& executor) {
   }
   return io_executor->context();
 }
+
 }  // namespace
 
 std::shared_ptr<ConnectNode> ConnectNode::Create(asio::any_io_executor executor,
                                                  std::string node_id, uint64_t node_epoch,
                                                  const Options& options, logic::LogicService& logic,
                                                  Metrics& metrics, const Clock& clock) {
-  return std::make_shared<ConnectNode>(Passkey{}, std::move(executor), std::move(node_id),
-                                       node_epoch, options, logic, metrics, clock);
+  auto node = std::make_shared<ConnectNode>(Passkey{}, std::move(executor), std::move(node_id),
+                                            node_epoch, options, logic, metrics, clock);
+  asio::post(node->drain_strand_, [weak = std::weak_ptr<ConnectNode>(node)] {
+    if (auto n = weak.lock()) n->ScheduleSweep();
+  });
+  return node;
 }
 
 ConnectNode::ConnectNode(Passkey, asio::any_io_executor executor, std::string node_id,
@@ -46,9 +51,12 @@ ConnectNode::ConnectNode(Passkey, asio::any_io_executor executor, std::string no
       io_(IoContextOf(executor_)),
       clock_(clock),
       metrics_(metrics),
+      limiter_({.total = ConnectionLimiter::CapByOpenFiles(options.conn.ws_connections_max, 1),
+                .per_key = options.conn.ws_connections_per_ip_max}),
       env_(std::move(node_id), node_epoch, options, logic, metrics, clock, registry_),
       drain_strand_(asio::make_strand(executor_)),
-      drain_timer_(drain_strand_) {
+      drain_timer_(drain_strand_),
+      sweep_timer_(drain_strand_) {
   env_.on_finished = [this] {
     if (env_.draining.load()) asio::post(drain_strand_, [this] { CheckDrained(); });
   };
@@ -82,8 +90,12 @@ void ConnectNode::Upgrade(beast::tcp_stream stream,
     spdlog::warn("event=ws_upgrade_dropped conn={} err=\"{}\"", conn_id, ec.message());
     return;
   }
+  std::string address;
+  if (auto remote = socket.remote_endpoint(ec); !ec) address = remote.address().to_string();
+  const bool count_address = !address.empty() && !IsProxy(address);
+  auto admission = limiter_.Admit(std::move(address), count_address);
   auto session = std::make_shared<WsSession>(env_, std::move(socket), conn_id, NewRequestId());
-  session->Start(std::move(request), std::move(buffer));
+  session->Start(std::move(request), std::move(buffer), std::move(admission));
 }
 
 void ConnectNode::Push(rpc::PushRequest req, Callback<rpc::PushReply> done) {
@@ -158,6 +170,10 @@ void ConnectNode::Drain(std::function<void()> done) {
   // is in the snapshot or sees the flag (WsSession::OnConnected).
   env_.draining.store(true);
   asio::post(drain_strand_, [this, done = std::move(done)]() mutable {
+    // The io_context runs out of work once the sessions are gone: the sweep
+    // must not keep it busy.
+    sweeping_ = false;
+    sweep_timer_.cancel();
     drain_done_ = std::move(done);
     auto sessions = registry_.All();
     spdlog::info("event=drain_start connections={}", sessions.size());
@@ -181,6 +197,61 @@ void ConnectNode::CheckDrained() {
   spdlog::info("event=drain_done");
   drain_timer_.cancel();
   asio::post(executor_, std::exchange(drain_done_, nullptr));
+}
+
+void ConnectNode::ScheduleSweep() {
+  if (!sweeping_) return;
+  const uint32_t interval = std::max<uint32_t>(env_.options.conn.sweep_interval_ms, 1);
+  sweep_timer_.expires_after(std::chrono::milliseconds(interval));
+  sweep_timer_.async_wait(
+      asio::bind_executor(drain_strand_, [weak = weak_from_this()](beast::error_code ec) {
+        auto node = weak.lock();
+        if (ec || !node || !node->sweeping_) return;
+        node->Sweep();
+        node->ScheduleSweep();
+      }));
+}
+
+void ConnectNode::Sweep() {
+  const int64_t now_ms = clock_.NowMs();
+  const int64_t now_mono_ms = clock_.MonotonicNs() / 1'000'000;
+  const uint32_t stall_ms = env_.options.conn.write_stall_timeout_ms;
+  std::vector<std::shared_ptr<WsSession>> expired;
+  std::vector<std::shared_ptr<WsSession>> stalled;
+  registry_.Scan([&](int64_t expires_at, const std::shared_ptr<WsSession>& session) {
+    if (session->closing()) return;
+    if (expires_at != 0 && expires_at <= now_ms) {
+      expired.push_back(session);
+      return;
+    }
+    if (stall_ms == 0) return;
+    const int64_t since = session->write_pending_since_ms();
+    if (since != 0 && now_mono_ms - since >= stall_ms) stalled.push_back(session);
+  });
+  // A session closing already ignores a second Close; it leaves the registry
+  // once its close completes (or its close deadline cuts it off).
+  for (const auto& session : expired) {
+    spdlog::info("event=ws_token_expired conn={}", session->conn_id());
+    session->Close(kCloseUnauthenticated, "token expired", /*flush=*/false);
+  }
+  for (const auto& session : stalled) {
+    metrics_.ws_closed_slow.Inc();
+    spdlog::info("event=ws_slow_consumer conn={} over=write_stall stall_ms={}", session->conn_id(),
+                 stall_ms);
+    session->Close(kClosePolicy, "slow consumer", /*flush=*/false);
+  }
+}
+
+void ConnectNode::SetProxyAddresses(std::vector<std::string> addresses) {
+  std::lock_guard lock(proxies_mu_);
+  proxies_ = std::unordered_set<std::string>(addresses.begin(), addresses.end());
+  has_proxies_.store(!proxies_.empty());
+}
+
+bool ConnectNode::IsProxy(const std::string& address) const {
+  if (!has_proxies_.load()) return false;
+  std::lock_guard lock(proxies_mu_);
+  return proxies_.contains(address);
 }
 
 void ConnectNode::Ready(Callback<Status> done) {

@@ -3,6 +3,13 @@
 // tier's HTTP server, keeps the live sessions, and serves ConnectService
 // (Push, Kick) for the task and logic tiers.
 //
+// Bounds (options.conn): upgrades beyond ws_connections_max in total or
+// ws_connections_per_ip_max from one address are refused before logic is
+// asked, beyond ws_connections_per_user_max once logic named the user. One
+// periodic sweep (every sweep_interval_ms) closes sessions whose token
+// expired (4001) and sessions whose write made no progress for
+// write_stall_timeout_ms (4008): no timer per connection.
+//
 // Thread-safety: every public method may be called from any thread. The
 // io_context behind `executor` may be run by several threads; each session
 // runs on a strand of its own. Lifetime: held by shared_ptr (Create), so that
@@ -15,13 +22,17 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "common/clock.h"
+#include "common/connection_limiter.h"
 #include "common/metrics.h"
 #include "common/options.h"
 #include "connect/connect_service.h"
@@ -32,7 +43,9 @@
 
 namespace parley::connect {
 
-class ConnectNode final : public ConnectService, public UpgradeHandler {
+class ConnectNode final : public ConnectService,
+                          public UpgradeHandler,
+                          public std::enable_shared_from_this<ConnectNode> {
   struct Passkey {};
 
  public:
@@ -53,7 +66,9 @@ class ConnectNode final : public ConnectService, public UpgradeHandler {
   ConnectNode& operator=(const ConnectNode&) = delete;
 
   // Authenticates `request` (bearer header or ?token=) through logic and
-  // upgrades, or answers with the HTTP error of PROTOCOL.md and closes.
+  // upgrades, or answers with the HTTP error of PROTOCOL.md and closes: 429
+  // rate_limited (per-IP or per-user cap) or 503 unavailable (node full),
+  // with Retry-After.
   void Upgrade(boost::beast::tcp_stream stream,
                boost::beast::http::request<boost::beast::http::string_body> request,
                boost::beast::flat_buffer buffer) override;
@@ -67,8 +82,13 @@ class ConnectNode final : public ConnectService, public UpgradeHandler {
   // Stops: refuses new upgrades, closes every WebSocket with 1001 (going
   // away) after flushing its queue, waits until all of them ended or
   // options.conn.drain_timeout_ms passed (then cuts the rest off), then
-  // calls `done` on the executor. Call once.
+  // calls `done` on the executor. Call once. Stops the sweep.
   void Drain(std::function<void()> done);
+
+  // The addresses of the cluster's own proxies (the api's /ws): connections
+  // from them are not counted per IP here, since the proxy caps each client
+  // address itself. Thread-safe; replaces the previous set.
+  void SetProxyAddresses(std::vector<std::string> addresses);
 
   // For /readyz: OK unless draining or logic is not ready. `done` runs on a
   // thread of logic's.
@@ -80,13 +100,17 @@ class ConnectNode final : public ConnectService, public UpgradeHandler {
   uint64_t node_epoch() const { return env_.node_epoch; }
 
  private:
-  void CheckDrained();  // on drain_strand_
+  void CheckDrained();   // on drain_strand_
+  void ScheduleSweep();  // on drain_strand_
+  void Sweep();          // on drain_strand_
+  bool IsProxy(const std::string& address) const;
 
   boost::asio::any_io_executor executor_;
   boost::asio::io_context& io_;  // executor_'s: sessions get strands of it
   const Clock& clock_;
   Metrics& metrics_;
   ConnectionRegistry registry_;
+  ConnectionLimiter limiter_;  // total and per client IP
   SessionEnv env_;
   std::atomic<uint64_t> next_conn_id_{1};
 
@@ -94,6 +118,12 @@ class ConnectNode final : public ConnectService, public UpgradeHandler {
   boost::asio::strand<boost::asio::any_io_executor> drain_strand_;
   boost::asio::steady_timer drain_timer_;
   std::function<void()> drain_done_;
+  boost::asio::steady_timer sweep_timer_;
+  bool sweeping_ = true;  // false once draining
+
+  mutable std::mutex proxies_mu_;
+  std::unordered_set<std::string> proxies_;  // guarded by proxies_mu_
+  std::atomic<bool> has_proxies_{false};     // skips the lock when there are none
 };
 
 }  // namespace parley::connect

@@ -778,6 +778,158 @@ TEST_F(ConnectNodeTest, SlowConsumerIsClosedNotBuffered) {
   EXPECT_TRUE(Eventually([&] { return Disconnects().size() == 1; }));
 }
 
+// Pushes 4000-byte messages to `user` until `done()` or `max` pushes.
+template <typename Done>
+void PushUntil(ConnectNode& node, uint64_t user, int max, Done done) {
+  rpc::PushRequest req;
+  rpc::PushEvent* e = req.add_events();
+  e->add_user_ids(user);
+  e->mutable_msg()->set_conv("p:1:2");
+  e->mutable_msg()->set_body(std::string(4000, 'z'));
+  for (int i = 0; i < max && !done(); ++i) {
+    e->mutable_msg()->set_seq(static_cast<uint64_t>(i) + 1);
+    parley::testing::Wait<rpc::PushReply>([&](auto cb) { node.Push(req, cb); });
+  }
+}
+
+TEST_F(ConnectNodeTest, AClientThatDoesNotReadIsClosedWhenItsWriteStalls) {
+  options_.conn.outbound_queue_max_bytes = 64 * 1024 * 1024;  // not what closes it
+  options_.conn.write_stall_timeout_ms = 5000;
+  options_.conn.sweep_interval_ms = 10;
+  options_.conn.drain_timeout_ms = 300;
+  Start();
+  Client reader(port_, "tok-b");
+  Client stuck(port_, "tok-a1");  // reads hello, then never again
+  ASSERT_TRUE(reader.ok() && stuck.ok());
+  // Enough to fill the kernel's socket buffers: then a write stays pending.
+  PushUntil(*node_, 1, 5000, [] { return false; });
+  rpc::PushRequest to_reader;
+  *to_reader.add_events() = MsgEvent({2}, 1);
+  Push(to_reader);
+  EXPECT_EQ(reader.ReadJson().at("type").as_string(), "msg");
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(node_->connection_count(), 2u) << "a write pending for less than the timeout is fine";
+  EXPECT_EQ(metrics_.ws_closed_slow.value(), 0u);
+
+  clock_.AdvanceMs(5001);
+  ASSERT_TRUE(Eventually([&] { return metrics_.ws_closed_slow.value() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return node_->connection_count() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Disconnects().size() == 1; }));
+  EXPECT_EQ(Disconnects()[0].req.conn_id(), stuck.conn_id());
+  reader.Send(R"({"type":"ping"})");
+  EXPECT_EQ(reader.Read(), R"({"type":"pong"})") << "the client that reads stays";
+}
+
+TEST_F(ConnectNodeTest, OverTheNodesOutboundBudgetTheConnectionThatFallsBehindIsClosed) {
+  options_.conn.outbound_queue_max_bytes = 1024 * 1024 * 1024;  // not what closes it
+  options_.conn.outbound_total_max_bytes = 256 * 1024;
+  options_.conn.drain_timeout_ms = 300;
+  Start();
+  Client reader(port_, "tok-b");
+  Client stuck(port_, "tok-a1");
+  ASSERT_TRUE(reader.ok() && stuck.ok());
+  // 16 MB: well past the budget, far under the connection's own cap.
+  PushUntil(*node_, 1, 4000, [&] { return metrics_.ws_closed_slow.value() > 0; });
+  EXPECT_EQ(metrics_.ws_closed_slow.value(), 1u);
+  ASSERT_TRUE(Eventually([&] { return Disconnects().size() == 1; }));
+  EXPECT_EQ(Disconnects()[0].req.conn_id(), stuck.conn_id());
+  rpc::PushRequest to_reader;
+  *to_reader.add_events() = MsgEvent({2}, 1);
+  Push(to_reader);
+  EXPECT_EQ(reader.ReadJson().at("type").as_string(), "msg");
+}
+
+TEST_F(ConnectNodeTest, AnExpiredTokensSocketIsClosedWith4001) {
+  options_.conn.sweep_interval_ms = 10;
+  Start();
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  std::this_thread::sleep_for(50ms);  // a few sweeps
+  a.Send(R"({"type":"ping"})");
+  EXPECT_EQ(a.Read(), R"({"type":"pong"})") << "open while the token is valid";
+  clock_.AdvanceMs(24LL * 3600 * 1000 + 1);  // FakeLogic's tokens live 24 h
+  EXPECT_EQ(a.WaitClosed(), 4001);
+  EXPECT_TRUE(Eventually([&] { return node_->connection_count() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return Disconnects().size() == 1; }));
+}
+
+TEST_F(ConnectNodeTest, ConnectionsPerUserOverTheCapAreRefusedWith429) {
+  options_.conn.ws_connections_per_user_max = 2;
+  Start();
+  Client a1(port_, "tok-a1"), a2(port_, "tok-a2");
+  ASSERT_TRUE(a1.ok() && a2.ok());
+  auto res = HttpExchange(port_, UpgradeRequest("Bearer tok-a1"));
+  EXPECT_EQ(res.result_int(), 429);
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "rate_limited");
+  EXPECT_EQ(res[http::field::retry_after], "5");
+  Client b(port_, "tok-b");
+  EXPECT_TRUE(b.ok()) << "another user is not affected";
+  // Logic had counted the refused connection: it is taken back.
+  ASSERT_TRUE(Eventually([&] { return Disconnects().size() == 1; }));
+  EXPECT_EQ(node_->connection_count(), 3u);
+
+  a1.Close();
+  ASSERT_TRUE(Eventually([&] { return node_->connection_count() == 2; }));
+  Client again(port_, "tok-a1");
+  EXPECT_TRUE(again.ok()) << "a closed connection gives its place back";
+}
+
+TEST_F(ConnectNodeTest, ConnectionsPerIpOverTheCapAreRefusedBeforeLogicIsAsked) {
+  options_.conn.ws_connections_per_ip_max = 2;
+  Start();
+  Client a1(port_, "tok-a1"), b(port_, "tok-b");
+  ASSERT_TRUE(a1.ok() && b.ok());
+  auto res = HttpExchange(port_, UpgradeRequest("Bearer tok-a2"));
+  EXPECT_EQ(res.result_int(), 429);
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "rate_limited");
+  EXPECT_EQ(logic_.Calls<rpc::ConnectRequest>().size(), 2u);
+  b.Close();
+  ASSERT_TRUE(Eventually([&] { return node_->connection_count() == 1; }));
+  Client a2(port_, "tok-a2");
+  EXPECT_TRUE(a2.ok());
+
+  // The cluster's own proxy is not counted per IP: it caps client addresses.
+  node_->SetProxyAddresses({"127.0.0.1"});
+  Client b2(port_, "tok-b");
+  EXPECT_TRUE(b2.ok());
+}
+
+TEST_F(ConnectNodeTest, ANodeAtItsTotalCapRefusesWith503) {
+  options_.conn.ws_connections_max = 2;
+  Start();
+  Client a1(port_, "tok-a1"), b(port_, "tok-b");
+  ASSERT_TRUE(a1.ok() && b.ok());
+  auto res = HttpExchange(port_, UpgradeRequest("Bearer tok-a2"));
+  EXPECT_EQ(res.result_int(), 503);
+  EXPECT_EQ(J(res.body()).at("error").at("code").as_string(), "unavailable");
+  EXPECT_EQ(res[http::field::retry_after], "5");
+}
+
+TEST_F(ConnectNodeTest, InternalErrorsReachTheClientAsAGenericMessage) {
+  logic_.Script<rpc::SyncRequest, rpc::SyncReply>([](const auto&, const auto&) {
+    rpc::SyncReply r;
+    Status::Internal("sqlite: disk I/O error in messages_by_conv").ToProto(r.mutable_error());
+    return r;
+  });
+  logic_.Script<rpc::ReadRequest, rpc::ReadReply>([](const auto&, const auto&) {
+    rpc::ReadReply r;
+    Status::Unavailable("store: sqlite: database is locked").ToProto(r.mutable_error());
+    return r;
+  });
+  Start();
+  Client a(port_, "tok-a1");
+  ASSERT_TRUE(a.ok());
+  a.Send(R"({"type":"sync","conv":"p:1:2","id":"s1"})");
+  json::object err = a.ReadJson();
+  EXPECT_EQ(err.at("code").as_string(), "internal");
+  EXPECT_EQ(err.at("message").as_string(), "internal error");
+  EXPECT_EQ(err.at("id").as_string(), "s1");
+  a.Send(R"({"type":"read","conv":"p:1:2","seq":1,"id":"r1"})");
+  err = a.ReadJson();
+  EXPECT_EQ(err.at("code").as_string(), "unavailable");
+  EXPECT_EQ(err.at("message").as_string(), "temporarily unavailable; retry");
+}
+
 TEST_F(ConnectNodeTest, IdleConnectionIsDroppedAnsweringOneStays) {
   options_.conn.idle_timeout_ms = 400;
   Start();

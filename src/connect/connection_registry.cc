@@ -5,12 +5,16 @@
 
 namespace parley::connect {
 
-void ConnectionRegistry::Add(uint64_t user_id, uint64_t conn_id, std::string session_key,
-                             std::shared_ptr<WsSession> session) {
+bool ConnectionRegistry::Add(uint64_t user_id, uint64_t conn_id, std::string session_key,
+                             std::shared_ptr<WsSession> session, int64_t expires_at,
+                             uint32_t per_user_max) {
   std::lock_guard lock(mu_);
+  std::vector<Entry>& entries = by_user_[user_id];
+  if (per_user_max != 0 && entries.size() >= per_user_max) return false;
   if (!session_key.empty()) by_key_[session_key].emplace_back(user_id, conn_id);
-  by_user_[user_id].push_back(Entry{conn_id, std::move(session_key), std::move(session)});
+  entries.push_back(Entry{conn_id, std::move(session_key), std::move(session), expires_at});
   ++size_;
+  return true;
 }
 
 void ConnectionRegistry::Remove(uint64_t user_id, uint64_t conn_id) {
@@ -76,6 +80,14 @@ std::vector<std::shared_ptr<WsSession>> ConnectionRegistry::All() const {
     for (const Entry& e : entries) out.push_back(e.session);
   }
   return out;
+}
+
+void ConnectionRegistry::Scan(
+    const std::function<void(int64_t, const std::shared_ptr<WsSession>&)>& fn) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [user_id, entries] : by_user_) {
+    for (const Entry& e : entries) fn(e.expires_at, e.session);
+  }
 }
 
 size_t ConnectionRegistry::size() const {

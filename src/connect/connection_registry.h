@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,9 +23,12 @@ class ConnectionRegistry {
     std::shared_ptr<WsSession> session;
   };
 
-  // Holds `session` until Remove(user_id, conn_id).
-  void Add(uint64_t user_id, uint64_t conn_id, std::string session_key,
-           std::shared_ptr<WsSession> session);
+  // Holds `session` until Remove(user_id, conn_id), and returns true; or,
+  // when `per_user_max` is non-zero and the user has that many sessions
+  // already, holds nothing and returns false (checked and added atomically).
+  // `expires_at` (ms since the epoch, 0: never) is when its token expires.
+  bool Add(uint64_t user_id, uint64_t conn_id, std::string session_key,
+           std::shared_ptr<WsSession> session, int64_t expires_at = 0, uint32_t per_user_max = 0);
   // No-op when absent.
   void Remove(uint64_t user_id, uint64_t conn_id);
 
@@ -37,6 +41,11 @@ class ConnectionRegistry {
   std::vector<std::shared_ptr<WsSession>> Matching(uint64_t user_id,
                                                    const std::string& session_key) const;
   std::vector<std::shared_ptr<WsSession>> All() const;
+  // Calls `fn(expires_at, session)` for every session, under the lock: `fn`
+  // must be quick (a few loads and comparisons) and must not call into the
+  // registry. The periodic sweep of a node: one pass serves all sessions.
+  void Scan(
+      const std::function<void(int64_t expires_at, const std::shared_ptr<WsSession>&)>& fn) const;
 
   size_t size() const;
   size_t user_count() const;
@@ -47,6 +56,7 @@ class ConnectionRegistry {
     uint64_t conn_id = 0;
     std::string session_key;
     std::shared_ptr<WsSession> session;
+    int64_t expires_at = 0;
   };
 
   // State below is protected by mu_. A user has one or a few connections:

@@ -109,5 +109,25 @@ TEST_F(RegistryTest, ConcurrentEdits) {
   EXPECT_EQ(registry_.All().size(), registry_.size());
 }
 
+TEST_F(RegistryTest, AUserAtItsCapIsNotAddedAndScanSeesEveryExpiry) {
+  auto a1 = NewSession(1), a2 = NewSession(2), a3 = NewSession(3), b1 = NewSession(4);
+  EXPECT_TRUE(registry_.Add(10, 1, "k1", a1, /*expires_at=*/100, /*per_user_max=*/2));
+  EXPECT_TRUE(registry_.Add(10, 2, "k2", a2, 200, 2));
+  EXPECT_FALSE(registry_.Add(10, 3, "k3", a3, 300, 2));
+  EXPECT_TRUE(registry_.Add(20, 4, "k4", b1, 0, 2));
+  EXPECT_EQ(registry_.size(), 3u);
+  EXPECT_TRUE(registry_.Matching(0, "k3").empty()) << "a refused session is not held";
+
+  std::vector<std::pair<int64_t, uint64_t>> seen;
+  registry_.Scan([&](int64_t expires_at, const std::shared_ptr<WsSession>& session) {
+    seen.emplace_back(expires_at, session->conn_id());
+  });
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::pair<int64_t, uint64_t>>{{0, 4}, {100, 1}, {200, 2}}));
+
+  registry_.Remove(10, 1);
+  EXPECT_TRUE(registry_.Add(10, 3, "k3", a3, 300, 2)) << "a removed session frees its place";
+}
+
 }  // namespace
 }  // namespace parley::connect

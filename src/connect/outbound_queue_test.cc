@@ -88,5 +88,24 @@ TEST(OutboundQueue, SharedFramesAreNotCopied) {
   EXPECT_EQ(shared.use_count(), 1);
 }
 
+TEST(OutboundQueue, KeepsTheNodesTotalOfQueuedBytes) {
+  std::atomic<int64_t> total{0};
+  {
+    OutboundQueue a(&total), b(&total);
+    a.Push(F("12345"));
+    a.PushFront(F("123"));
+    b.Push(F("1234567"));
+    EXPECT_EQ(total.load(), 15);
+    a.PopFront();
+    EXPECT_EQ(total.load(), 12);
+    a.Push(F("xx"));
+    a.Clear(/*keep_front=*/true);
+    EXPECT_EQ(total.load(), 12) << "the frame being written still counts";
+    a.Clear(/*keep_front=*/false);
+    EXPECT_EQ(total.load(), 7);
+  }
+  EXPECT_EQ(total.load(), 0) << "a queue destroyed with frames gives their bytes back";
+}
+
 }  // namespace
 }  // namespace parley::connect

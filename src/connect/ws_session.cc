@@ -32,6 +32,10 @@ constexpr size_t kFirstReadBytes = 256;
 constexpr size_t kKeepReadBytes = 4096;
 // retry_after_ms of a send or call refused because too many wait.
 constexpr int64_t kBusyRetryAfterMs = 100;
+// Retry-After (seconds) of an upgrade refused by a connection cap or because
+// the node is unavailable: long enough that a client in a reconnect loop does
+// not hammer a full node.
+constexpr int kRefusedRetryAfterS = 5;
 // Beast's own read buffer (tcp_frame_size): the most that can be handed to
 // the handshake together with the request.
 constexpr size_t kMaxHandshakeBytes = 1536;
@@ -48,7 +52,11 @@ bool IsQuietError(const beast::error_code& ec) {
 }  // namespace
 
 WsSession::WsSession(SessionEnv& env, Socket socket, uint64_t conn_id, std::string request_id)
-    : env_(env), conn_id_(conn_id), request_id_(std::move(request_id)), ws_(std::move(socket)) {}
+    : env_(env),
+      conn_id_(conn_id),
+      request_id_(std::move(request_id)),
+      ws_(std::move(socket)),
+      queue_(&env.outbound_bytes) {}
 
 WsSession::~WsSession() = default;
 
@@ -60,15 +68,22 @@ void WsSession::Post(Fn fn) {
 
 // ---- upgrade ----
 
-void WsSession::Start(Request request, beast::flat_buffer leftover) {
+void WsSession::Start(Request request, beast::flat_buffer leftover,
+                      StatusOr<ConnectionLimiter::Lease> admission) {
   request_ = std::make_unique<Request>(std::move(request));
   if (leftover.size() > 0) {
     leftover_ = std::make_unique<std::string>(beast::buffers_to_string(leftover.data()));
   }
-  Post([this] { DoStart(); });
+  Status refused = admission.status();
+  if (admission.ok()) lease_ = std::move(admission).value();
+  Post([this, refused = std::move(refused)] { DoStart(refused); });
 }
 
-void WsSession::DoStart() {
+void WsSession::DoStart(const Status& refused) {
+  if (!refused.ok()) {
+    ReplyHttpError(refused);
+    return;
+  }
   if (!websocket::is_upgrade(*request_)) {
     ReplyHttpError(Status::InvalidArgument("expected a WebSocket upgrade request"));
     return;
@@ -102,15 +117,24 @@ void WsSession::DoStart() {
         // this session runs until OnConnected (it waits for this reply), so
         // setting its state here is safe; frames pushed before OnConnected
         // queue behind where `hello` goes.
-        if (reply.error().code() == rpc::OK && !self->env_.draining.load()) {
+        Status refused;
+        if (reply.error().code() != rpc::OK) {
+          // OnConnected answers with logic's error.
+        } else if (self->env_.draining.load()) {
+          refused = Status::Unavailable("this node is shutting down; connect to another one");
+        } else if (self->env_.registry.Add(reply.user_id(), self->conn_id_, reply.session_key(),
+                                           self, reply.expires_at(),
+                                           self->env_.options.conn.ws_connections_per_user_max)) {
           self->user_id_ = reply.user_id();
           self->session_key_ = reply.session_key();
           self->registered_ = true;
-          self->env_.registry.Add(self->user_id_, self->conn_id_, reply.session_key(), self);
+        } else {
+          refused = Status::RateLimited("too many connections of this user");
         }
-        self->Post([s = self.get(), reply = std::move(reply)]() mutable {
-          s->OnConnected(std::move(reply));
-        });
+        self->Post(
+            [s = self.get(), reply = std::move(reply), refused = std::move(refused)]() mutable {
+              s->OnConnected(std::move(reply), refused);
+            });
       });
 }
 
@@ -130,14 +154,14 @@ logic::CallContext WsSession::CallContextForUser() const {
   return ctx;
 }
 
-void WsSession::OnConnected(rpc::ConnectReply reply) {
+void WsSession::OnConnected(rpc::ConnectReply reply, const Status& refused) {
   if (reply.error().code() != rpc::OK) {
     ReplyHttpError(Status::FromProto(reply.error()));
     return;
   }
   if (!registered_) {
-    // The node began draining: logic already counts this connection, so take
-    // it back.
+    // The node began draining, or the user is at its cap: logic already
+    // counts this connection, so take it back.
     user_id_ = reply.user_id();
     session_key_ = reply.session_key();
     rpc::DisconnectRequest req;
@@ -145,7 +169,9 @@ void WsSession::OnConnected(rpc::ConnectReply reply) {
     req.set_node_epoch(env_.node_epoch);
     req.set_conn_id(conn_id_);
     env_.logic.Disconnect(CallContextForUser(), std::move(req), [](rpc::DisconnectReply) {});
-    ReplyHttpError(Status::Unavailable("this node is shutting down; connect to another one"));
+    spdlog::info("event=ws_not_registered conn={} user={} reason=\"{}\" rid={}", conn_id_, user_id_,
+                 refused.message(), request_id_);
+    ReplyHttpError(refused);
     return;
   }
   if (!close_requested() || flush_) {  // not kicked in the meantime
@@ -211,14 +237,19 @@ void WsSession::OnAccepted(beast::error_code ec) {
 
 void WsSession::ReplyHttpError(const Status& status) {
   env_.metrics.errors.Inc(status.code());
-  spdlog::info("event=ws_refused conn={} code={} status={} rid={}", conn_id_,
-               CodeName(status.code()), HttpStatus(status.code()), request_id_);
+  spdlog::info("event=ws_refused conn={} code={} status={} msg=\"{}\" rid={}", conn_id_,
+               CodeName(status.code()), HttpStatus(status.code()), status.message(), request_id_);
   auto res = std::make_shared<http::response<http::string_body>>(
       static_cast<http::status>(HttpStatus(status.code())), request_->version());
   res->set(http::field::content_type, "application/json");
   if (status.code() == Code::kUnauthenticated) res->set(http::field::www_authenticate, "Bearer");
+  if (status.code() == Code::kRateLimited || status.code() == Code::kUnavailable) {
+    res->set(http::field::retry_after, std::to_string(kRefusedRetryAfterS));
+  }
   res->keep_alive(false);
-  res->body() = ErrorBody(status);
+  // Logic's internal errors (e.g. a store's own message) stay in the log.
+  res->body() =
+      ErrorBody(status.code() == Code::kInternal ? Status::Internal("internal error") : status);
   res->prepare_payload();
   request_.reset();
   leftover_.reset();
@@ -344,26 +375,27 @@ void WsSession::MaybeSendBatch() {
   SPDLOG_DEBUG("event=ws_send conn={} user={} sends={} first_id={} rid={}", conn_id_, user_id_,
                batch.requests_size(), batch_ids_.front(), ctx.request_id);
   ++calls_in_flight_;
+  std::string rid = ctx.request_id;
   env_.logic.Send(std::move(ctx), std::move(batch),
-                  [self = shared_from_this()](rpc::SendBatchReply reply) {
-                    self->Post([s = self.get(), reply = std::move(reply)]() mutable {
-                      s->OnSendBatch(std::move(reply));
+                  [self = shared_from_this(), rid = std::move(rid)](rpc::SendBatchReply reply) {
+                    self->Post([s = self.get(), rid, reply = std::move(reply)]() mutable {
+                      s->OnSendBatch(std::move(reply), rid);
                     });
                   });
 }
 
-void WsSession::OnSendBatch(rpc::SendBatchReply reply) {
+void WsSession::OnSendBatch(rpc::SendBatchReply reply, const std::string& rid) {
   --calls_in_flight_;
   std::vector<std::string> ids;
   ids.swap(batch_ids_);
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i < static_cast<size_t>(reply.replies_size())) {
-      OnSendReply(ids[i], reply.replies(static_cast<int>(i)));
+      OnSendReply(ids[i], reply.replies(static_cast<int>(i)), rid);
     } else {
       rpc::SendReply missing;
       Status::Internal("logic answered fewer sends than it was given")
           .ToProto(missing.mutable_error());
-      OnSendReply(ids[i], missing);
+      OnSendReply(ids[i], missing, rid);
     }
   }
   ids.clear();
@@ -372,7 +404,8 @@ void WsSession::OnSendBatch(rpc::SendBatchReply reply) {
   MaybeWrite();  // a closing session may have been waiting for this reply
 }
 
-void WsSession::OnSendReply(const std::string& id, const rpc::SendReply& reply) {
+void WsSession::OnSendReply(const std::string& id, const rpc::SendReply& reply,
+                            const std::string& rid) {
   if (reply.error().code() == rpc::OK) {
     rate_violations_ = 0;
     // Even while closing with a flush: the message exists, so its ack must
@@ -382,7 +415,7 @@ void WsSession::OnSendReply(const std::string& id, const rpc::SendReply& reply) 
     return;
   }
   Status status = Status::FromProto(reply.error());
-  SendError(id, status, reply.error().retry_after_ms());
+  SendError(id, status, reply.error().retry_after_ms(), rid);
   if (status.code() == Code::kRateLimited) CountRateViolation();
 }
 
@@ -406,14 +439,16 @@ void WsSession::HandleSync(ClientFrame& frame) {
   req.set_has_after(true);
   req.set_limit(frame.limit);
   ++calls_in_flight_;
-  env_.logic.Sync(CallContextForUser(), std::move(req),
-                  [self = shared_from_this(), id = std::move(frame.id),
+  logic::CallContext ctx = CallContextForUser();
+  std::string rid = ctx.request_id;
+  env_.logic.Sync(std::move(ctx), std::move(req),
+                  [self = shared_from_this(), id = std::move(frame.id), rid = std::move(rid),
                    conv = std::move(frame.conv)](rpc::SyncReply reply) {
-                    self->Post([s = self.get(), id, conv, reply = std::move(reply)]() mutable {
+                    self->Post([s = self.get(), id, rid, conv, reply = std::move(reply)]() mutable {
                       --s->calls_in_flight_;
                       if (reply.error().code() != rpc::OK) {
                         s->SendError(id, Status::FromProto(reply.error()),
-                                     reply.error().retry_after_ms());
+                                     reply.error().retry_after_ms(), rid);
                       } else {
                         if (reply.conv().empty()) reply.set_conv(conv);
                         s->EnqueueOnStrand(std::make_shared<const std::string>(SyncFrame(reply)));
@@ -435,13 +470,15 @@ void WsSession::HandleRead(ClientFrame& frame) {
   SPDLOG_DEBUG("event=ws_read conn={} user={} conv={} seq={} rid={}", conn_id_, user_id_,
                req.conv(), req.seq(), ctx.request_id);
   ++calls_in_flight_;
+  std::string rid = ctx.request_id;
   env_.logic.Read(std::move(ctx), std::move(req),
-                  [self = shared_from_this(), id = std::move(frame.id)](rpc::ReadReply reply) {
-                    self->Post([s = self.get(), id, reply = std::move(reply)] {
+                  [self = shared_from_this(), id = std::move(frame.id),
+                   rid = std::move(rid)](rpc::ReadReply reply) {
+                    self->Post([s = self.get(), id, rid, reply = std::move(reply)] {
                       --s->calls_in_flight_;
                       if (reply.error().code() != rpc::OK) {
                         s->SendError(id, Status::FromProto(reply.error()),
-                                     reply.error().retry_after_ms());
+                                     reply.error().retry_after_ms(), rid);
                       }
                       s->MaybeWrite();
                     });
@@ -451,11 +488,25 @@ void WsSession::HandleRead(ClientFrame& frame) {
 // ---- writing ----
 
 void WsSession::SendError(const std::optional<std::string>& id, const Status& status,
-                          int64_t retry_after_ms) {
+                          int64_t retry_after_ms, std::string_view rid) {
   env_.metrics.errors.Inc(status.code());
-  spdlog::debug("event=ws_error conn={} user={} code={} msg=\"{}\" rid={}", conn_id_, user_id_,
-                CodeName(status.code()), status.message(), request_id_);
-  EnqueueOnStrand(std::make_shared<const std::string>(ErrorFrame(id, status, retry_after_ms)));
+  if (rid.empty()) rid = request_id_;
+  const Status* shown = &status;
+  if (status.code() == Code::kInternal) {
+    static const Status kInternal = Status::Internal("internal error");
+    shown = &kInternal;
+    spdlog::warn("event=ws_error conn={} user={} code={} msg=\"{}\" rid={}", conn_id_, user_id_,
+                 CodeName(status.code()), status.message(), rid);
+  } else if (status.code() == Code::kUnavailable) {
+    static const Status kUnavailable = Status::Unavailable("temporarily unavailable; retry");
+    shown = &kUnavailable;
+    spdlog::info("event=ws_error conn={} user={} code={} msg=\"{}\" rid={}", conn_id_, user_id_,
+                 CodeName(status.code()), status.message(), rid);
+  } else {
+    spdlog::debug("event=ws_error conn={} user={} code={} msg=\"{}\" rid={}", conn_id_, user_id_,
+                  CodeName(status.code()), status.message(), rid);
+  }
+  EnqueueOnStrand(std::make_shared<const std::string>(ErrorFrame(id, *shown, retry_after_ms)));
 }
 
 void WsSession::Enqueue(Frame frame) {
@@ -465,10 +516,22 @@ void WsSession::Enqueue(Frame frame) {
 void WsSession::EnqueueOnStrand(Frame frame, bool is_ack) {
   if (state_ == State::kCloseSent || state_ == State::kFinished) return;
   if (close_requested() && !(flush_ && is_ack)) return;
-  if (queue_.bytes() + frame->size() > env_.options.conn.outbound_queue_max_bytes) {
+  const ConnectionOptions& conn = env_.options.conn;
+  const bool over_own = queue_.bytes() + frame->size() > conn.outbound_queue_max_bytes;
+  // Over the node's budget, the sessions that fall behind give way: one with
+  // nothing waiting still gets its frame (the overshoot is at most a frame
+  // per session), one with frames waiting is closed.
+  const bool over_node =
+      !queue_.empty() && conn.outbound_total_max_bytes != 0 &&
+      static_cast<uint64_t>(env_.outbound_bytes.load(std::memory_order_relaxed)) + frame->size() >
+          conn.outbound_total_max_bytes;
+  if (over_own || over_node) {
     env_.metrics.ws_closed_slow.Inc();
-    spdlog::info("event=ws_slow_consumer conn={} user={} queued_bytes={} frames={} rid={}",
-                 conn_id_, user_id_, queue_.bytes(), queue_.size(), request_id_);
+    spdlog::info(
+        "event=ws_slow_consumer conn={} user={} queued_bytes={} frames={} node_bytes={} "
+        "over={} rid={}",
+        conn_id_, user_id_, queue_.bytes(), queue_.size(), env_.outbound_bytes.load(),
+        over_own ? "connection" : "node", request_id_);
     CloseOnStrand(kClosePolicy, "slow consumer", /*flush=*/false);
     return;
   }
@@ -484,6 +547,8 @@ void WsSession::MaybeWrite() {
     return;
   }
   writing_ = true;
+  write_started_ms_.store(std::max<int64_t>(env_.clock.MonotonicNs() / 1'000'000, 1),
+                          std::memory_order_relaxed);
   // Beast writes one WebSocket message per call, so each frame is a write of
   // its own. The queue keeps frames in order and contiguous, so that a writer
   // framing several messages into one socket write can replace this one.
@@ -493,6 +558,7 @@ void WsSession::MaybeWrite() {
 
 void WsSession::OnWrite(beast::error_code ec) {
   writing_ = false;
+  write_started_ms_.store(0, std::memory_order_relaxed);
   if (!queue_.empty()) queue_.PopFront();
   if (ec) {
     Finish(ec);
@@ -518,6 +584,7 @@ void WsSession::Abort() {
 
 void WsSession::CloseOnStrand(uint16_t code, std::string reason, bool flush) {
   if (close_requested() || state_ == State::kFinished) return;
+  closing_.store(true, std::memory_order_relaxed);
   flush_ = flush;
   close_code_ = code;
   if (reason.size() > kMaxCloseReason) reason.resize(kMaxCloseReason);
@@ -561,10 +628,12 @@ void WsSession::Finish(beast::error_code ec) {
   const bool opened =
       state_ == State::kOpen || state_ == State::kClosing || state_ == State::kCloseSent;
   state_ = State::kFinished;
+  closing_.store(true, std::memory_order_relaxed);
   waiting_sends_.Clear();
   queue_.Clear(/*keep_front=*/writing_);
   read_buffer_ = beast::flat_buffer();
   if (close_deadline_) close_deadline_->cancel();
+  lease_.reset();
   // Pending operations complete with errors and release the session.
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).close(ignored);

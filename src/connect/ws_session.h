@@ -44,6 +44,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "common/clock.h"
+#include "common/connection_limiter.h"
 #include "common/metrics.h"
 #include "common/options.h"
 #include "common/status.h"
@@ -77,6 +78,9 @@ struct SessionEnv {
   ConnectionRegistry& registry;
   // Set when the node drains: upgrades still in progress are refused.
   std::atomic<bool> draining{false};
+  // Bytes queued for every session of the node (options.conn.
+  // outbound_total_max_bytes bounds it).
+  std::atomic<int64_t> outbound_bytes{0};
   // Called once, from the session's strand, when a session that was
   // registered ends (after it left the registry). Set before any session
   // exists.
@@ -104,11 +108,16 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   // Handles the upgrade request (already read; `leftover` holds bytes read
   // past it): authenticates, then upgrades or answers with an HTTP error.
-  // Call once, right after construction.
-  void Start(Request request, boost::beast::flat_buffer leftover);
+  // `admission` is the connection's place under the node's connection caps
+  // (held until the session ends), or why it has none: then the upgrade is
+  // refused with that error. Call once, right after construction.
+  void Start(Request request, boost::beast::flat_buffer leftover,
+             StatusOr<ConnectionLimiter::Lease> admission);
 
   // Queues a frame for writing (a no-op once the session is closing). A queue
-  // over options.conn.outbound_queue_max_bytes closes the session as a slow
+  // over options.conn.outbound_queue_max_bytes, or a frame for a session that
+  // has frames waiting while the node's queues together are over
+  // options.conn.outbound_total_max_bytes, closes the session as a slow
   // consumer (4008).
   void Enqueue(Frame frame);
 
@@ -121,6 +130,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void Abort();
 
   uint64_t conn_id() const { return conn_id_; }
+  // When the write in flight was started (Clock::MonotonicNs() / 1e6), 0
+  // when no write is in flight: a connection whose write has not completed
+  // for long does not read. Any thread.
+  int64_t write_pending_since_ms() const {
+    return write_started_ms_.load(std::memory_order_relaxed);
+  }
+  // Close() or Abort() was called, or the connection ended. Any thread.
+  bool closing() const { return closing_.load(std::memory_order_relaxed); }
 
  private:
   using Stream = boost::beast::websocket::stream<Socket>;
@@ -139,8 +156,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   };
   enum class ReadState : uint8_t { kIdle, kReading, kStopped /* protocol violation */ };
 
-  void DoStart();
-  void OnConnected(rpc::ConnectReply reply);
+  void DoStart(const Status& refused);
+  // `refused`: why the connection may not be registered though logic
+  // accepted it (the node drains, or the user is at its cap).
+  void OnConnected(rpc::ConnectReply reply, const Status& refused);
   void OnAccepted(boost::beast::error_code ec);
   void ReplyHttpError(const Status& status);
 
@@ -152,16 +171,20 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void HandleRead(ClientFrame& frame);
   // Sends the waiting sends as one batch unless a batch is in flight.
   void MaybeSendBatch();
-  void OnSendBatch(rpc::SendBatchReply reply);
-  void OnSendReply(const std::string& id, const rpc::SendReply& reply);
+  // `rid`: the request id of the batch's logic call.
+  void OnSendBatch(rpc::SendBatchReply reply, const std::string& rid);
+  void OnSendReply(const std::string& id, const rpc::SendReply& reply, const std::string& rid);
   // One more rate_limited answer in a row: closes with 4008 past the limit.
   void CountRateViolation();
   // The context of a call made for this socket's user.
   logic::CallContext CallContextForUser() const;
   int64_t Deadline() const;
 
+  // `rid`: the request id of the logic call that failed, for the log (the
+  // connection's when empty). Internal details stay in the log: the client
+  // gets a generic message for internal and unavailable errors.
   void SendError(const std::optional<std::string>& id, const Status& status,
-                 int64_t retry_after_ms = 0);
+                 int64_t retry_after_ms = 0, std::string_view rid = {});
   // `is_ack`: the frame acknowledges a send; it is still written while the
   // session closes with a flush (other frames are dropped once closing).
   void EnqueueOnStrand(Frame frame, bool is_ack = false);
@@ -190,6 +213,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::unique_ptr<Request> request_;       // until the upgrade is answered
   std::unique_ptr<std::string> leftover_;  // bytes read past the request, if any
   std::unique_ptr<Timer> close_deadline_;  // only while closing
+  ConnectionLimiter::Lease lease_;         // the place under the caps, until finished
   boost::beast::flat_buffer read_buffer_;  // the message being read
   OutboundQueue queue_;
   rpc::SendBatch waiting_sends_;        // read while a batch is in flight
@@ -203,6 +227,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool writing_ = false;     // a write is in flight
   bool flush_ = false;       // closing with flush: queued frames and acks go first
   bool registered_ = false;  // in the registry, and logic knows the connection
+  // Written on the strand, read by the node's sweep (write_pending_since_ms).
+  std::atomic<int64_t> write_started_ms_{0};
+  std::atomic<bool> closing_{false};  // written on the strand, read by closing()
 };
 
 }  // namespace parley::connect

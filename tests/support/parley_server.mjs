@@ -234,6 +234,13 @@ class ParleyServer {
     return out.trim();
   }
 
+  // The pids of the processes that hold client sockets: the server, or a
+  // cluster's api and connect processes.
+  socketPids() {
+    if (!this.cluster) return [this.proc.pid];
+    return this.processes().filter((p) => p.role === 'api' || p.role === 'connect').map((p) => p.pid);
+  }
+
   get running() {
     return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
   }
@@ -464,6 +471,13 @@ export async function startParley({ dataDir, args = [], config, cluster = CLUSTE
 
 // ---------------------------------------------------------------------------
 // Small utilities.
+
+// Resident memory of process `pid` in KiB (VmRSS of /proc/<pid>/status).
+export function rssKiB(pid) {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(m, `no VmRSS for pid ${pid}`);
+  return Number(m[1]);
+}
 
 export function withTimeout(promise, ms, what) {
   let timer;
