@@ -117,5 +117,38 @@ TEST(AccountsTest, RegistrationsAndLoginsAreLimitedPerAddress) {
   EXPECT_EQ(reg("user3", elsewhere).error().code(), rpc::OK);
 }
 
+// Issue 10, finding 2 (logic's side): every call checks the session's
+// expiry, those of an open socket (user + session key) as well as HTTP's
+// bearer token; past it they are refused and nothing is stored.
+TEST(AccountsTest, ExpiredSessionsAreRefusedOnEveryCallAndStoreNothing) {
+  Options o = testing::TestOptions();
+  o.token_ttl_ms = 60'000;
+  LogicWorld w(o);
+  w.Register("alice");
+  uint64_t bob = w.Register("bob");
+  CallContext http = w.Login("alice");
+  CallContext socket = w.Socket(http, 1);
+  ASSERT_EQ(w.Send(socket, "before", bob, "hi").error().code(), rpc::OK);
+  w.clock().AdvanceMs(o.token_ttl_ms);
+  for (const CallContext& ctx : {http, socket}) {
+    auto sent = w.Send(ctx, "after", bob, "too late");
+    EXPECT_EQ(sent.error().code(), rpc::UNAUTHENTICATED);
+    EXPECT_EQ(w.Sync(ctx, "", 0).error().code(), rpc::UNAUTHENTICATED);
+    rpc::ReadRequest read;
+    read.set_seq(1);
+    EXPECT_EQ(Wait<rpc::ReadReply>([&](auto cb) { w.node().Read(ctx, read, cb); }).error().code(),
+              rpc::UNAUTHENTICATED);
+    EXPECT_EQ(Auth(w, ctx).error().code(), rpc::UNAUTHENTICATED);
+    rpc::ConnectRequest connect;
+    connect.set_node_id(LogicWorld::kNode);
+    connect.set_conn_id(2);
+    EXPECT_EQ(Wait<rpc::ConnectReply>([&](auto cb) { w.node().Connect(ctx, connect, cb); })
+                  .error()
+                  .code(),
+              rpc::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(w.Logged(1).size(), 1u);  // only the send made before the expiry
+}
+
 }  // namespace
 }  // namespace parley::logic

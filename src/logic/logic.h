@@ -76,6 +76,9 @@ class Logic final : public LogicService {
   Task<rpc::LogoutReply> DoLogout(CallContext ctx);
   Task<rpc::ConnectReply> DoConnect(CallContext ctx, rpc::ConnectRequest req);
   Task<rpc::ListConversationsReply> DoListConversations(Caller caller);
+  // Whether `user_id` is in a conversation of `caller` (a private one, or a
+  // group both are in): who may see the user's online state.
+  Task<bool> SharesConversation(uint64_t caller, uint64_t user_id);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   LogicDeps deps_;
