@@ -184,8 +184,15 @@ asio::awaitable<void> HttpSession::Run() {
     std::string path = LoggablePath(req.target());
     metrics.http_requests.Inc();
 
+    // Behind a trusted proxy the client is in X-Forwarded-For; otherwise the
+    // header is the client's own and ignored.
+    const std::string client_ip =
+        ClientAddress(client_ip_, req["X-Forwarded-For"], context_->trusted_proxies);
     if (IsWebSocketPath(req.target()) && beast::websocket::is_upgrade(req)) {
       req.set("X-Request-Id", request_id);  // so the connect tier logs the same rid
+      // What the connect tier is told: the client as found here, never what
+      // the client wrote (ws_proxy appends this hop in cluster mode).
+      req.set("X-Forwarded-For", client_ip);
       stream_.expires_never();
       handed_off_ = true;
       {
@@ -199,7 +206,7 @@ asio::awaitable<void> HttpSession::Run() {
       co_return;
     }
 
-    RequestContext request_context{request_id, client_ip_};
+    RequestContext request_context{request_id, client_ip};
     Response res;
     bool failed = false;
     try {

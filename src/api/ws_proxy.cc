@@ -55,9 +55,13 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
  private:
   void Begin() {
-    boost::system::error_code ec;
-    auto remote = client_.socket().remote_endpoint(ec);
-    if (!ec) request_.set("X-Forwarded-For", remote.address().to_string());
+    // HttpSession has put the client's address there (resolved through
+    // trusted proxies); the TCP peer only when nothing did.
+    if (request_["X-Forwarded-For"].empty()) {
+      boost::system::error_code ec;
+      auto remote = client_.socket().remote_endpoint(ec);
+      if (!ec) request_.set("X-Forwarded-For", remote.address().to_string());
+    }
     TryNext();
   }
 
