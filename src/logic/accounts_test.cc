@@ -297,5 +297,27 @@ TEST(AccountsTest, OnlineStateIsShownOnlyToThoseSharingAConversation) {
   (void)bob;
 }
 
+// Issue 10, finding 10: expired sessions are purged from the store
+// periodically (session_purge_interval_ms); live ones stay.
+TEST(AccountsTest, ExpiredSessionsArePurgedFromTheStorePeriodically) {
+  Options o = testing::TestOptions();
+  o.token_ttl_ms = 60'000;
+  o.session_purge_interval_ms = 10;
+  LogicWorld w(o);
+  w.Register("alice");
+  CallContext old = w.Login("alice");
+  w.clock().AdvanceMs(o.token_ttl_ms);
+  CallContext fresh = w.Login("alice");
+  auto stored = [&](const CallContext& ctx) {
+    return Wait<StatusOr<store::SessionRecord>>(
+        [&](auto cb) { w.store().FindSession(HashToken(ctx.token), cb); });
+  };
+  for (int i = 0; i < 2000 && stored(old).ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(stored(old).status().IsNotFound());
+  EXPECT_OK(stored(fresh).status());
+}
+
 }  // namespace
 }  // namespace parley::logic

@@ -31,7 +31,8 @@ Logic::Logic(asio::any_io_executor executor, LogicDeps deps, std::unique_ptr<Pas
       fanout_(deps_),
       groups_(deps_, accounts_),
       history_(deps_, groups_, fanout_),
-      sends_(strand_, deps_, accounts_) {}
+      sends_(strand_, deps_, accounts_),
+      purger_(executor, deps_.store, deps_.clock, deps_.options.session_purge_interval_ms) {}
 
 Logic::~Logic() = default;
 

@@ -27,6 +27,7 @@
 #include "logic/logic_deps.h"
 #include "logic/logic_service.h"
 #include "logic/send_pipeline.h"
+#include "logic/session_purger.h"
 
 namespace parley::logic {
 
@@ -87,6 +88,7 @@ class Logic final : public LogicService {
   Groups groups_;
   History history_;
   SendPipeline sends_;
+  SessionPurger purger_;  // options.session_purge_interval_ms
 };
 
 }  // namespace parley::logic
