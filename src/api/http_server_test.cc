@@ -756,6 +756,10 @@ TEST_F(HttpServerTest, BehindATrustedProxyTheClientIsTheRightmostUntrustedForwar
   Fetch(http::verb::post, "/api/v1/sessions", R"({"username":"bob","password":"secret12"})",
         {{"X-Forwarded-For", "6.6.6.6, 198.51.100.7, 10.1.1.1"}});
   EXPECT_EQ(logic_.Last<rpc::LoginRequest>()->ctx.client_ip, "198.51.100.7");
+  // A field of the client's own ahead of the proxy's is read as the list it is.
+  Fetch(http::verb::post, "/api/v1/sessions", R"({"username":"bob","password":"secret12"})",
+        {{"X-Forwarded-For", "6.6.6.6"}, {"X-Forwarded-For", "198.51.100.8"}});
+  EXPECT_EQ(logic_.Last<rpc::LoginRequest>()->ctx.client_ip, "198.51.100.8");
 }
 
 TEST_F(HttpServerTest, ABadTrustedProxyIsRefusedAtStart) {
