@@ -60,6 +60,10 @@ class Logic final : public LogicService {
                   Callback<rpc::DisconnectReply> done) override;
   void Ready(CallContext ctx, Callback<Status> done) override;
 
+  // Stops background work (the session purge) so that the executor can run
+  // out of work at shutdown. Calls keep being served.
+  void Stop() { purger_.Stop(); }
+
  private:
   Logic(boost::asio::any_io_executor executor, LogicDeps deps,
         std::unique_ptr<PasswordHasher> hasher);

@@ -55,9 +55,10 @@ SessionPurger::SessionPurger(asio::any_io_executor executor, store::Store& store
   state_->Schedule();
 }
 
-SessionPurger::~SessionPurger() {
-  if (!state_) return;
-  state_->stopped = true;
+SessionPurger::~SessionPurger() { Stop(); }
+
+void SessionPurger::Stop() {
+  if (!state_ || state_->stopped.exchange(true)) return;
   asio::dispatch(state_->strand, [state = state_] { state->timer.cancel(); });
 }
 

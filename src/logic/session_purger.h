@@ -26,7 +26,10 @@ class SessionPurger {
   // interval_ms == 0: never purges.
   SessionPurger(boost::asio::any_io_executor executor, store::Store& store, const Clock& clock,
                 int64_t interval_ms);
-  ~SessionPurger();
+  ~SessionPurger();  // calls Stop()
+  // No purge starts after this; the pending timer is cancelled, so the
+  // executor can run out of work (graceful shutdown). Idempotent.
+  void Stop();
   SessionPurger(const SessionPurger&) = delete;
   SessionPurger& operator=(const SessionPurger&) = delete;
 
