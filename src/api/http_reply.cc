@@ -26,7 +26,10 @@ Response ErrorResponse(const Status& status, int64_t retry_after_ms) {
   }
   Response res =
       JsonResponse(static_cast<http::status>(HttpStatus(shown.code())), ErrorBody(shown));
-  if (shown.code() == Code::kRateLimited) {
+  // Rate limits always say when to come back; a busy server (a full hasher
+  // queue) when it knows.
+  if (shown.code() == Code::kRateLimited ||
+      (shown.code() == Code::kUnavailable && retry_after_ms > 0)) {
     int64_t seconds = retry_after_ms <= 0 ? 1 : (retry_after_ms + 999) / 1000;
     res.set(http::field::retry_after, std::to_string(seconds));
   }

@@ -69,6 +69,9 @@ Status HttpServer::Listen(const std::string& host_port) {
     spdlog::info("event=web_root_loaded path={} files={}", options_.web_root, files.size());
   }
 
+  auto trusted = TrustedProxies::Parse(options_.http.trusted_proxies);
+  if (!trusted.ok()) return trusted.status();
+
   auto listener = std::make_shared<Listener>(executor_);
   if (Status s = OpenAcceptor(listener->acceptor, *endpoint, host_port, options_.share_listen_port);
       !s.ok()) {
@@ -79,6 +82,7 @@ Status HttpServer::Listen(const std::string& host_port) {
 
   context_ = std::make_shared<SessionContext>(options_, logic_, discovery_, std::move(files),
                                               upgrades_, metrics_, clock_);
+  context_->trusted_proxies = std::move(trusted).value();
   listener_ = std::move(listener);
   spdlog::info("event=http_listen address={} port={}", host_port, port_);
   return Status::Ok();

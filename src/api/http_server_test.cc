@@ -781,3 +781,52 @@ TEST_F(HttpServerStaticTest, NeverServesOutsideTheRoot) {
 
 }  // namespace
 }  // namespace parley::api
+
+namespace parley::api {
+namespace {
+
+// Issue 10, finding 7: X-Forwarded-For names the client only when the peer
+// is a trusted proxy; otherwise a client could pick its own rate-limit key.
+TEST_F(HttpServerTest, XForwardedForIsIgnoredFromAnUntrustedPeer) {
+  StartServer();
+  Fetch(http::verb::post, "/api/v1/sessions", R"({"username":"bob","password":"secret12"})",
+        {{"X-Forwarded-For", "198.51.100.7"}});
+  EXPECT_EQ(logic_.Last<rpc::LoginRequest>()->ctx.client_ip, "127.0.0.1");
+}
+
+TEST_F(HttpServerTest, BehindATrustedProxyTheClientIsTheRightmostUntrustedForwardedAddress) {
+  options_.http.trusted_proxies = {"127.0.0.0/8", "10.0.0.0/8"};
+  StartServer();
+  Fetch(http::verb::post, "/api/v1/sessions", R"({"username":"bob","password":"secret12"})",
+        {{"X-Forwarded-For", "6.6.6.6, 198.51.100.7, 10.1.1.1"}});
+  EXPECT_EQ(logic_.Last<rpc::LoginRequest>()->ctx.client_ip, "198.51.100.7");
+  // A field of the client's own ahead of the proxy's is read as the list it is.
+  Fetch(http::verb::post, "/api/v1/sessions", R"({"username":"bob","password":"secret12"})",
+        {{"X-Forwarded-For", "6.6.6.6"}, {"X-Forwarded-For", "198.51.100.8"}});
+  EXPECT_EQ(logic_.Last<rpc::LoginRequest>()->ctx.client_ip, "198.51.100.8");
+}
+
+TEST_F(HttpServerTest, ABadTrustedProxyIsRefusedAtStart) {
+  options_.http.trusted_proxies = {"10.0.0.0/99"};
+  HttpServer server(ioc_.get_executor(), options_, logic_, discovery_, upgrades_, metrics_, clock_);
+  EXPECT_EQ(server.Listen("127.0.0.1:0").code(), Code::kInvalidArgument);
+}
+
+// Issue 10, finding 7: a full password hasher queue is 503 with Retry-After.
+TEST_F(HttpServerTest, ABusyLoginIs503WithRetryAfter) {
+  logic_.Script<rpc::LoginRequest, rpc::LoginReply>(
+      [](const logic::CallContext&, const rpc::LoginRequest&) {
+        rpc::LoginReply reply;
+        *reply.mutable_error() = Err(rpc::UNAVAILABLE, "too many logins in progress", 1000);
+        return reply;
+      });
+  StartServer();
+  Res res =
+      Fetch(http::verb::post, "/api/v1/sessions", R"({"username":"bob","password":"secret12"})");
+  EXPECT_EQ(res.result_int(), 503);
+  EXPECT_EQ(ErrorCode(res), "unavailable");
+  EXPECT_EQ(res[http::field::retry_after], "1");
+}
+
+}  // namespace
+}  // namespace parley::api

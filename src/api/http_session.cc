@@ -86,6 +86,18 @@ bool IsHttpParseError(const boost::system::error_code& ec) {
          ec != http::error::end_of_stream && ec != http::error::partial_message;
 }
 
+// Every X-Forwarded-For field, in order, as one list: a client may send its
+// own field ahead of the one its proxy appends to.
+std::string ForwardedFor(const Request& req) {
+  std::string all;
+  auto [it, end] = req.equal_range("X-Forwarded-For");
+  for (; it != end; ++it) {
+    if (!all.empty()) all += ',';
+    all += std::string_view(it->value());
+  }
+  return all;
+}
+
 std::string ClientIp(const asio::ip::tcp::socket& socket) {
   boost::system::error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
@@ -184,8 +196,15 @@ asio::awaitable<void> HttpSession::Run() {
     std::string path = LoggablePath(req.target());
     metrics.http_requests.Inc();
 
+    // Behind a trusted proxy the client is in X-Forwarded-For; otherwise the
+    // header is the client's own and ignored.
+    const std::string client_ip =
+        ClientAddress(client_ip_, ForwardedFor(req), context_->trusted_proxies);
     if (IsWebSocketPath(req.target()) && beast::websocket::is_upgrade(req)) {
       req.set("X-Request-Id", request_id);  // so the connect tier logs the same rid
+      // What the connect tier is told: the client as found here, never what
+      // the client wrote (ws_proxy appends this hop in cluster mode).
+      req.set("X-Forwarded-For", client_ip);
       stream_.expires_never();
       handed_off_ = true;
       {
@@ -199,7 +218,7 @@ asio::awaitable<void> HttpSession::Run() {
       co_return;
     }
 
-    RequestContext request_context{request_id, client_ip_};
+    RequestContext request_context{request_id, client_ip};
     Response res;
     bool failed = false;
     try {

@@ -21,6 +21,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include "api/api_handlers.h"
+#include "common/client_address.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/options.h"
@@ -47,6 +48,8 @@ struct SessionContext {
   connect::UpgradeHandler& upgrades;
   Metrics& metrics;
   const Clock& clock;
+  // Options' http.trusted_proxies, parsed; set before the first session.
+  TrustedProxies trusted_proxies;
   // Set once by HttpServer::StopAccepting(): no more keep-alive.
   std::atomic<bool> stopping{false};
 
@@ -82,7 +85,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<SessionContext> context_;
-  std::string client_ip_;
+  std::string client_ip_;  // the TCP peer; the client is found per request (proxies)
   // State below is touched only on executor_.
   bool idle_ = false;        // waiting for the first byte of a request
   bool stop_ = false;        // Stop() was called

@@ -59,9 +59,14 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
  private:
   void Begin() {
-    boost::system::error_code ec;
-    auto remote = client_.socket().remote_endpoint(ec);
-    std::string address = ec ? std::string() : remote.address().to_string();
+    // HttpSession has put the client's address there (resolved through
+    // trusted proxies); the TCP peer only when nothing did.
+    std::string address(request_["X-Forwarded-For"]);
+    if (address.empty()) {
+      boost::system::error_code ec;
+      auto remote = client_.socket().remote_endpoint(ec);
+      if (!ec) address = remote.address().to_string();
+    }
     auto admission = limiter_->Admit(address, !address.empty());
     if (!admission.ok()) {
       spdlog::info("event=ws_proxy_refused client={} code={} msg=\"{}\"", address,

@@ -241,6 +241,7 @@ void EmbeddedServer::Shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   p.log->Close();
+  p.logic->Stop();  // its purge timer would keep the io_context running
   // With every socket closed, the io_context runs out of work by itself;
   // letting it do so (rather than stopping it) runs the handlers still queued,
   // so none is left pointing into the parts when they are destroyed.

@@ -83,6 +83,7 @@ int RunLogic(Options options) {
   rt.Withdraw();
   server.Shutdown();
   (*log)->Close();
+  (*logic)->Stop();
   rt.Stop();
   return 0;
 }

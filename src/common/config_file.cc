@@ -23,6 +23,13 @@ Setter Bind(T* field, const std::string& key) {
     if constexpr (std::is_same_v<T, std::string>) {
       if (!v.is_string()) return Status::InvalidArgument(key + " must be a string");
       *field = std::string(v.as_string());
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      if (!v.is_array()) return Status::InvalidArgument(key + " must be a list of strings");
+      field->clear();
+      for (const auto& e : v.as_array()) {
+        if (!e.is_string()) return Status::InvalidArgument(key + " must be a list of strings");
+        field->emplace_back(e.as_string());
+      }
     } else if constexpr (std::is_floating_point_v<T>) {
       if (!v.is_number()) return Status::InvalidArgument(key + " must be a number");
       *field = v.to_number<double>();
@@ -47,6 +54,9 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("threads", &o->threads);
   add("node_id", &o->node_id);
   add("password_hash_cost", &o->password_hash_cost);
+  add("password_hash_threads", &o->password_hash_threads);
+  add("password_hash_queue_max", &o->password_hash_queue_max);
+  add("session_purge_interval_ms", &o->session_purge_interval_ms);
   add("token_ttl_ms", &o->token_ttl_ms);
   add("log_level", &o->log_level);
   add("log_format", &o->log_format);
@@ -80,6 +90,13 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("rate.group_create_burst", &r.group_create_burst);
   add("rate.group_add_per_sec", &r.group_add_per_sec);
   add("rate.group_add_burst", &r.group_add_burst);
+  add("rate.auth_ipv4_prefix", &r.auth_ipv4_prefix);
+  add("rate.auth_ipv6_prefix", &r.auth_ipv6_prefix);
+  add("rate.login_failures_per_sec", &r.login_failures_per_sec);
+  add("rate.login_failures_burst", &r.login_failures_burst);
+  add("rate.user_lookups_per_sec", &r.user_lookups_per_sec);
+  add("rate.user_lookups_burst", &r.user_lookups_burst);
+  add("http.trusted_proxies", &o->http.trusted_proxies);
   ConnectionOptions& c = o->conn;
   add("conn.idle_timeout_ms", &c.idle_timeout_ms);
   add("conn.outbound_queue_max_bytes", &c.outbound_queue_max_bytes);

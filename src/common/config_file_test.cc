@@ -49,5 +49,20 @@ TEST(ConfigFile, RejectsUnknownKeysAndWrongTypes) {
   EXPECT_TRUE(LoadConfigFile(dir.path() + "/missing.json", &o).IsNotFound());
 }
 
+TEST(ConfigFile, TrustedProxiesAreAListOfStrings) {
+  testing::TempDir dir;
+  Options o;
+  EXPECT_TRUE(o.http.trusted_proxies.empty());  // the header is ignored by default
+  ASSERT_OK(LoadConfigFile(Write(dir, R"({"http": {"trusted_proxies": ["127.0.0.1", "10.0.0.0/8"]},
+                     "rate": {"login_failures_burst": 5, "auth_ipv6_prefix": 56}})"),
+                           &o));
+  EXPECT_EQ(o.http.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "10.0.0.0/8"}));
+  EXPECT_DOUBLE_EQ(o.rate.login_failures_burst, 5);
+  EXPECT_EQ(o.rate.auth_ipv6_prefix, 56u);
+  EXPECT_FALSE(
+      LoadConfigFile(Write(dir, R"({"http": {"trusted_proxies": "10.0.0.0/8"}})"), &o).ok());
+  EXPECT_FALSE(LoadConfigFile(Write(dir, R"({"http": {"trusted_proxies": [8]}})"), &o).ok());
+}
+
 }  // namespace
 }  // namespace parley

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace parley {
 
@@ -65,6 +66,27 @@ struct RateLimits {
   double group_create_burst = 10;
   double group_add_per_sec = 0.5;  // 30 a minute
   double group_add_burst = 20;
+  // The per-IP bucket above is per network: addresses are cut to these
+  // prefix lengths (one IPv6 /64 is what one subscriber usually holds).
+  uint32_t auth_ipv4_prefix = 32;
+  uint32_t auth_ipv6_prefix = 64;
+  // Per-account token bucket on failed logins (per username, whatever the
+  // address): a password guesser gets this many tries, then one per 20 s.
+  double login_failures_per_sec = 0.05;
+  double login_failures_burst = 10;
+  // Per-user token bucket on user lookups (GET /api/v1/users/...), so that
+  // walking the id space is slow.
+  double user_lookups_per_sec = 1;
+  double user_lookups_burst = 30;
+};
+
+// The HTTP edge (api tier).
+struct HttpOptions {
+  // Reverse proxies (CIDRs or addresses) whose X-Forwarded-For is believed:
+  // for a request from one of them, the client address is the rightmost
+  // X-Forwarded-For address that is not itself trusted. Empty: the header is
+  // ignored and the TCP peer is the client.
+  std::vector<std::string> trusted_proxies;
 };
 
 struct ConnectionOptions {
@@ -199,11 +221,19 @@ struct Options {
   uint32_t threads = 1;  // network threads (io_context runners)
   uint32_t node_id = 1;  // snowflake node id, 0-1023
   std::string password_hash_cost = "interactive";  // min | interactive | moderate
+  // Threads hashing passwords (register, login), and hashes that may wait for
+  // one; beyond that register and login answer 503 with Retry-After.
+  uint32_t password_hash_threads = 2;
+  uint32_t password_hash_queue_max = 32;
+  // How often expired sessions are deleted from the store (embedded mode and
+  // the cluster's logic processes); 0: never.
+  int64_t session_purge_interval_ms = 3'600'000;
   int64_t token_ttl_ms = 30LL * 24 * 3600 * 1000;
   std::string log_level = "info";   // trace | debug | info | warn | error | off
   std::string log_format = "text";  // text (logfmt) | json (one object per line)
   Limits limits;
   RateLimits rate;
+  HttpOptions http;
   ConnectionOptions conn;
   StorageOptions storage;
   ClusterOptions cluster;

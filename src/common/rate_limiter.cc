@@ -26,6 +26,17 @@ bool TokenBucket::TryTake(double rate, double burst, int64_t now_ns, int64_t* re
   return false;
 }
 
+bool TokenBucket::CanTake(double rate, double burst, int64_t now_ns,
+                          int64_t* retry_after_ms) const {
+  double tokens = Refill(tokens_, rate, burst, now_ns - last_ns_);
+  if (tokens >= 1.0) return true;
+  if (retry_after_ms) {
+    double wait_s = rate > 0 ? (1.0 - tokens) / rate : 3600.0;
+    *retry_after_ms = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait_s * 1000)));
+  }
+  return false;
+}
+
 bool TokenBucket::IsFull(double rate, double burst, int64_t now_ns) const {
   return Refill(tokens_, rate, burst, now_ns - last_ns_) >= burst;
 }

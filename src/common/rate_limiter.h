@@ -15,6 +15,9 @@ class TokenBucket {
   // Takes one token if there is one. Otherwise returns false and sets
   // `retry_after_ms` to the wait until one is there.
   bool TryTake(double rate, double burst, int64_t now_ns, int64_t* retry_after_ms);
+  // Whether TryTake would succeed now, without taking; when not, sets
+  // `retry_after_ms` as TryTake does.
+  bool CanTake(double rate, double burst, int64_t now_ns, int64_t* retry_after_ms) const;
   // Full again: forgettable.
   bool IsFull(double rate, double burst, int64_t now_ns) const;
 
@@ -38,6 +41,13 @@ class KeyedRateLimiter {
     bool ok = it->second.TryTake(rate_, burst_, now, retry_after_ms);
     if (++calls_ % 4096 == 0) Sweep();
     return ok;
+  }
+  // Whether TryTake would succeed, without taking (a limit on failures:
+  // checked before an attempt, taken only when it fails).
+  bool CanTake(const Key& key, int64_t* retry_after_ms) const {
+    auto it = buckets_.find(key);
+    return it == buckets_.end() ||
+           it->second.CanTake(rate_, burst_, clock_.MonotonicNs(), retry_after_ms);
   }
   void Sweep() {
     int64_t now = clock_.MonotonicNs();

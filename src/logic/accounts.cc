@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/client_address.h"
 #include "common/validation.h"
 
 namespace parley::logic {
@@ -10,18 +11,45 @@ namespace {
 // A bearer token longer than this cannot be one of ours.
 constexpr size_t kTokenMax = 256;
 
+// A full hasher queue clears in about this long (a hash takes tens of ms).
+constexpr int64_t kHasherBusyRetryMs = 1000;
+
 template <typename R>
 R RateLimitedReply(const char* message, int64_t retry_after_ms) {
   R r = ErrorReply<R>(Status::RateLimited(message));
   r.mutable_error()->set_retry_after_ms(retry_after_ms);
   return r;
 }
+
+// A hasher failure as a reply: a full queue says when to retry.
+template <typename R>
+R HasherErrorReply(const Status& s) {
+  R r = ErrorReply<R>(s);
+  if (s.code() == Code::kUnavailable) r.mutable_error()->set_retry_after_ms(kHasherBusyRetryMs);
+  return r;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
 }  // namespace
 
 Accounts::Accounts(const LogicDeps& deps, std::unique_ptr<PasswordHasher> hasher)
     : deps_(deps),
       hasher_(std::move(hasher)),
-      auth_limiter_(deps.clock, deps.options.rate.auth_per_sec, deps.options.rate.auth_burst) {}
+      auth_limiter_(deps.clock, deps.options.rate.auth_per_sec, deps.options.rate.auth_burst),
+      login_failure_limiter_(deps.clock, deps.options.rate.login_failures_per_sec,
+                             deps.options.rate.login_failures_burst),
+      lookup_limiter_(deps.clock, deps.options.rate.user_lookups_per_sec,
+                      deps.options.rate.user_lookups_burst) {}
+
+std::string Accounts::NetworkOf(const CallContext& ctx) const {
+  const RateLimits& r = deps_.options.rate;
+  return NetworkKey(ctx.client_ip, r.auth_ipv4_prefix, r.auth_ipv6_prefix);
+}
 
 Task<rpc::RegisterReply> Accounts::Register(CallContext ctx, rpc::RegisterRequest req) {
   using R = rpc::RegisterReply;
@@ -29,12 +57,12 @@ Task<rpc::RegisterReply> Accounts::Register(CallContext ctx, rpc::RegisterReques
   if (Status s = ValidateUsername(req.username(), limits); !s.ok()) co_return ErrorReply<R>(s);
   if (Status s = ValidatePassword(req.password(), limits); !s.ok()) co_return ErrorReply<R>(s);
   int64_t retry = 0;
-  if (!auth_limiter_.TryTake(ctx.client_ip, &retry)) {
+  if (!auth_limiter_.TryTake(NetworkOf(ctx), &retry)) {
     co_return RateLimitedReply<R>("too many registrations; retry later", retry);
   }
   auto hash =
       co_await Await<StatusOr<std::string>>([&](auto cb) { hasher_->Hash(req.password(), cb); });
-  if (!hash.ok()) co_return ErrorReply<R>(hash.status());
+  if (!hash.ok()) co_return HasherErrorReply<R>(hash.status());
   auto user = co_await Await<StatusOr<store::UserRecord>>(
       [&](auto cb) { deps_.store.CreateUser(req.username(), *hash, deps_.clock.NowMs(), cb); });
   if (!user.ok()) {
@@ -55,12 +83,19 @@ Task<rpc::LoginReply> Accounts::Login(CallContext ctx, rpc::LoginRequest req) {
   using R = rpc::LoginReply;
   const Limits& limits = deps_.options.limits;
   int64_t retry = 0;
-  if (!auth_limiter_.TryTake(ctx.client_ip, &retry)) {
+  if (!auth_limiter_.TryTake(NetworkOf(ctx), &retry)) {
     co_return RateLimitedReply<R>("too many login attempts; retry later", retry);
   }
   // Malformed credentials cannot match; answer like a wrong password.
   bool plausible =
       ValidateUsername(req.username(), limits).ok() && req.password().size() <= limits.password_max;
+  // Failed logins are limited per account, from every address together, so
+  // guessing one user's password from many addresses is as slow as from one.
+  // Unknown usernames are limited alike (no difference to tell them apart).
+  const std::string account = plausible ? Lower(req.username()) : std::string();
+  if (plausible && !login_failure_limiter_.CanTake(account, &retry)) {
+    co_return RateLimitedReply<R>("too many failed logins for this account; retry later", retry);
+  }
   std::string hash;
   uint64_t user_id = 0;
   if (plausible) {
@@ -74,8 +109,11 @@ Task<rpc::LoginReply> Accounts::Login(CallContext ctx, rpc::LoginRequest req) {
     }
   }
   // An unknown user costs the same verification time as a known one.
-  bool ok = co_await Await<bool>([&](auto cb) { hasher_->Verify(req.password(), hash, cb); });
-  if (!ok || user_id == 0) {
+  auto ok =
+      co_await Await<StatusOr<bool>>([&](auto cb) { hasher_->Verify(req.password(), hash, cb); });
+  if (!ok.ok()) co_return HasherErrorReply<R>(ok.status());
+  if (!*ok || user_id == 0) {
+    if (plausible) login_failure_limiter_.TryTake(account, nullptr);
     co_return ErrorReply<R>(Status::Unauthenticated("wrong username or password"));
   }
   std::string token = NewToken();
@@ -130,8 +168,16 @@ Task<Status> Accounts::Logout(const Caller& caller, const std::string& request_i
   co_return s;
 }
 
-Task<rpc::GetUserReply> Accounts::GetUser(rpc::GetUserRequest req) {
+Task<rpc::GetUserReply> Accounts::GetUser(const Caller& caller, rpc::GetUserRequest req,
+                                          std::function<Task<bool>(uint64_t)> show_online) {
   using R = rpc::GetUserReply;
+  // Looking oneself up is free; others are limited, so walking the id space
+  // to list every user is slow.
+  bool self = req.user_id() == caller.user_id;
+  int64_t retry = 0;
+  if (!self && !lookup_limiter_.TryTake(caller.user_id, &retry)) {
+    co_return RateLimitedReply<R>("too many user lookups; retry later", retry);
+  }
   StatusOr<store::UserRecord> user = Status::NotFound("no such user");
   if (req.user_id() != 0) {
     user = co_await Await<StatusOr<store::UserRecord>>(
@@ -145,11 +191,13 @@ Task<rpc::GetUserReply> Accounts::GetUser(rpc::GetUserRequest req) {
     co_return ErrorReply<R>(user.status());
   }
   known_users_.insert(user->user_id);
-  auto conns = co_await Await<StatusOr<std::vector<std::vector<presence::Connection>>>>(
-      [&](auto cb) { deps_.presence.Lookup({user->user_id}, cb); });
   R r;
   r.mutable_user()->set_user_id(user->user_id);
   r.mutable_user()->set_username(user->username);
+  // Online state is for those the user talks with: others see it false.
+  if (user->user_id != caller.user_id && !co_await show_online(user->user_id)) co_return r;
+  auto conns = co_await Await<StatusOr<std::vector<std::vector<presence::Connection>>>>(
+      [&](auto cb) { deps_.presence.Lookup({user->user_id}, cb); });
   // Presence down: the user is shown offline rather than failing the lookup.
   r.mutable_user()->set_online(conns.ok() && !conns->empty() && !(*conns)[0].empty());
   co_return r;

@@ -1,12 +1,14 @@
 // Accounts: registration, login, logout, and who a caller is. Owns the
-// per-IP limit on registrations and logins and the set of user ids known to
-// exist (users are never deleted, so a positive answer never goes stale;
-// bounded by storage.known_users_cache_max, see KnownUsers).
+// per-network limit on registrations and logins, the per-account limit on
+// failed logins, the per-user limit on user lookups, and the set of user ids
+// known to exist (users are never deleted, so a positive answer never goes
+// stale; bounded by storage.known_users_cache_max, see KnownUsers).
 // Sessions themselves live in the SessionStore seam, shared by every node.
 //
 // Not thread-safe: runs on the Logic facade's strand. `deps` must outlive it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -38,7 +40,10 @@ class Accounts {
   static StatusOr<std::string> SessionKeyOf(const CallContext& ctx);
   StatusOr<Caller> CallerOf(const CallContext& ctx, std::string key,
                             const StatusOr<state::Session>& session) const;
-  Task<rpc::GetUserReply> GetUser(rpc::GetUserRequest req);
+  // The user asked for, on behalf of `caller` (rate-limited per caller).
+  // `online` is filled in only when show_online(user id) says so.
+  Task<rpc::GetUserReply> GetUser(const Caller& caller, rpc::GetUserRequest req,
+                                  std::function<Task<bool>(uint64_t)> show_online);
   // OK when the user exists; NOT_FOUND otherwise.
   Task<Status> CheckUserExists(uint64_t user_id);
   // For the send path, which checks recipients without a coroutine: whether
@@ -47,9 +52,14 @@ class Accounts {
   void Remember(uint64_t user_id) { known_users_.insert(user_id); }
 
  private:
+  // The per-network rate-limit key of the caller's address.
+  std::string NetworkOf(const CallContext& ctx) const;
+
   const LogicDeps& deps_;
   std::unique_ptr<PasswordHasher> hasher_;
-  KeyedRateLimiter<std::string> auth_limiter_;
+  KeyedRateLimiter<std::string> auth_limiter_;           // by client network
+  KeyedRateLimiter<std::string> login_failure_limiter_;  // by lower-case username
+  KeyedRateLimiter<uint64_t> lookup_limiter_;            // by caller
   KnownUsers known_users_{deps_.options.storage.known_users_cache_max};
 };
 

@@ -37,7 +37,9 @@ Status ValidateGroupOptions(const Options& o) {
 }  // namespace
 
 StatusOr<std::unique_ptr<Logic>> Logic::Create(asio::any_io_executor executor, LogicDeps deps) {
-  auto hasher = PasswordHasher::Create(deps.options.password_hash_cost, 2);
+  auto hasher =
+      PasswordHasher::Create(deps.options.password_hash_cost, deps.options.password_hash_threads,
+                             deps.options.password_hash_queue_max);
   if (!hasher.ok()) return hasher.status();
   if (deps.options.node_id > 1023) return Status::InvalidArgument("node id must be 0-1023");
   if (Status s = ValidateGroupOptions(deps.options); !s.ok()) return s;
@@ -51,7 +53,8 @@ Logic::Logic(asio::any_io_executor executor, LogicDeps deps, std::unique_ptr<Pas
       fanout_(deps_),
       groups_(deps_, accounts_),
       history_(deps_, groups_, fanout_),
-      sends_(strand_, deps_, accounts_) {}
+      sends_(strand_, deps_, accounts_),
+      purger_(executor, deps_.store, deps_.clock, deps_.options.session_purge_interval_ms) {}
 
 Logic::~Logic() = default;
 
@@ -133,8 +136,28 @@ void Logic::GetUser(CallContext ctx, rpc::GetUserRequest req, Callback<rpc::GetU
         rpc::GetUserRequest wanted = req;
         // Neither an id nor a name: the caller itself (GET /api/v1/users/me).
         if (wanted.user_id() == 0 && wanted.username().empty()) wanted.set_user_id(c.user_id);
-        return accounts_.GetUser(std::move(wanted));
+        return accounts_.GetUser(c, std::move(wanted), [this, c](uint64_t user_id) {
+          return SharesConversation(c.user_id, user_id);
+        });
       });
+}
+
+Task<bool> Logic::SharesConversation(uint64_t caller, uint64_t user_id) {
+  auto convs = co_await history_.Conversations(caller);
+  if (!convs.ok()) co_return false;
+  for (const auto& c : *convs) {
+    if (c.peer() == user_id) co_return true;
+  }
+  for (const auto& c : *convs) {
+    if (c.group_id() == 0) continue;
+    auto group = co_await Await<StatusOr<state::GroupPtr>>(
+        [&](auto cb) { deps_.groups.Get(c.group_id(), cb); });
+    if (!group.ok()) continue;
+    for (uint64_t m : (*group)->members()) {
+      if (m == user_id) co_return true;
+    }
+  }
+  co_return false;
 }
 
 // ------------------------------------------------------------------ groups

@@ -27,6 +27,7 @@
 #include "logic/logic_deps.h"
 #include "logic/logic_service.h"
 #include "logic/send_pipeline.h"
+#include "logic/session_purger.h"
 
 namespace parley::logic {
 
@@ -61,6 +62,10 @@ class Logic final : public LogicService {
                   Callback<rpc::DisconnectReply> done) override;
   void Ready(CallContext ctx, Callback<Status> done) override;
 
+  // Stops background work (the session purge) so that the executor can run
+  // out of work at shutdown. Calls keep being served.
+  void Stop() { purger_.Stop(); }
+
  private:
   Logic(boost::asio::any_io_executor executor, LogicDeps deps,
         std::unique_ptr<PasswordHasher> hasher);
@@ -79,6 +84,9 @@ class Logic final : public LogicService {
   Task<rpc::ConnectReply> DoConnect(CallContext ctx, rpc::ConnectRequest req);
   Task<rpc::ListConversationsReply> DoListConversations(Caller caller,
                                                         rpc::ListConversationsRequest req);
+  // Whether `user_id` is in a conversation of `caller` (a private one, or a
+  // group both are in): who may see the user's online state.
+  Task<bool> SharesConversation(uint64_t caller, uint64_t user_id);
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   LogicDeps deps_;
@@ -87,6 +95,7 @@ class Logic final : public LogicService {
   Groups groups_;
   History history_;
   SendPipeline sends_;
+  SessionPurger purger_;  // options.session_purge_interval_ms
 };
 
 }  // namespace parley::logic

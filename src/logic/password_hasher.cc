@@ -7,25 +7,29 @@
 namespace parley::logic {
 
 StatusOr<std::unique_ptr<PasswordHasher>> PasswordHasher::Create(const std::string& cost,
-                                                                 unsigned threads) {
+                                                                 unsigned threads,
+                                                                 unsigned queue_max) {
   if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+  if (threads == 0) return Status::InvalidArgument("password_hash_threads must be at least 1");
   if (cost == "min") {
-    return std::unique_ptr<PasswordHasher>(
-        new PasswordHasher(crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, threads));
+    return std::unique_ptr<PasswordHasher>(new PasswordHasher(
+        crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, threads, queue_max));
   }
   if (cost == "interactive") {
-    return std::unique_ptr<PasswordHasher>(new PasswordHasher(
-        crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE, threads));
+    return std::unique_ptr<PasswordHasher>(new PasswordHasher(crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                                              crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                                                              threads, queue_max));
   }
   if (cost == "moderate") {
     return std::unique_ptr<PasswordHasher>(new PasswordHasher(
-        crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE, threads));
+        crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE, threads, queue_max));
   }
   return Status::InvalidArgument("password hash cost must be min, interactive or moderate");
 }
 
-PasswordHasher::PasswordHasher(unsigned long long ops, size_t mem, unsigned threads)
-    : ops_(ops), mem_(mem), pool_(threads) {
+PasswordHasher::PasswordHasher(unsigned long long ops, size_t mem, unsigned threads,
+                               unsigned queue_max)
+    : ops_(ops), mem_(mem), capacity_(threads + queue_max), pool_(threads) {
   char out[crypto_pwhash_STRBYTES];
   static constexpr char kDummy[] = "parley-dummy-password";
   if (crypto_pwhash_str(out, kDummy, sizeof kDummy - 1, ops_, mem_) == 0) dummy_hash_ = out;
@@ -33,27 +37,33 @@ PasswordHasher::PasswordHasher(unsigned long long ops, size_t mem, unsigned thre
 
 PasswordHasher::~PasswordHasher() { pool_.join(); }
 
+bool PasswordHasher::TryEnter() {
+  unsigned n = in_pool_.load();
+  do {
+    if (n >= capacity_) return false;
+  } while (!in_pool_.compare_exchange_weak(n, n + 1));
+  return true;
+}
+
 void PasswordHasher::Hash(std::string password, Callback<StatusOr<std::string>> done) {
+  if (!TryEnter()) return done(Status::Unavailable(kBusyMessage));
   boost::asio::post(pool_, [this, password = std::move(password), done = std::move(done)] {
     char out[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str(out, password.data(), password.size(), ops_, mem_) != 0) {
-      done(Status::Internal("out of memory while hashing"));
-      return;
-    }
+    bool ok = crypto_pwhash_str(out, password.data(), password.size(), ops_, mem_) == 0;
+    --in_pool_;
+    if (!ok) return done(Status::Internal("out of memory while hashing"));
     done(std::string(out));
   });
 }
 
-void PasswordHasher::Verify(std::string password, std::string hash, Callback<bool> done) {
+void PasswordHasher::Verify(std::string password, std::string hash, Callback<StatusOr<bool>> done) {
+  if (!TryEnter()) return done(Status::Unavailable(kBusyMessage));
   boost::asio::post(pool_, [this, password = std::move(password), hash = std::move(hash),
                             done = std::move(done)] {
-    if (hash.empty()) {
-      [[maybe_unused]] int ignored =
-          crypto_pwhash_str_verify(dummy_hash_.c_str(), password.data(), password.size());
-      done(false);
-      return;
-    }
-    done(crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0);
+    const std::string& against = hash.empty() ? dummy_hash_ : hash;
+    bool match = crypto_pwhash_str_verify(against.c_str(), password.data(), password.size()) == 0;
+    --in_pool_;
+    done(match && !hash.empty());
   });
 }
 

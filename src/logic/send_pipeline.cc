@@ -25,6 +25,7 @@ rpc::SendBatchReply FailedBatch(const rpc::SendBatch& batch, const Status& statu
 // One Send call: its context (shared by its sends) and the replies so far.
 struct SendPipeline::BatchReply {
   CallContext ctx;
+  int64_t session_expires_at = 0;  // the caller's session, ms since the epoch
   rpc::SendBatchReply reply;
   size_t unanswered = 0;
   Callback<rpc::SendBatchReply> done;
@@ -71,6 +72,7 @@ void SendPipeline::Send(const Caller& caller, const CallContext& ctx, rpc::SendB
     return reply->done(FailedBatch(batch, s));
   }
   reply->ctx = ctx;
+  reply->session_expires_at = caller.expires_at;
   reply->unanswered = n;
   for (int i = 0; i < n; ++i) reply->reply.add_replies();
   const int64_t now_ns = deps_.clock.MonotonicNs();
@@ -236,6 +238,12 @@ void SendPipeline::Flush() {
     if (deadline_ms != 0 && deadline_ms <= now_ms) {
       expired.push_back(s->key());
       AnswerError(*s, Status::Unavailable("deadline exceeded"));
+      continue;
+    }
+    // A send that waited here past its session's expiry is not stored.
+    if (s->batch->session_expires_at <= now_ms) {
+      expired.push_back(s->key());
+      AnswerError(*s, Status::Unauthenticated("token expired"));
       continue;
     }
     batch->push_back(std::move(s));

@@ -202,5 +202,25 @@ TEST_F(SendPipelineTest, ASendThatMissedItsDeadlineIsNotAppended) {
   EXPECT_EQ(w.Send(as_a, "late", b, "y").seq(), 2u);  // the id is free; no seq was spent
 }
 
+// Issue 10, finding 2: a send accepted while its session was valid, but
+// still waiting to be appended when the session expired, is not stored.
+TEST_F(SendPipelineTest, ASendThatWaitedPastItsSessionsExpiryIsNotStored) {
+  w.log().HoldAppends();
+  auto blocker = SendLater(as_b, {LogicWorld::Message("blocker", a, "x")});
+  for (int i = 0; i < 5000 && w.log().HeldAppends() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(w.log().HeldAppends(), 1u);
+  auto late = SendLater(as_a, {LogicWorld::Message("late", b, "y")});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // admitted, waiting to append
+  w.clock().AdvanceMs(w.options().token_ttl_ms);                // both sessions expire meanwhile
+  w.log().ReleaseAppends();
+  EXPECT_EQ(blocker.get().replies(0).seq(), 1u);  // already appending when it expired
+  auto r = late.get().replies(0);
+  EXPECT_EQ(r.error().code(), rpc::UNAUTHENTICATED);
+  EXPECT_EQ(r.error().message(), "token expired");
+  EXPECT_EQ(w.Logged(1).size(), 1u);
+}
+
 }  // namespace
 }  // namespace parley::logic

@@ -66,6 +66,11 @@ class Store {
   virtual void FindSession(std::string token_hash, Callback<StatusOr<SessionRecord>> done) = 0;
   // OK also when it did not exist.
   virtual void DeleteSession(std::string token_hash, Callback<Status> done) = 0;
+  // Deletes at most `max_rows` sessions that expired at or before `now`, and
+  // answers how many it deleted (fewer than `max_rows`: none are left). The
+  // cap bounds how long one call holds the store's writer.
+  virtual void PurgeExpiredSessions(int64_t now, uint32_t max_rows,
+                                    Callback<StatusOr<uint64_t>> done) = 0;
 
   // Sets who may add the user to groups. NOT_FOUND for an unknown user.
   virtual void SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status> done) = 0;

@@ -143,9 +143,12 @@ test('lookup by id (an extension, docs/protocol.md) names the user', async () =>
 
 test('online is true while the user holds a WebSocket and false after', async () => {
   const asker = await newUser(base, 'watcher');
+  const stranger = await newUser(base, 'stranger');
   const u = await newUser(base, 'onl');
-  const lookup = async () => {
-    const res = await api(base, 'GET', `/api/v1/users?username=${u.username}`, undefined, asker.token);
+  // Online state is shown to those who share a conversation with the user.
+  await httpSend(base, asker.token, { to_user: u.user_id }, 'hi');
+  const lookup = async (by = asker) => {
+    const res = await api(base, 'GET', `/api/v1/users?username=${u.username}`, undefined, by.token);
     assert.equal(res.status, 200, res.text);
     return res.json.online;
   };
@@ -153,6 +156,7 @@ test('online is true while the user holds a WebSocket and false after', async ()
 
   const ws1 = await openWs(server, u.token);
   assert.equal(await lookup(), true, 'online once the hello arrived');
+  assert.equal(await lookup(stranger), false, 'a stranger never sees the online state');
   const me = await api(base, 'GET', '/api/v1/users/me', undefined, u.token);
   assert.equal(me.json.online, true);
 

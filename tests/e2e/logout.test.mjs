@@ -86,3 +86,52 @@ test('a revoked token stays revoked after a restart; others survive it', async (
   assert.equal(me.status, 200, me.text);
   assert.equal(me.json.user_id, u.user_id);
 });
+
+// Issue 10, finding 1: a first use of a token (its session not cached yet)
+// racing the token's logout could read the session before the delete and
+// answer, or cache it, after the logout returned. Each round logs in afresh,
+// sends many first uses (HTTP and WebSocket) of the new token alongside its
+// logout, and more once the logout answered: every use sent after the logout
+// answered must be refused, and so must every use whose answer came after it
+// unless it had been accepted before.
+test('no use of a token sent after its logout answered is accepted, racing first uses', async () => {
+  const base = server.baseUrl;
+  const u = await newUser(base, 'race');
+  const kUses = 12;
+  for (let round = 0; round < 20; round += 1) {
+    const { token } = await login(base, u.username, u.password);
+    let loggedOut = false;
+    const use = async (i) => {
+      const sentAfter = loggedOut;
+      let status;
+      let socket = null;
+      if (i % 4 === 3) {
+        try {
+          socket = await WsClient.connect(server.wsUrl, { token });
+          status = 101;
+        } catch (err) {
+          status = err.status;
+        }
+      } else {
+        status = (await api(base, 'GET', '/api/v1/users/me', undefined, token)).status;
+      }
+      if (socket) {
+        // Opened before the logout answered: the logout closes it with 4001.
+        const { code } = await withTimeout(socket.closed, DEFAULT_TIMEOUT_MS, 'the raced socket to close');
+        assert.equal(code, 4001, `round ${round}: a socket of the revoked token`);
+      }
+      return { sentAfter, status };
+    };
+    const racing = [];
+    for (let i = 0; i < kUses; i += 1) racing.push(use(i));
+    const out = await api(base, 'DELETE', '/api/v1/sessions', undefined, token);
+    assert.equal(out.status, 204, out.text);
+    loggedOut = true;
+    const after = [];
+    for (let i = 0; i < kUses; i += 1) after.push(use(i));
+    for (const r of [...await Promise.all(racing), ...await Promise.all(after)]) {
+      if (r.sentAfter) assert.equal(r.status, 401, `round ${round}: a use sent after the logout answered`);
+      else assert.ok([200, 101, 401].includes(r.status), `round ${round}: ${r.status}`);
+    }
+  }
+});

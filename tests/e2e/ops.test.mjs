@@ -204,12 +204,18 @@ async function silentClient(port, token) {
 
 test('heartbeats: a client that answers pings stays; a silent one is dropped and goes offline', async (t) => {
   const idle = 1500;
-  const server = await startParley({ config: { conn: { idle_timeout_ms: idle } } });
+  // Polled lookups: past the per-user lookup limit they would be refused.
+  const server = await startParley({ config: { conn: { idle_timeout_ms: idle }, rate: { user_lookups_burst: 100000 } } });
   t.after(() => server.dispose());
   const base = server.baseUrl;
   const watcher = await newUser(base, 'hbW');
   const live = await newUser(base, 'hbL');
   const silent = await newUser(base, 'hbS');
+  // Online state is shown to users who share a conversation (issue 10).
+  for (const u of [live, silent]) {
+    const sent = await api(base, 'POST', '/api/v1/messages', { id: `hb-${u.user_id}`, to_user: u.user_id, body: 'hi' }, watcher.token);
+    assert.equal(sent.status, 200, sent.text);
+  }
   const online = async (u) => (await api(base, 'GET', `/api/v1/users?username=${u.username}`, undefined, watcher.token)).json.online;
 
   const ws = await openWs(server, live.token); // the ws library answers pings by itself

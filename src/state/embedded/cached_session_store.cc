@@ -10,6 +10,13 @@ void CachedSessionStore::Create(Session session, Callback<Status> done) {
   store_.CreateSession(std::move(record), std::move(done));
 }
 
+void CachedSessionStore::Release(const std::string& token_hash) {
+  auto it = in_flight_.find(token_hash);
+  if (it != in_flight_.end() && it->second.lookups == 0 && it->second.revocations == 0) {
+    in_flight_.erase(it);
+  }
+}
+
 void CachedSessionStore::Find(std::string token_hash, Callback<StatusOr<Session>> done) {
   std::unique_lock lock(mu_);
   if (auto it = cache_.find(token_hash); it != cache_.end()) {
@@ -17,26 +24,33 @@ void CachedSessionStore::Find(std::string token_hash, Callback<StatusOr<Session>
     lock.unlock();
     return done(std::move(s));
   }
-  uint64_t revocations_before = revocations_;
+  InFlight& entry = in_flight_[token_hash];
+  ++entry.lookups;
+  uint64_t events_before = entry.revocation_events;
   lock.unlock();
-  store_.FindSession(token_hash, [this, token_hash, revocations_before,
+  store_.FindSession(token_hash, [this, token_hash, events_before,
                                   done = std::move(done)](StatusOr<store::SessionRecord> found) {
+    bool raced;
+    {
+      std::lock_guard lock(mu_);
+      // The entry outlives the lookup: it counts it.
+      InFlight& entry = in_flight_[token_hash];
+      --entry.lookups;
+      raced = entry.revocations > 0 || entry.revocation_events != events_before;
+      if (found.ok() && !raced) {
+        if (cache_.size() >= max_cached_) cache_.clear();
+        cache_[token_hash] = Session{found->token_hash, found->user_id, found->expires_at};
+      }
+      Release(token_hash);
+    }
+    // A revocation of this token overlapped the lookup: the row read may be
+    // one it deleted, and this answer may come after its `done`.
+    if (raced) return done(Status::NotFound("no such session"));
     if (!found.ok()) {
       if (found.status().IsNotFound()) return done(Status::NotFound("no such session"));
       return done(found.status());
     }
-    Session s{found->token_hash, found->user_id, found->expires_at};
-    {
-      std::lock_guard lock(mu_);
-      // A revocation that started or ended during this lookup may have deleted
-      // the row: then the answer is only as old as the lookup, never cached.
-      bool raced = revocations_ != revocations_before || revoking_.contains(token_hash);
-      if (!raced) {
-        if (cache_.size() >= max_cached_) cache_.clear();
-        cache_[token_hash] = s;
-      }
-    }
-    done(std::move(s));
+    done(Session{found->token_hash, found->user_id, found->expires_at});
   });
 }
 
@@ -44,17 +58,20 @@ void CachedSessionStore::Revoke(std::string token_hash, Callback<Status> done) {
   {
     std::lock_guard lock(mu_);
     cache_.erase(token_hash);
-    ++revoking_[token_hash];
-    ++revocations_;
+    InFlight& entry = in_flight_[token_hash];
+    ++entry.revocations;
+    ++entry.revocation_events;
   }
   store_.DeleteSession(token_hash, [this, token_hash, done = std::move(done)](Status s) {
     {
       std::lock_guard lock(mu_);
-      if (--revoking_[token_hash] == 0) revoking_.erase(token_hash);
-      cache_.erase(token_hash);
+      InFlight& entry = in_flight_[token_hash];
+      --entry.revocations;
       // A lookup that read the row before the delete may answer after this:
-      // counting the end too keeps it from caching what it read.
-      ++revocations_;
+      // counting the end too makes it see the race.
+      ++entry.revocation_events;
+      cache_.erase(token_hash);
+      Release(token_hash);
     }
     done(std::move(s));
   });

@@ -61,8 +61,10 @@ struct EmbeddedIdempotencyStoreFactory {
 struct CachedSessionStoreFactory {
   SessionStore& Node(int) { return sessions; }
   uint64_t User(int i) { return store.User(i); }
+  store::SlowSessionLookups& backing() { return slow; }
   StoreFixture store;
-  CachedSessionStore sessions{store.store(), 1000};
+  store::SlowSessionLookups slow{&store.store()};
+  CachedSessionStore sessions{slow, 1000};
 };
 
 struct CachedGroupDirectoryFactory {

@@ -53,9 +53,11 @@ struct RedisRecentWindowFactory {
 struct RedisSessionStoreFactory {
   SessionStore& Node(int i) { return i == 0 ? a : b; }
   uint64_t User(int i) { return env.User(i); }
+  store::SlowSessionLookups& backing() { return slow; }
   RedisTestEnv env;
-  RedisSessionStore a{env.NewClient(), env.store(), env.Options("n0")};
-  RedisSessionStore b{env.NewClient(), env.store(), env.Options("n1")};
+  store::SlowSessionLookups slow{&env.store()};
+  RedisSessionStore a{env.NewClient(), slow, env.Options("n0")};
+  RedisSessionStore b{env.NewClient(), slow, env.Options("n1")};
 };
 
 struct RedisGroupDirectoryFactory {

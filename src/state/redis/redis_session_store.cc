@@ -53,11 +53,13 @@ RedisSessionStore::RedisSessionStore(std::shared_ptr<redis::RedisClient> client,
       fill_script_(kFillLua),
       revoke_script_(kRevokeLua) {}
 
-void RedisSessionStore::Fill(const Session& s, Callback<Status> done) {
+void RedisSessionStore::Fill(const Session& s, Callback<StatusOr<bool>> done) {
   client_->Eval(fill_script_, {keys_.Session(s.token_hash), keys_.SessionTombstone(s.token_hash)},
                 {Encode(s), std::to_string(options_.session_cache_ttl_ms)},
                 [done = std::move(done)](StatusOr<redis::Reply> r) {
-                  done(r.ok() ? ErrorOf(*r) : r.status());
+                  if (!r.ok()) return done(r.status());
+                  if (Status s = ErrorOf(*r); !s.ok()) return done(s);
+                  done(r->integer == 1);
                 });
 }
 
@@ -67,15 +69,20 @@ void RedisSessionStore::Create(Session session, Callback<Status> done) {
                                            done = std::move(done)](Status s) mutable {
     if (!s.ok()) return done(s);
     // The session is durable; a cache that cannot be written is only slower.
-    Fill(session, [done = std::move(done)](Status) { done(Status::Ok()); });
+    Fill(session, [done = std::move(done)](StatusOr<bool>) { done(Status::Ok()); });
   });
 }
 
 void RedisSessionStore::Find(std::string token_hash, Callback<StatusOr<Session>> done) {
+  Lookup(std::move(token_hash), /*attempt=*/0, std::move(done));
+}
+
+void RedisSessionStore::Lookup(std::string token_hash, int attempt,
+                               Callback<StatusOr<Session>> done) {
   auto started = std::chrono::steady_clock::now();
   client_->Pipeline(
       {{"GET", keys_.Session(token_hash)}, {"EXISTS", keys_.SessionTombstone(token_hash)}},
-      [this, started, token_hash,
+      [this, started, attempt, token_hash,
        done = std::move(done)](StatusOr<std::vector<redis::Reply>> replies) mutable {
         if (!replies.ok()) return done(replies.status());
         for (const auto& r : *replies) {
@@ -86,7 +93,7 @@ void RedisSessionStore::Find(std::string token_hash, Callback<StatusOr<Session>>
           if (auto s = Decode(token_hash, cached.str)) return done(std::move(*s));
         }
         if ((*replies)[1].integer == 1) return done(Status::NotFound("no such session"));
-        store_.FindSession(token_hash, [this, started, done = std::move(done)](
+        store_.FindSession(token_hash, [this, started, attempt, token_hash, done = std::move(done)](
                                            StatusOr<store::SessionRecord> found) mutable {
           if (!found.ok()) {
             if (found.status().IsNotFound()) return done(Status::NotFound("no such session"));
@@ -94,12 +101,22 @@ void RedisSessionStore::Find(std::string token_hash, Callback<StatusOr<Session>>
           }
           Session s{found->token_hash, found->user_id, found->expires_at};
           // Past half the tombstone's TTL, a revocation during this lookup
-          // might have left no tombstone to stop the fill.
+          // might have left no tombstone to tell: what was read may be a
+          // deleted row, so read again (a slow store twice in a row is
+          // answered UNAVAILABLE rather than with a row that may be revoked).
           auto elapsed = std::chrono::steady_clock::now() - started;
           if (elapsed > std::chrono::milliseconds(options_.session_tombstone_ttl_ms / 2)) {
-            return done(std::move(s));
+            if (attempt > 0) return done(Status::Unavailable("session lookup too slow"));
+            return Lookup(std::move(token_hash), attempt + 1, std::move(done));
           }
-          Fill(s, [s, done = std::move(done)](Status) mutable { done(std::move(s)); });
+          // The fill is refused when a tombstone appeared meanwhile: the row
+          // read may predate the revocation's delete, and this answer may
+          // come after its `done`.
+          Fill(s, [s, done = std::move(done)](StatusOr<bool> filled) mutable {
+            if (filled.ok() && !*filled) return done(Status::NotFound("no such session"));
+            if (!filled.ok()) return done(filled.status());
+            done(std::move(s));
+          });
         });
       });
 }

@@ -4,8 +4,11 @@
 // Create writes the Store, then caches. Find reads Redis; on a miss it reads
 // the Store and fills the cache, unless the session was revoked meanwhile:
 // the fill is one script that writes only while the session's tombstone is
-// absent, and a lookup that took longer than half the tombstone's TTL never
-// fills. Revoke deletes from the Store, then (one script) writes the
+// absent, and when the tombstone stopped it, Find answers NOT_FOUND (the row
+// it read may predate the delete, and the answer may come after Revoke's
+// `done`). A lookup that took longer than half the tombstone's TTL cannot
+// trust the tombstone to be there still: it reads again once, then answers
+// UNAVAILABLE. Revoke deletes from the Store, then (one script) writes the
 // tombstone "<prefix>:{s:<hash>}:revoked" with session_tombstone_ttl_ms and
 // deletes the cached "<prefix>:{s:<hash>}:session". So no Find started after
 // Revoke's `done`, on any node, returns the session. A revoked hash is
@@ -40,7 +43,10 @@ class RedisSessionStore final : public SessionStore {
   void Revoke(std::string token_hash, Callback<Status> done) override;
 
  private:
-  void Fill(const Session& s, Callback<Status> done);
+  // true when cached; false when the session's tombstone stopped it.
+  void Fill(const Session& s, Callback<StatusOr<bool>> done);
+  // A lookup; `attempt` counts reads repeated because the store was slow.
+  void Lookup(std::string token_hash, int attempt, Callback<StatusOr<Session>> done);
 
   std::shared_ptr<redis::RedisClient> client_;
   store::Store& store_;

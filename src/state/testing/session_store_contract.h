@@ -1,14 +1,19 @@
 // The contract of state::SessionStore, written once and run against every
 // implementation. Instantiate with a factory type F that has
 //   state::SessionStore& Node(int i);  // i = 0, 1: two logic nodes' views
-// over one fresh, empty session set (the same object for an in-process one).
+// over one fresh, empty session set (the same object for an in-process one),
+//   uint64_t User(int i);              // users that exist in the store
+//   store::SlowSessionLookups& backing();  // the Store the nodes read
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "state/session_store.h"
+#include "store/testing/slow_session_lookups.h"
 #include "support/test_util.h"
 
 namespace parley::state::testing {
@@ -71,8 +76,55 @@ TYPED_TEST_P(SessionStoreContract, LookupsRacingARevocationNeverResurrectIt) {
   }
 }
 
+// Logout's promise: once Revoke's `done` ran, no lookup answers with the
+// session, not even one that read it before the delete and answers late.
+// Sessions are written to the backing store directly, so every lookup is a
+// first one (no cache holds them), and the store answers lookups late.
+TYPED_TEST_P(SessionStoreContract, NoLookupAnswersWithTheSessionAfterItsRevocationReturned) {
+  this->factory_.backing().SetDelay(std::chrono::milliseconds(3));
+  constexpr int kLookups = 16;
+  int late_answers = 0;  // lookups that answered after the revocation returned
+  int resurrected = 0;   // ... with the session
+  for (int round = 0; round < 30; ++round) {
+    std::string hash = "first-use-" + std::to_string(round);
+    ASSERT_OK(parley::testing::Wait<Status>([&](auto cb) {
+      this->factory_.backing().CreateSession({hash, this->User(1), 1'000'000}, cb);
+    }));
+    std::atomic<bool> revoked{false};
+    std::atomic<int> answered{0}, late{0}, stale{0};
+    for (int i = 0; i < kLookups; ++i) {
+      this->node(i % 2).Find(hash, [&](StatusOr<Session> s) {
+        if (revoked.load()) {
+          ++late;
+          if (s.ok()) ++stale;
+        }
+        ++answered;
+      });
+      // Spread the lookups' starts around the revocation's.
+      if (i == kLookups / 2)
+        std::this_thread::sleep_for(std::chrono::microseconds(500 * (round % 4)));
+    }
+    ASSERT_OK(parley::testing::Wait<Status>([&](auto cb) {
+      this->node(round % 2).Revoke(hash, [&revoked, cb](Status s) {
+        revoked = true;
+        cb(std::move(s));
+      });
+    }));
+    for (int i = 0; i < 2000 && answered.load() < kLookups; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(answered.load(), kLookups);
+    late_answers += late.load();
+    resurrected += stale.load();
+  }
+  this->factory_.backing().SetDelay(std::chrono::milliseconds(0));
+  EXPECT_EQ(resurrected, 0) << "of " << late_answers << " lookups answered after the revocation";
+  EXPECT_GT(late_answers, 0) << "the test raced nothing";
+}
+
 REGISTER_TYPED_TEST_SUITE_P(SessionStoreContract, ACreatedSessionIsFoundOnEveryNode,
                             ARevocationIsSeenByEveryNodeBeforeItReturns,
-                            LookupsRacingARevocationNeverResurrectIt);
+                            LookupsRacingARevocationNeverResurrectIt,
+                            NoLookupAnswersWithTheSessionAfterItsRevocationReturned);
 
 }  // namespace parley::state::testing

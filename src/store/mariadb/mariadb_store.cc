@@ -566,6 +566,19 @@ void MariaDbStore::SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status
       std::move(done));
 }
 
+void MariaDbStore::PurgeExpiredSessions(int64_t now, uint32_t max_rows,
+                                        Callback<StatusOr<uint64_t>> done) {
+  Run<StatusOr<uint64_t>>(
+      Retry::kOnceOnLostConnection,
+      [now, max_rows](MariaDbConnection& conn) -> StatusOr<uint64_t> {
+        SqlBuilder q(conn);
+        q.Raw("DELETE FROM sessions WHERE expires_at <= ").Num(now).Raw(" LIMIT ").Num(max_rows);
+        if (Status s = conn.Exec(q.str()); !s.ok()) return s;
+        return conn.affected_rows();
+      },
+      std::move(done));
+}
+
 // --- groups ---
 
 void MariaDbStore::CreateGroup(std::string name, uint64_t owner, std::vector<uint64_t> members,

@@ -370,6 +370,20 @@ void SqliteStore::DeleteSession(std::string token_hash, Callback<Status> done) {
       std::move(done)));
 }
 
+void SqliteStore::PurgeExpiredSessions(int64_t now, uint32_t max_rows,
+                                       Callback<StatusOr<uint64_t>> done) {
+  writer_->Submit(sqlite::MakeOp<uint64_t>(
+      [now, max_rows](SqliteDb& db) -> StatusOr<uint64_t> {
+        PARLEY_PREPARE(st, db,
+                       "DELETE FROM sessions WHERE token_hash IN "
+                       "(SELECT token_hash FROM sessions WHERE expires_at <= ?1 LIMIT ?2)");
+        st->Bind(1, now).Bind(2, static_cast<int64_t>(max_rows));
+        if (Status s = db.Done(st->Step(), "sessions"); !s.ok()) return s;
+        return static_cast<uint64_t>(db.Changes());
+      },
+      std::move(done)));
+}
+
 // --- groups ---
 
 void SqliteStore::CreateGroup(std::string name, uint64_t owner, std::vector<uint64_t> members,

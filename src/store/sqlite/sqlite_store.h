@@ -51,6 +51,8 @@ class SqliteStore final : public Store {
   void CreateSession(SessionRecord session, Callback<Status> done) override;
   void FindSession(std::string token_hash, Callback<StatusOr<SessionRecord>> done) override;
   void DeleteSession(std::string token_hash, Callback<Status> done) override;
+  void PurgeExpiredSessions(int64_t now, uint32_t max_rows,
+                            Callback<StatusOr<uint64_t>> done) override;
 
   void SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status> done) override;
 

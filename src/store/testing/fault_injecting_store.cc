@@ -62,6 +62,12 @@ void FaultInjectingStore::FindSession(std::string token_hash,
   StoreWrapper::FindSession(std::move(token_hash), std::move(done));
 }
 
+void FaultInjectingStore::PurgeExpiredSessions(int64_t now, uint32_t max_rows,
+                                               Callback<StatusOr<uint64_t>> done) {
+  if (Intercept(StoreOp::kPurgeExpiredSessions, done)) return;
+  StoreWrapper::PurgeExpiredSessions(now, max_rows, std::move(done));
+}
+
 void FaultInjectingStore::DeleteSession(std::string token_hash, Callback<Status> done) {
   if (Intercept(StoreOp::kDeleteSession, done)) return;
   StoreWrapper::DeleteSession(std::move(token_hash), std::move(done));

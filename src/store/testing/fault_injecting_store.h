@@ -33,6 +33,7 @@ enum class StoreOp {
   kFindSession,
   kDeleteSession,
   kSetGroupAdds,
+  kPurgeExpiredSessions,
   kCreateGroup,
   kGetGroup,
   kAddGroupMember,
@@ -67,6 +68,8 @@ class FaultInjectingStore final : public StoreWrapper {
   void FindSession(std::string token_hash, Callback<StatusOr<SessionRecord>> done) override;
   void DeleteSession(std::string token_hash, Callback<Status> done) override;
   void SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status> done) override;
+  void PurgeExpiredSessions(int64_t now, uint32_t max_rows,
+                            Callback<StatusOr<uint64_t>> done) override;
 
   void CreateGroup(std::string name, uint64_t owner, std::vector<uint64_t> members, int64_t now,
                    MembershipRules rules, Callback<StatusOr<rpc::Group>> done) override;

@@ -130,6 +130,34 @@ TYPED_TEST_P(StoreContractTest, SessionsAreFoundUntilDeleted) {
   EXPECT_OK(this->DeleteSession("never"));
 }
 
+// Issue 10, finding 10: expired sessions are purged in capped batches;
+// sessions not expired yet stay.
+TYPED_TEST_P(StoreContractTest, PurgeDeletesExpiredSessionsInCappedBatches) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(this->CreateSession(SessionRecord{fmt::format("old{}", i), 7, 1000 + i}));
+  }
+  ASSERT_OK(this->CreateSession(SessionRecord{"now", 7, 2000}));
+  ASSERT_OK(this->CreateSession(SessionRecord{"live", 8, 2001}));
+  auto purge = [&](uint32_t max_rows) {
+    return parley::testing::Wait<StatusOr<uint64_t>>(
+        [&](auto cb) { this->store_->PurgeExpiredSessions(2000, max_rows, cb); });
+  };
+  auto first = purge(4);
+  ASSERT_OK(first.status());
+  EXPECT_EQ(*first, 4u);  // the cap
+  auto second = purge(4);
+  ASSERT_OK(second.status());
+  EXPECT_EQ(*second, 2u);  // the rest, up to and including "now"
+  auto third = purge(4);
+  ASSERT_OK(third.status());
+  EXPECT_EQ(*third, 0u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(this->FindSession(fmt::format("old{}", i)).status().IsNotFound());
+  }
+  EXPECT_TRUE(this->FindSession("now").status().IsNotFound());
+  EXPECT_OK(this->FindSession("live").status());
+}
+
 // --- groups ---
 
 TYPED_TEST_P(StoreContractTest, GroupMembersAreInJoinOrderWithoutDuplicates) {
@@ -521,9 +549,9 @@ TYPED_TEST_P(StoreContractTest, AUserWhoRefusesAddsJoinsOnlyGroupsItCreates) {
 REGISTER_TYPED_TEST_SUITE_P(
     StoreContractTest, UserIdsStartAtOneAndRecordsRoundTrip, UsernamesAreComparedIgnoringAsciiCase,
     ConcurrentRegistrationsOfOneNameLetExactlyOneWin, SessionsAreFoundUntilDeleted,
-    GroupMembersAreInJoinOrderWithoutDuplicates, OwnershipPassesToTheLongestStandingMember,
-    ConversationsAreListedMostRecentActivityFirst, ReadCursorMovesUpOnly,
-    LoadLastSeqsGivesTheHighestPersistedSeqOfEachConversation,
+    PurgeDeletesExpiredSessionsInCappedBatches, GroupMembersAreInJoinOrderWithoutDuplicates,
+    OwnershipPassesToTheLongestStandingMember, ConversationsAreListedMostRecentActivityFirst,
+    ReadCursorMovesUpOnly, LoadLastSeqsGivesTheHighestPersistedSeqOfEachConversation,
     AppendIsIdempotentOnMsgIdAndOnSenderAndClientId, PagesAreNewestAfterOrBeforeAndAscending,
     SentKeysAreFoundBySenderAndClientId, ConcurrentAppendsAreAllPersisted,
     PingIsOkWhileTheStoreAnswers, ConcurrentAddsNeverPassTheGroupSizeBound,

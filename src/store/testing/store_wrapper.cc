@@ -25,6 +25,11 @@ void StoreWrapper::FindSession(std::string token_hash, Callback<StatusOr<Session
   target_->FindSession(std::move(token_hash), std::move(done));
 }
 
+void StoreWrapper::PurgeExpiredSessions(int64_t now, uint32_t max_rows,
+                                        Callback<StatusOr<uint64_t>> done) {
+  target_->PurgeExpiredSessions(now, max_rows, std::move(done));
+}
+
 void StoreWrapper::DeleteSession(std::string token_hash, Callback<Status> done) {
   target_->DeleteSession(std::move(token_hash), std::move(done));
 }

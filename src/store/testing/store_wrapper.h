@@ -25,6 +25,8 @@ class StoreWrapper : public Store {
   void FindSession(std::string token_hash, Callback<StatusOr<SessionRecord>> done) override;
   void DeleteSession(std::string token_hash, Callback<Status> done) override;
   void SetGroupAdds(uint64_t user_id, GroupAdds who, Callback<Status> done) override;
+  void PurgeExpiredSessions(int64_t now, uint32_t max_rows,
+                            Callback<StatusOr<uint64_t>> done) override;
 
   void CreateGroup(std::string name, uint64_t owner, std::vector<uint64_t> members, int64_t now,
                    MembershipRules rules, Callback<StatusOr<rpc::Group>> done) override;
