@@ -159,8 +159,11 @@ asio::awaitable<StatusOr<json::object>> HttpConnection::Call(http::verb verb,
   for (;;) {
     StatusOr<HttpResult> r = co_await Request(verb, target, body, token);
     if (!r.ok()) co_return r.status();
-    if (r->status == 429 && std::chrono::steady_clock::now() < deadline) {
-      ++rate_limited_;
+    // 429, and 503 with Retry-After (the server's password hashers are
+    // busy): the server asks to come back later, as a client would.
+    const bool come_back = r->status == 429 || (r->status == 503 && r->retry_after_ms > 0);
+    if (come_back && std::chrono::steady_clock::now() < deadline) {
+      if (r->status == 429) ++rate_limited_;
       asio::steady_timer t(co_await asio::this_coro::executor);
       t.expires_after(std::chrono::milliseconds(std::max<int64_t>(r->retry_after_ms, 50)));
       co_await t.async_wait(as_tuple(use_awaitable));

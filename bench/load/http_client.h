@@ -24,7 +24,7 @@ namespace parley::bench {
 struct HttpResult {
   unsigned status = 0;
   std::string body;
-  int64_t retry_after_ms = 0;  // from Retry-After, on 429
+  int64_t retry_after_ms = 0;  // from Retry-After (429, 503)
 };
 
 class HttpConnection {
@@ -40,9 +40,9 @@ class HttpConnection {
                                                        std::string_view body,
                                                        std::string_view token);
 
-  // A JSON call: 429 answers are retried after Retry-After (up to a minute
-  // in all); any other non-2xx becomes a Status naming the error code. The
-  // reply body parsed as an object (empty for 204).
+  // A JSON call: 429 answers, and 503 answers with Retry-After, are retried
+  // after Retry-After (up to a minute in all); any other non-2xx becomes a Status naming the error
+  // code. The reply body parsed as an object (empty for 204).
   boost::asio::awaitable<StatusOr<boost::json::object>> Call(boost::beast::http::verb verb,
                                                              std::string_view target,
                                                              std::string_view body,

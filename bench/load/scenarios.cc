@@ -10,9 +10,12 @@
 #include <optional>
 #include <thread>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -488,7 +491,7 @@ int RunLogin(const BenchConfig& cfg, const ServerTarget& target) {
                     Fixed(cfg.duration_s, 0) + " s with " + std::to_string(cfg.login_concurrency) +
                     " concurrent clients");
   Histogram latency;
-  uint64_t ok = 0, limited = 0;
+  uint64_t ok = 0, limited = 0, busy = 0;
   size_t next = 0;
   CpuSample c0 = SampleCpu(cfg.server_pid);
   int64_t deadline = NowNs() + static_cast<int64_t>(cfg.duration_s * 1e9);
@@ -505,6 +508,15 @@ int RunLogin(const BenchConfig& cfg, const ServerTarget& target) {
           if (!r.ok()) co_return r.status();
           if (r->status == 429) {
             ++limited;
+            continue;
+          }
+          if (r->status == 503 && r->retry_after_ms > 0) {
+            // The server's hashers are all busy and its queue is full: it
+            // sheds the login at once rather than queue it without bound.
+            ++busy;
+            asio::steady_timer t(co_await asio::this_coro::executor);
+            t.expires_after(std::chrono::milliseconds(r->retry_after_ms));
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
             continue;
           }
           if (r->status != 200) {
@@ -526,7 +538,9 @@ int RunLogin(const BenchConfig& cfg, const ServerTarget& target) {
   double server_cores = CoreShare(c0.server_cpu_ns, c1.server_cpu_ns, c0.wall_ns, c1.wall_ns);
   double client_cores = CoreShare(c0.self_cpu_ns, c1.self_cpu_ns, c0.wall_ns, c1.wall_ns);
   std::cout << "login: " << ok << " logins in " << Fixed(wall, 2) << " s = " << Fixed(rate, 0)
-            << " logins/s with " << cfg.login_concurrency << " concurrent clients\n";
+            << " logins/s with " << cfg.login_concurrency << " concurrent clients"
+            << (busy > 0 ? "; " + std::to_string(busy) + " shed with 503 (hasher queue full)" : "")
+            << "\n";
   std::cout << "latency: " << LatencyText(latency) << "\n";
   std::cout << "cpu: generator " << Fixed(client_cores * 100, 0) << "% of a core"
             << (server_cores >= 0 ? ", server " + Fixed(server_cores * 100, 0) + "%" : "") << "\n";
@@ -541,6 +555,7 @@ int RunLogin(const BenchConfig& cfg, const ServerTarget& target) {
   out["logins_per_s"] = std::llround(rate);
   out["latency"] = LatencyJson(latency);
   out["rate_limited"] = limited;
+  out["busy_503"] = busy;
   out["client_cpu_pct"] = std::llround(client_cores * 100);
   out["server_cpu_pct"] = server_cores < 0 ? -1 : std::llround(server_cores * 100);
   out["exit_code"] = code;

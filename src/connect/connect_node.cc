@@ -152,7 +152,23 @@ void ConnectNode::Push(rpc::PushRequest req, Callback<rpc::PushReply> done) {
   });
 }
 
+namespace {
+// Revoked session keys a node remembers (ConnectionRegistry::MarkRevoked):
+// about 100 bytes each. Logouts come at most as fast as logins, which are
+// rate-limited; past this the oldest are forgotten first.
+constexpr size_t kRevokedKeysMax = 100'000;
+}  // namespace
+
 void ConnectNode::Kick(rpc::KickRequest req, Callback<rpc::KickReply> done) {
+  if (!req.session_key().empty()) {
+    // A Connect of this session still in flight registers later and is
+    // refused then (ConnectionRegistry::WasRevoked). It started before its
+    // deadline, so twice the call timeout covers it.
+    const int64_t now = env_.clock.NowMs();
+    const int64_t remember_ms =
+        std::max<int64_t>(60'000, 2 * int64_t{env_.options.conn.logic_call_timeout_ms});
+    registry_.MarkRevoked(req.session_key(), now, now + remember_ms, kRevokedKeysMax);
+  }
   auto sessions = registry_.Matching(req.user_id(), req.session_key());
   const uint16_t code =
       req.close_code() != 0 ? static_cast<uint16_t>(req.close_code()) : kCloseUnauthenticated;

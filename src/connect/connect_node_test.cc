@@ -759,6 +759,33 @@ TEST_F(ConnectNodeTest, KickClosesOneLoginOrAll) {
   EXPECT_TRUE(Eventually([&] { return node_->connection_count() == 1; }));
 }
 
+// A socket whose Connect read its session just before a logout may reach
+// the node after the logout's kick went by: the node remembers the revoked
+// key and refuses it then, so no socket of a revoked session stays open.
+TEST_F(ConnectNodeTest, ASocketWhoseConnectRacedItsLogoutIsRefused) {
+  Start();
+  logic_.Hold(logic::testing::Method::kConnect);
+  std::promise<bool> opened;
+  std::thread client([&] { opened.set_value(Client(port_, "tok-a1").ok()); });
+  ASSERT_TRUE(Eventually([&] { return logic_.call_count(logic::testing::Method::kConnect) == 1; }));
+
+  rpc::KickRequest kick;
+  kick.set_user_id(1);
+  kick.set_session_key("key-a1");
+  kick.set_close_code(4001);
+  auto reply = parley::testing::Wait<rpc::KickReply>([&](auto cb) { node_->Kick(kick, cb); });
+  EXPECT_EQ(reply.closed(), 0u) << "nothing registered yet";
+  logic_.Release(logic::testing::Method::kConnect, SIZE_MAX, /*stop_holding=*/true);
+
+  EXPECT_FALSE(opened.get_future().get()) << "the upgrade is refused";
+  client.join();
+  EXPECT_EQ(node_->connection_count(), 0u);
+  EXPECT_TRUE(Eventually([&] { return Disconnects().size() == 1; })) << "presence taken back";
+  // Another login of the same user is not affected.
+  Client a2(port_, "tok-a2");
+  EXPECT_TRUE(a2.ok());
+}
+
 TEST_F(ConnectNodeTest, SlowConsumerIsClosedNotBuffered) {
   options_.conn.outbound_queue_max_bytes = 64 * 1024;
   options_.conn.drain_timeout_ms = 300;

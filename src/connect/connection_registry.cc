@@ -72,6 +72,30 @@ std::vector<std::shared_ptr<WsSession>> ConnectionRegistry::Matching(
   return out;
 }
 
+void ConnectionRegistry::MarkRevoked(const std::string& session_key, int64_t now_ms,
+                                     int64_t until_ms, size_t max_revoked) {
+  std::lock_guard lock(mu_);
+  // Lapsed entries go first, then the oldest over the bound. A key marked
+  // twice has two places in the order; only the one whose time is still its
+  // entry's removes the entry.
+  while (!revoked_order_.empty()) {
+    const auto& [until, key] = revoked_order_.front();
+    if (until > now_ms && revoked_order_.size() < std::max<size_t>(max_revoked, 1)) break;
+    if (auto it = revoked_.find(key); it != revoked_.end() && it->second == until) {
+      revoked_.erase(it);
+    }
+    revoked_order_.pop_front();
+  }
+  revoked_[session_key] = until_ms;
+  revoked_order_.emplace_back(until_ms, session_key);
+}
+
+bool ConnectionRegistry::WasRevoked(const std::string& session_key, int64_t now_ms) const {
+  std::lock_guard lock(mu_);
+  auto it = revoked_.find(session_key);
+  return it != revoked_.end() && it->second > now_ms;
+}
+
 std::vector<std::shared_ptr<WsSession>> ConnectionRegistry::All() const {
   std::vector<std::shared_ptr<WsSession>> out;
   std::lock_guard lock(mu_);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -41,6 +42,16 @@ class ConnectionRegistry {
   std::vector<std::shared_ptr<WsSession>> Matching(uint64_t user_id,
                                                    const std::string& session_key) const;
   std::vector<std::shared_ptr<WsSession>> All() const;
+
+  // Revoked session keys, remembered for a while: a socket whose Connect
+  // read its session before the revocation may register after the kick
+  // went by. A kick marks the key, then closes Matching sessions; a
+  // registration Adds, then asks WasRevoked: whichever comes second sees
+  // the other, so no such socket stays open. At most `max_revoked` keys are
+  // kept (the oldest go first); an entry lapses at `until_ms`.
+  void MarkRevoked(const std::string& session_key, int64_t now_ms, int64_t until_ms,
+                   size_t max_revoked);
+  bool WasRevoked(const std::string& session_key, int64_t now_ms) const;
   // Calls `fn(expires_at, session)` for every session, under the lock: `fn`
   // must be quick (a few loads and comparisons) and must not call into the
   // registry. The periodic sweep of a node: one pass serves all sessions.
@@ -65,6 +76,10 @@ class ConnectionRegistry {
   // session_key -> (user_id, conn_id) of its connections.
   std::unordered_map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> by_key_;
   size_t size_ = 0;
+  // Revoked key -> until when it is remembered; and the keys in marking
+  // order, for forgetting the oldest.
+  std::unordered_map<std::string, int64_t> revoked_;
+  std::deque<std::pair<int64_t, std::string>> revoked_order_;
 };
 
 }  // namespace parley::connect

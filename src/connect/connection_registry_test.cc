@@ -129,5 +129,22 @@ TEST_F(RegistryTest, AUserAtItsCapIsNotAddedAndScanSeesEveryExpiry) {
   EXPECT_TRUE(registry_.Add(10, 3, "k3", a3, 300, 2)) << "a removed session frees its place";
 }
 
+TEST_F(RegistryTest, RevokedKeysAreRememberedUntilTheyLapseAndBounded) {
+  registry_.MarkRevoked("k1", /*now_ms=*/0, /*until_ms=*/100, /*max_revoked=*/2);
+  EXPECT_TRUE(registry_.WasRevoked("k1", 99));
+  EXPECT_FALSE(registry_.WasRevoked("k1", 100)) << "lapsed";
+  EXPECT_FALSE(registry_.WasRevoked("k2", 0)) << "never revoked";
+
+  // Marking again extends; over the bound the oldest mark goes first.
+  registry_.MarkRevoked("k1", 50, 500, 2);
+  registry_.MarkRevoked("k2", 60, 600, 2);
+  EXPECT_TRUE(registry_.WasRevoked("k1", 400)) << "its later mark still holds";
+  EXPECT_TRUE(registry_.WasRevoked("k2", 400));
+  registry_.MarkRevoked("k3", 70, 700, 2);
+  EXPECT_FALSE(registry_.WasRevoked("k1", 400)) << "the oldest, forgotten at the bound";
+  EXPECT_TRUE(registry_.WasRevoked("k2", 400));
+  EXPECT_TRUE(registry_.WasRevoked("k3", 400));
+}
+
 }  // namespace
 }  // namespace parley::connect

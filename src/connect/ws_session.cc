@@ -125,9 +125,16 @@ void WsSession::DoStart(const Status& refused) {
         } else if (self->env_.registry.Add(reply.user_id(), self->conn_id_, reply.session_key(),
                                            self, reply.expires_at(),
                                            self->env_.options.conn.ws_connections_per_user_max)) {
-          self->user_id_ = reply.user_id();
-          self->session_key_ = reply.session_key();
-          self->registered_ = true;
+          if (self->env_.registry.WasRevoked(reply.session_key(), self->env_.clock.NowMs())) {
+            // Logged out while this Connect was in flight: the kick went by
+            // before this session was there to close.
+            self->env_.registry.Remove(reply.user_id(), self->conn_id_);
+            refused = Status::Unauthenticated("session revoked");
+          } else {
+            self->user_id_ = reply.user_id();
+            self->session_key_ = reply.session_key();
+            self->registered_ = true;
+          }
         } else {
           refused = Status::RateLimited("too many connections of this user");
         }
@@ -160,8 +167,9 @@ void WsSession::OnConnected(rpc::ConnectReply reply, const Status& refused) {
     return;
   }
   if (!registered_) {
-    // The node began draining, or the user is at its cap: logic already
-    // counts this connection, so take it back.
+    // The node began draining, the user is at its cap, or the session was
+    // revoked meanwhile: logic already counts this connection, so take it
+    // back.
     user_id_ = reply.user_id();
     session_key_ = reply.session_key();
     rpc::DisconnectRequest req;
