@@ -230,7 +230,10 @@ describe('clients that never read', () => {
     // their queues for as long as they pinged.
     console.log(`${STUCK} never-reading sockets closed in ${Date.now() - started} ms; ` +
       `rss: baseline ${baseline} KiB, peak ${peak} KiB (+${grownMiB.toFixed(1)} MiB)`);
-    assert.ok(grownMiB < NODE_BUDGET_MIB + 160, `server RSS grew by ${grownMiB.toFixed(1)} MiB`);
+    // Under ASan freed memory sits in its quarantine: RSS only grows there.
+    if (process.env.PARLEY_SANITIZED !== '1') {
+      assert.ok(grownMiB < NODE_BUDGET_MIB + 160, `server RSS grew by ${grownMiB.toFixed(1)} MiB`);
+    }
     await out.close();
   });
 });
