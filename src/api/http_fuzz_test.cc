@@ -29,6 +29,7 @@
 #include "api/http_server.h"
 #include "discovery/memory/memory_discovery.h"
 #include "logic/testing/fake_logic.h"
+#include "support/fuzz_mutator.h"
 #include "support/test_util.h"
 
 namespace parley::api {
@@ -40,59 +41,38 @@ using tcp = asio::ip::tcp;
 
 // Byte-level edits plus splices of tokens that reach deep into parsers.
 std::string Mutate(std::string s, std::mt19937_64& rng, int max_edits = 4) {
-  static const std::vector<std::string> kTokens = {"null",
-                                                   "true",
-                                                   "[]",
-                                                   "{}",
-                                                   "-1",
-                                                   "1e309",
-                                                   "9007199254740993",
-                                                   "18446744073709551616",
-                                                   "0.5",
-                                                   "\"\"",
-                                                   "\"\\u0000\"",
-                                                   "\"\\ud800\"",
-                                                   "[[[[[[[[",
-                                                   "}}}}",
-                                                   ",",
-                                                   ":",
-                                                   "%",
-                                                   "%zz",
-                                                   "%00",
-                                                   "%2F",
-                                                   "..",
-                                                   "//",
-                                                   "?",
-                                                   "&",
-                                                   "=",
-                                                   "#",
-                                                   "\xff",
-                                                   "\xc3",
-                                                   " ",
-                                                   "\t",
-                                                   "\r\n"};
-  int edits = 1 + static_cast<int>(rng() % max_edits);
-  for (int e = 0; e < edits; ++e) {
-    size_t pos = s.empty() ? 0 : rng() % (s.size() + 1);
-    switch (rng() % 5) {
-      case 0:
-        if (pos < s.size()) s[pos] = static_cast<char>(rng() % 256);
-        break;
-      case 1:
-        if (pos < s.size()) s.erase(pos, 1 + rng() % 8);
-        break;
-      case 2:
-        s.insert(pos, kTokens[rng() % kTokens.size()]);
-        break;
-      case 3:
-        s.insert(pos, 1, static_cast<char>(rng() % 256));
-        break;
-      default:
-        s = s.substr(0, pos);
-        break;
-    }
-  }
-  return s;
+  static constexpr std::string_view kTokens[] = {"null",
+                                                 "true",
+                                                 "[]",
+                                                 "{}",
+                                                 "-1",
+                                                 "1e309",
+                                                 "9007199254740993",
+                                                 "18446744073709551616",
+                                                 "0.5",
+                                                 "\"\"",
+                                                 "\"\\u0000\"",
+                                                 "\"\\ud800\"",
+                                                 "[[[[[[[[",
+                                                 "}}}}",
+                                                 ",",
+                                                 ":",
+                                                 "%",
+                                                 "%zz",
+                                                 "%00",
+                                                 "%2F",
+                                                 "..",
+                                                 "//",
+                                                 "?",
+                                                 "&",
+                                                 "=",
+                                                 "#",
+                                                 "\xff",
+                                                 "\xc3",
+                                                 " ",
+                                                 "\t",
+                                                 "\r\n"};
+  return parley::testing::Mutate(std::move(s), rng, kTokens, max_edits);
 }
 
 template <typename T>

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "connect/frame_codec.h"
+#include "support/fuzz_mutator.h"
 
 namespace parley::connect {
 namespace {
@@ -26,32 +27,11 @@ const std::vector<std::string> kCorpus = {
 // Byte-level mutations, plus splices of JSON tokens that tend to reach deep
 // into the parser (wrong types, huge numbers, nesting).
 std::string Mutate(std::string s, std::mt19937_64& rng) {
-  static const std::vector<std::string> kTokens = {
+  static constexpr std::string_view kTokens[] = {
       "null", "true",     "[]",          "{}",          "-1",       "1e309", "9007199254740993",
       "0.5",  "\"\"",     "\"\\u0000\"", "\"\\ud800\"", "[[[[[[[[", "}}}}",  ",",
       ":",    "\"type\"", "\"send\"",    "\xff",        "\xc3"};
-  int edits = 1 + static_cast<int>(rng() % 4);
-  for (int e = 0; e < edits; ++e) {
-    size_t pos = s.empty() ? 0 : rng() % (s.size() + 1);
-    switch (rng() % 5) {
-      case 0:
-        if (!s.empty() && pos < s.size()) s[pos] = static_cast<char>(rng() % 256);
-        break;
-      case 1:
-        if (!s.empty() && pos < s.size()) s.erase(pos, 1 + rng() % 8);
-        break;
-      case 2:
-        s.insert(pos, kTokens[rng() % kTokens.size()]);
-        break;
-      case 3:
-        s.insert(pos, 1, static_cast<char>(rng() % 256));
-        break;
-      default:
-        s = s.substr(0, pos);  // truncation
-        break;
-    }
-  }
-  return s;
+  return parley::testing::Mutate(std::move(s), rng, kTokens, 4);
 }
 
 TEST(FrameCodecFuzz, AnyInputIsAcceptedOrRefusedWithInvalidArgument) {

@@ -14,6 +14,7 @@
 
 #include "common/json_error.h"
 #include "common/logging.h"
+#include "common/stable_hash.h"
 #include "wire/bearer_token.h"
 
 namespace parley::connect {
@@ -90,6 +91,8 @@ void WsSession::DoStart(const Status& refused) {
   }
   logic::CallContext ctx;
   ctx.token = wire::BearerToken((*request_)[http::field::authorization], request_->target());
+  route_key_ = ctx.token.empty() ? 0 : StableHash64(ctx.token);
+  ctx.route_key = route_key_;
   if (ctx.token.empty()) {
     ReplyHttpError(Status::Unauthenticated("missing bearer token"));
     return;
@@ -155,6 +158,7 @@ logic::CallContext WsSession::CallContextForUser() const {
   ctx.request_id = NewRequestId();
   ctx.user_id = user_id_;
   ctx.session_key = session_key_;
+  ctx.route_key = route_key_;
   ctx.origin_node = env_.node_id;
   ctx.origin_conn = conn_id_;
   ctx.deadline_ms = Deadline();

@@ -210,6 +210,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // session can run).
   uint64_t user_id_ = 0;
   std::string session_key_;
+  uint64_t route_key_ = 0;                 // logic::CallContext::route_key of its calls
   std::unique_ptr<Request> request_;       // until the upgrade is answered
   std::unique_ptr<std::string> leftover_;  // bytes read past the request, if any
   std::unique_ptr<Timer> close_deadline_;  // only while closing

@@ -14,13 +14,6 @@ constexpr size_t kTokenMax = 256;
 // A full hasher queue clears in about this long (a hash takes tens of ms).
 constexpr int64_t kHasherBusyRetryMs = 1000;
 
-template <typename R>
-R RateLimitedReply(const char* message, int64_t retry_after_ms) {
-  R r = ErrorReply<R>(Status::RateLimited(message));
-  r.mutable_error()->set_retry_after_ms(retry_after_ms);
-  return r;
-}
-
 // A hasher failure as a reply: a full queue says when to retry.
 template <typename R>
 R HasherErrorReply(const Status& s) {

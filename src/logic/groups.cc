@@ -8,17 +8,6 @@
 
 namespace parley::logic {
 
-namespace {
-
-template <typename R>
-R RateLimitedReply(const char* message, int64_t retry_after_ms) {
-  R r = ErrorReply<R>(Status::RateLimited(message));
-  r.mutable_error()->set_retry_after_ms(retry_after_ms);
-  return r;
-}
-
-}  // namespace
-
 Groups::Groups(const LogicDeps& deps, Accounts& accounts)
     : deps_(deps),
       accounts_(accounts),

@@ -9,13 +9,6 @@ namespace parley::logic {
 
 namespace {
 
-template <typename R>
-R RateLimitedReply(const char* message, int64_t retry_after_ms) {
-  R r = ErrorReply<R>(Status::RateLimited(message));
-  r.mutable_error()->set_retry_after_ms(retry_after_ms);
-  return r;
-}
-
 // Seqs travel as JSON numbers: above 2^53 a client cannot even write them
 // exactly, and arithmetic on them (after_seq + limit) would wrap.
 Status ValidateSeq(uint64_t seq, const char* field) {

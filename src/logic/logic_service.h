@@ -37,6 +37,12 @@ struct CallContext {
   // it skip that connection: it gets the reply instead.
   std::string origin_node;
   uint64_t origin_conn = 0;
+  // Which logic node serves the call in a cluster (LogicGrpcClient): calls
+  // with the same key go to the same node, where the caller's rate buckets
+  // and caches are. A socket sets its token's StableHash64, so that its
+  // calls meet the node of the same login's HTTP calls (which go by the
+  // token itself); 0: derived from the credentials. Never sent to logic.
+  uint64_t route_key = 0;
   // Absolute deadline, ms on the system clock; 0 for none. A call not
   // started by then fails with UNAVAILABLE ("deadline exceeded"); a send that
   // was not appended by then is not appended.

@@ -20,6 +20,15 @@ R ErrorReply(const Status& s) {
   return r;
 }
 
+// A reply of type R refused by a rate limit: the client may retry after
+// `retry_after_ms`.
+template <typename R>
+R RateLimitedReply(const char* message, int64_t retry_after_ms) {
+  R r = ErrorReply<R>(Status::RateLimited(message));
+  r.mutable_error()->set_retry_after_ms(retry_after_ms);
+  return r;
+}
+
 // Who the caller of a LogicService call is, once its credentials checked out.
 struct Caller {
   uint64_t user_id = 0;

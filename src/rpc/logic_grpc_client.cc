@@ -289,15 +289,17 @@ struct Call : std::enable_shared_from_this<Call<Req, Reply>> {
 
 // Which logic node a call prefers: the one that holds the caller's per-user
 // (or per-account, per-address) rate buckets and warm caches, so that those
-// limits hold across the cluster as on one node. A socket's calls go by
-// user; an HTTP call by its token (one device's calls together); a login by
-// the account it tries, so that guessing one account's password meets one
-// bucket; a registration by the client's address. 0: round-robin.
+// limits hold across the cluster as on one node. A login's calls go by its
+// token: HTTP calls carry it, a socket's calls the route key connect made
+// of it; a login attempt by the account it tries, so that guessing one
+// account's password meets one bucket; a registration by the client's
+// address. 0: round-robin.
 template <typename Req>
 uint64_t AffinityOf(const logic::CallContext& ctx, const Req& req) {
   auto of = [](std::string_view key) { return key.empty() ? 0 : StableHash64(key); };
-  if (ctx.user_id != 0) return Mix64(ctx.user_id);
+  if (ctx.route_key != 0) return ctx.route_key;
   if (!ctx.token.empty()) return of(ctx.token);
+  if (ctx.user_id != 0) return Mix64(ctx.user_id);
   if constexpr (std::is_same_v<Req, LoginRequest>) return of(req.username());
   if constexpr (std::is_same_v<Req, RegisterRequest>) return of(ctx.client_ip);
   return 0;

@@ -5,12 +5,12 @@
 // - Peers: the nodes of role "logic" that a Discovery watch lists, each with
 //   its own channel (kept while its address stays listed) and its own
 //   CircuitBreaker (circuit_breaker.h). Calls go to peers whose breaker is
-//   closed: a call with an affinity (its user, token, login account or
-//   registering address) to the same peer from every process while the
-//   peers stay the same (rendezvous hashing), so that logic's per-user and
-//   per-account limits and caches see all of that caller's calls; a call
-//   without one round-robin. A peer that fails moves its callers to the
-//   next choice until its breaker closes again.
+//   closed: a call with an affinity (its login's token or route key, the
+//   login account it tries, or the registering address) to the same peer
+//   from every process while the peers stay the same (rendezvous hashing),
+//   so that logic's per-user and per-account limits and caches see all of
+//   that caller's calls; a call without one round-robin. A peer that fails
+//   moves its callers to the next choice until its breaker closes again.
 // - Context: the CallContext travels as metadata and the call's deadline
 //   (call_metadata.h); a context without a deadline gets
 //   options.default_timeout_ms.

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/stable_hash.h"
 #include "discovery/memory/memory_discovery.h"
 #include "rpc/logic_grpc_client.h"
 #include "rpc/logic_grpc_server.h"
@@ -238,6 +239,22 @@ TEST_F(LogicGrpcTest, OneCallersCallsGoToOneNodeFromEveryClient) {
   }
   EXPECT_GT(on_a, 5u) << "users are spread over the nodes";
   EXPECT_GT(on_b, 5u) << "users are spread over the nodes";
+
+  // A socket's calls (route key made of its token) meet the node of the
+  // same login's HTTP calls.
+  CallContext http;
+  http.token = "tok-route";
+  CallContext socket;
+  socket.user_id = 1;
+  socket.session_key = "s";
+  socket.route_key = StableHash64("tok-route");
+  const size_t http_on_a_before = calls_on(a);
+  for (int i = 0; i < 3; ++i) {
+    Wait<GetUserReply>([&](auto cb) { first->GetUser(http, {}, cb); });
+    Wait<GetUserReply>([&](auto cb) { second->GetUser(socket, {}, cb); });
+  }
+  const size_t together = calls_on(a) - http_on_a_before;
+  EXPECT_TRUE(together == 0 || together == 6) << "one login split over both nodes";
 
   // A login goes by the account it tries.
   LoginRequest login;

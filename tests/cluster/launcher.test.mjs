@@ -8,7 +8,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -30,6 +30,20 @@ async function cli(...args) {
 }
 
 const FAKE_PARLEY = path.join(path.dirname(new URL(import.meta.url).pathname), 'fake_parley.sh');
+
+// and what of its process group still runs.
+async function launcherExit(run) {
+  try {
+    return await withTimeout(run.exited, START_MS, 'the launcher to exit');
+  } catch (e) {
+    let group = '';
+    try {
+      group = execFileSync('ps', ['-eo', 'pid,pgid,stat,etime,args'], { encoding: 'utf8' })
+        .split('\n').filter((l) => l.trim().split(/\s+/)[1] === String(run.proc.pid)).join('\n');
+    } catch { /* ps missing: the message says enough */ }
+    throw new Error(`${e.message}\n--- launcher stderr:\n${run.stderr()}\n--- its process group:\n${group}`);
+  }
+}
 
 // `run --servers-only` (or `run` with `args`) in its own process group;
 // resolves once it is ready.
@@ -142,7 +156,7 @@ test('servers-only: one process group, cluster.json, restart in place, kill -9 a
   // SIGTERM: everything stops, exit 0, nothing left.
   const last = info.processes.map((p) => p.pid);
   run.proc.kill('SIGTERM');
-  const [code, signal] = await withTimeout(run.exited, START_MS, 'the launcher to exit');
+  const [code, signal] = await launcherExit(run);
   assert.deepEqual([code, signal], [0, null], run.stderr());
   assert.ok(last.every((p) => !alive(p)), 'every server stopped');
   assert.equal(fs.existsSync(path.join(dataDir, 'cluster.json')), false);
@@ -235,12 +249,12 @@ test('the parley processes: start order, flags per role, node ids, cluster.json,
   assert.equal(byName(info, 'connect-2').listen, victim.listen);
 
   run.proc.kill('SIGTERM');
-  assert.deepEqual(await withTimeout(run.exited, START_MS, 'the launcher to exit'), [0, null], run.stderr());
+  assert.deepEqual(await launcherExit(run), [0, null], run.stderr());
 
   // A parley process that fails its SIGTERM fails the launcher's exit.
   run = await runServers(dataDir, [...args, '--api', '1'], { ...process.env, FAKE_PARLEY_EXIT: '3' });
   run.proc.kill('SIGTERM');
-  const [code] = await withTimeout(run.exited, START_MS, 'the launcher to exit');
+  const [code] = await launcherExit(run);
   assert.equal(code, 1, run.stderr());
   assert.match(run.stderr(), /logic-1 exited with status 3 after SIGTERM/);
 });

@@ -558,14 +558,26 @@ export function assertError(res, status, code, context = '') {
   assert.equal(typeof res.json.error.message, 'string', `error.message must be a string; ${where}`);
 }
 
+// A register or login as a well-behaved client makes it: a 503 with
+// Retry-After (the server's password hashers are busy and their queue is
+// full) is tried again after the delay it asks for, a few times.
+async function authCall(base, path, body) {
+  for (let attempt = 0; ; attempt += 1) {
+    const res = await api(base, 'POST', path, body);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    if (res.status !== 503 || !(retryAfter > 0) || attempt >= 20) return res;
+    await sleep(retryAfter * 1000 * (0.5 + Math.random() / 2));
+  }
+}
+
 export async function register(base, username, password = 'correct horse') {
-  const res = await api(base, 'POST', '/api/v1/users', { username, password });
+  const res = await authCall(base, '/api/v1/users', { username, password });
   assert.equal(res.status, 201, `register ${username}: ${res.status} ${res.text}`);
   return res.json;
 }
 
 export async function login(base, username, password = 'correct horse') {
-  const res = await api(base, 'POST', '/api/v1/sessions', { username, password });
+  const res = await authCall(base, '/api/v1/sessions', { username, password });
   assert.equal(res.status, 200, `login ${username}: ${res.status} ${res.text}`);
   return res.json;
 }
