@@ -142,7 +142,8 @@ Status EmbeddedServer::Start() {
     return s;
   }
   p.sessions = std::make_unique<state::CachedSessionStore>(*p.store, st.session_cache_max);
-  p.groups = std::make_unique<state::CachedGroupDirectory>(*p.store, st.group_cache_max);
+  p.groups = std::make_unique<state::CachedGroupDirectory>(*p.store, st.group_cache_max,
+                                                           st.group_cache_max_bytes);
   p.recent = std::make_unique<state::MemoryRecentWindow>(
       st.recent_per_conv, st.recent_convs_max, st.recent_conv_max_bytes, st.recent_max_bytes);
   spdlog::info("event=state_primed conversations={} idempotency_records={}", conversations,

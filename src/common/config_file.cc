@@ -122,6 +122,7 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("storage.log_redelivery_ms", &s.log_redelivery_ms);
   add("storage.session_cache_max", &s.session_cache_max);
   add("storage.group_cache_max", &s.group_cache_max);
+  add("storage.group_cache_max_bytes", &s.group_cache_max_bytes);
   add("storage.recent_per_conv", &s.recent_per_conv);
   add("storage.recent_convs_max", &s.recent_convs_max);
   add("storage.recent_conv_max_bytes", &s.recent_conv_max_bytes);

@@ -160,6 +160,9 @@ struct StorageOptions {
   // cache is cleared wholesale when full.
   uint32_t session_cache_max = 100'000;
   uint32_t group_cache_max = 100'000;
+  // ... and the bytes the cached groups may take (a group of 1000 members
+  // is some 10 KiB).
+  uint64_t group_cache_max_bytes = 64ull << 20;
   // The recent window (embedded mode): the newest messages of each of the
   // most recently active conversations, from which sync serves what the
   // store does not have yet.

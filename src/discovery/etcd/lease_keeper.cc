@@ -9,7 +9,9 @@
 
 #include <grpcpp/support/client_callback.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -32,9 +34,11 @@ class LeaseKeeperImpl;
 class KeepAliveStream final
     : public grpc::ClientBidiReactor<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse> {
  public:
-  KeepAliveStream(std::shared_ptr<LeaseKeeperImpl> keeper, std::shared_ptr<EtcdEndpoint> endpoint,
-                  int64_t lease_id)
-      : keeper_(std::move(keeper)), endpoint_(std::move(endpoint)) {
+  KeepAliveStream(std::shared_ptr<LeaseKeeperImpl> keeper, asio::any_io_executor executor,
+                  std::shared_ptr<EtcdEndpoint> endpoint, int64_t lease_id)
+      : work_(asio::prefer(std::move(executor), asio::execution::outstanding_work.tracked)),
+        keeper_(std::move(keeper)),
+        endpoint_(std::move(endpoint)) {
     request_.set_id(lease_id);
   }
 
@@ -56,6 +60,11 @@ class KeepAliveStream final
   bool released = false;  // guarded by the keeper's mutex
 
  private:
+  // Counts as work of the keeper's io_context until the stream is gone:
+  // OnDone runs on a gRPC thread and may drop the last reference to the
+  // keeper, whose timer belongs to that context. Declared first: released
+  // last.
+  const asio::any_io_executor work_;
   const std::shared_ptr<LeaseKeeperImpl> keeper_;
   const std::shared_ptr<EtcdEndpoint> endpoint_;
   grpc::ClientContext ctx_;
@@ -150,7 +159,8 @@ class LeaseKeeperImpl final : public LeaseKeeper,
         return;
       }
       if (!stream_ && now >= reopen_at_) {
-        stream_ = new KeepAliveStream(shared_from_this(), client_->CurrentEndpoint(), lease_id_);
+        stream_ = new KeepAliveStream(shared_from_this(), executor_, client_->CurrentEndpoint(),
+                                      lease_id_);
         stream_->Begin();
       }
       // A renewal answered after ttl/3 still counts: only one is in flight.

@@ -6,7 +6,9 @@
 
 #include <grpcpp/support/client_callback.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -24,9 +26,12 @@ class PrefixWatcherImpl;
 // before StartCall), so it needs no hold.
 class WatchStream final : public grpc::ClientBidiReactor<pb::WatchRequest, pb::WatchResponse> {
  public:
-  WatchStream(std::shared_ptr<PrefixWatcherImpl> owner, std::shared_ptr<EtcdEndpoint> endpoint,
-              pb::WatchRequest create)
-      : owner_(std::move(owner)), endpoint_(std::move(endpoint)), create_(std::move(create)) {}
+  WatchStream(std::shared_ptr<PrefixWatcherImpl> owner, asio::any_io_executor executor,
+              std::shared_ptr<EtcdEndpoint> endpoint, pb::WatchRequest create)
+      : work_(asio::prefer(std::move(executor), asio::execution::outstanding_work.tracked)),
+        owner_(std::move(owner)),
+        endpoint_(std::move(endpoint)),
+        create_(std::move(create)) {}
 
   void Begin() {
     endpoint_->watch->async()->Watch(&ctx_, this);
@@ -41,6 +46,11 @@ class WatchStream final : public grpc::ClientBidiReactor<pb::WatchRequest, pb::W
   void OnDone(const grpc::Status& status) override;
 
  private:
+  // Counts as work of the watcher's io_context until the stream is gone:
+  // OnDone runs on a gRPC thread, and may drop the last reference to the
+  // watcher, whose timer belongs to that context; so the context must not
+  // finish (and be destroyed) before. Declared first: released last.
+  const asio::any_io_executor work_;
   const std::shared_ptr<PrefixWatcherImpl> owner_;
   const std::shared_ptr<EtcdEndpoint> endpoint_;
   grpc::ClientContext ctx_;
@@ -146,9 +156,15 @@ class PrefixWatcherImpl final : public PrefixWatcher,
 
   void List() {
     ++lists_;
-    client_->Range(ListRequest(), [self = shared_from_this()](StatusOr<pb::RangeResponse> r) {
-      self->Listed(std::move(r));
-    });
+    // The callback runs on a gRPC thread and may hold the last reference:
+    // it keeps the io_context at work meanwhile (see WatchStream::work_).
+    client_->Range(ListRequest(),
+                   [work = asio::prefer(strand_.get_inner_executor(),
+                                        asio::execution::outstanding_work.tracked),
+                    self = shared_from_this()](StatusOr<pb::RangeResponse> r) mutable {
+                     self->Listed(std::move(r));
+                     self.reset();  // before `work`
+                   });
   }
 
   void Listed(StatusOr<pb::RangeResponse> listed) {
@@ -177,7 +193,8 @@ class PrefixWatcherImpl final : public PrefixWatcher,
     c->set_key(prefix_);
     c->set_range_end(range_end_);
     c->set_start_revision(revision_ + 1);
-    stream_ = new WatchStream(shared_from_this(), client_->CurrentEndpoint(), std::move(create));
+    stream_ = new WatchStream(shared_from_this(), strand_.get_inner_executor(),
+                              client_->CurrentEndpoint(), std::move(create));
     stream_->Begin();
   }
 

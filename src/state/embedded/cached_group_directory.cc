@@ -2,25 +2,50 @@
 
 namespace parley::state {
 
-CachedGroupDirectory::CachedGroupDirectory(store::Store& store, size_t max_cached)
-    : store_(store), max_cached_(max_cached) {}
+namespace {
+// Bytes a cached group takes: its message and the map node holding it.
+size_t CostOf(const rpc::Group& g) { return g.SpaceUsedLong() + 64; }
+}  // namespace
+
+CachedGroupDirectory::CachedGroupDirectory(store::Store& store, size_t max_cached,
+                                           size_t max_bytes)
+    : store_(store), max_cached_(max_cached), max_bytes_(max_bytes) {}
+
+void CachedGroupDirectory::Forget(uint64_t group_id) {
+  if (auto it = cache_.find(group_id); it != cache_.end()) {
+    cached_bytes_ -= CostOf(*it->second);
+    cache_.erase(it);
+  }
+}
+
+size_t CachedGroupDirectory::cached_bytes() const {
+  std::lock_guard lock(mu_);
+  return cached_bytes_;
+}
 
 void CachedGroupDirectory::BeginChange(uint64_t group_id) {
-  cache_.erase(group_id);
+  Forget(group_id);
   ++changing_[group_id];
   ++changes_;
 }
 
 void CachedGroupDirectory::EndChange(uint64_t group_id) {
-  cache_.erase(group_id);
+  Forget(group_id);
   if (--changing_[group_id] == 0) changing_.erase(group_id);
   ++changes_;
 }
 
 void CachedGroupDirectory::CacheIfQuiet(const GroupPtr& group, uint64_t changes_before) {
   if (changes_ != changes_before || changing_.contains(group->group_id())) return;
-  if (cache_.size() >= max_cached_) cache_.clear();
+  Forget(group->group_id());
+  const size_t cost = CostOf(*group);
+  if (cache_.size() >= max_cached_ || cached_bytes_ + cost > max_bytes_) {
+    cache_.clear();
+    cached_bytes_ = 0;
+  }
+  if (cost > max_bytes_) return;
   cache_[group->group_id()] = group;
+  cached_bytes_ += cost;
 }
 
 void CachedGroupDirectory::Create(std::string name, uint64_t owner, std::vector<uint64_t> members,

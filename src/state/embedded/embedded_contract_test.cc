@@ -74,6 +74,32 @@ struct CachedGroupDirectoryFactory {
   CachedGroupDirectory groups{store.store(), 1000};
 };
 
+// Beyond the contract: the group cache's byte bound holds whatever the
+// groups weigh, and a group is served the same whether it was cached or not.
+TEST(CachedGroupDirectoryTest, CachedGroupsStayWithinTheByteBound) {
+  StoreFixture store;
+  constexpr size_t kMaxBytes = 2000;
+  CachedGroupDirectory groups{store.store(), 1000, kMaxBytes};
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto g = Wait<StatusOr<GroupPtr>>([&](auto cb) {
+      groups.Create("g" + std::to_string(i), store.User(0), {store.User(1), store.User(2)}, 1, {},
+                    cb);
+    });
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    ids.push_back((*g)->group_id());
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (uint64_t id : ids) {
+      auto g = Wait<StatusOr<GroupPtr>>([&](auto cb) { groups.Get(id, cb); });
+      ASSERT_TRUE(g.ok());
+      EXPECT_EQ((*g)->members_size(), 3);
+      EXPECT_LE(groups.cached_bytes(), kMaxBytes);
+    }
+  }
+  EXPECT_GT(groups.cached_bytes(), 0u) << "some groups are cached";
+}
+
 }  // namespace
 
 namespace testing {
