@@ -78,7 +78,7 @@ void BM_LogicSend1000(benchmark::State& state) {
                                                  options.storage.idempotency_cache_max);
     parley::state::CachedSessionStore sessions(**store, options.storage.session_cache_max);
     parley::state::CachedGroupDirectory groups(**store, options.storage.group_cache_max,
-                                              options.storage.group_cache_max_bytes);
+                                               options.storage.group_cache_max_bytes);
     parley::state::MemoryRecentWindow recent(options.storage.recent_per_conv,
                                              options.storage.recent_convs_max);
     boost::asio::io_context io(1);

@@ -7,8 +7,7 @@ namespace {
 size_t CostOf(const rpc::Group& g) { return g.SpaceUsedLong() + 64; }
 }  // namespace
 
-CachedGroupDirectory::CachedGroupDirectory(store::Store& store, size_t max_cached,
-                                           size_t max_bytes)
+CachedGroupDirectory::CachedGroupDirectory(store::Store& store, size_t max_cached, size_t max_bytes)
     : store_(store), max_cached_(max_cached), max_bytes_(max_bytes) {}
 
 void CachedGroupDirectory::Forget(uint64_t group_id) {

@@ -37,8 +37,8 @@ class RedisGroupDirectory final : public GroupDirectory {
   void Create(std::string name, uint64_t owner, std::vector<uint64_t> members, int64_t now_ms,
               model::MembershipRules rules, Callback<StatusOr<GroupPtr>> done) override;
   void Get(uint64_t group_id, Callback<StatusOr<GroupPtr>> done) override;
-  void AddMember(uint64_t group_id, uint64_t user_id, int64_t now_ms,
-                 model::MembershipRules rules, Callback<Status> done) override;
+  void AddMember(uint64_t group_id, uint64_t user_id, int64_t now_ms, model::MembershipRules rules,
+                 Callback<Status> done) override;
   void RemoveMember(uint64_t group_id, uint64_t user_id,
                     Callback<StatusOr<GroupPtr>> done) override;
 
