@@ -82,19 +82,22 @@ declare -A TAKEN_PORTS=()
 declare -A GIVEN_PORTS=() # handed out by this launcher, not yet bound
 scan_ports() {
   TAKEN_PORTS=()
-  local f _ local_addr
+  local f hex
   for f in /proc/net/tcp /proc/net/tcp6; do
     [[ -r $f ]] || continue
-    while read -r _ local_addr _; do
-      [[ $local_addr == *:* ]] || continue
-      TAKEN_PORTS[$((16#${local_addr##*:}))]=1
-    done <"$f"
+    # awk, not a bash read loop: a busy machine lists tens of thousands of
+    # sockets here, and bash reads a file a line per syscall.
+    while read -r hex; do
+      TAKEN_PORTS[$((16#$hex))]=1
+    done < <(awk 'NR > 1 { n = split($2, a, ":"); print a[n] }' "$f" | sort -u)
   done
+  PORTS_SCANNED=1
 }
 
 # A loopback TCP port nobody holds, outside the kernel's ephemeral range (so
 # that outgoing connections do not take it before the child binds it).
 FREE_PORT=0
+PORTS_SCANNED=0
 free_port() {
   local lo hi first last port tries
   read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { lo=32768; hi=60999; }
@@ -103,7 +106,8 @@ free_port() {
   else
     first=$((hi + 1)) last=65535
   fi
-  scan_ports
+  # One scan per launcher: the ports it hands out itself are in GIVEN_PORTS.
+  ((PORTS_SCANNED)) || scan_ports
   for ((tries = 0; tries < 1000; tries++)); do
     port=$((first + (RANDOM * 32768 + RANDOM) % (last - first + 1)))
     [[ -z "${TAKEN_PORTS[$port]:-}" && -z "${GIVEN_PORTS[$port]:-}" ]] || continue
