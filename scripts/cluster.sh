@@ -21,7 +21,10 @@ SELF="$(readlink -f "${BASH_SOURCE[0]}")"
 REPO="$(cd "$(dirname "$SELF")/.." && pwd)"
 readonly SELF REPO
 readonly PARLEY_ROLES=(logic task connect api) # start order
-readonly STOP_ORDER=(api connect logic task)   # stop order: entries first, consumers last
+# Stop order: entries first, consumers last; connect before api, because the
+# api's /ws proxy carries connect's close frames (1001, going away) to the
+# clients.
+readonly STOP_ORDER=(connect api logic task)
 
 log() { printf 'cluster.sh: %s\n' "$*" >&2; }
 die() {
@@ -512,6 +515,7 @@ await_group() {
       if ((tries < 4)) && [[ ${ROLE[$n]} != api ]] && lost_port_race "$n"; then
         log "$n lost its port to another process; new ports, try $((tries + 1))"
         stop_process "$n" KILL 5
+        PORTS_SCANNED=0 # the tables changed under us: read them again
         build_cmd "$n"
         spawn "$n"
         continue

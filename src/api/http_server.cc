@@ -125,6 +125,12 @@ void HttpServer::Start() {
       });
 }
 
+size_t HttpServer::open_connections() const {
+  if (!context_) return 0;
+  std::lock_guard lock(context_->mu);
+  return context_->sessions.size();
+}
+
 void HttpServer::StopAccepting() {
   if (!listener_) return;
   context_->stopping.store(true);

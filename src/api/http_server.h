@@ -47,6 +47,9 @@ class HttpServer {
   // Closes the acceptor. Idle connections close at once; busy ones finish
   // their current request and then close. Idempotent.
   void StopAccepting();
+  // HTTP connections still open (0 before Listen()). Thread-safe; after
+  // StopAccepting() it only goes down, to 0 once every busy one answered.
+  size_t open_connections() const;
 
  private:
   struct Listener;

@@ -5,6 +5,9 @@
 // options.admin_listen.
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <thread>
+
 #include "api/http_server.h"
 #include "api/ws_proxy.h"
 #include "app/cluster_roles.h"
@@ -43,6 +46,15 @@ int RunApi(Options options) {
   rt.WaitForSignal();
   rt.Withdraw();
   http.StopAccepting();
+  // Busy requests get their answers, and tunnels their last frames (connect
+  // nodes stop first and close their sockets with 1001 through them), within
+  // the drain timeout.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.conn.drain_timeout_ms);
+  while ((http.open_connections() > 0 || proxy.tunnels() > 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   rt.Stop();
   return 0;
 }

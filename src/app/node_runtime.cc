@@ -1,8 +1,11 @@
 #include "app/node_runtime.h"
 
 #include <cstdio>
+#include <future>
+#include <memory>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
 namespace parley::app {
@@ -20,13 +23,16 @@ std::string BoundAddress(const std::string& configured, uint16_t port) {
 }
 
 NodeRuntime::NodeRuntime(std::string role, Options& options)
-    : role_(std::move(role)), options_(options), work_(io_.get_executor()) {}
+    : role_(std::move(role)), options_(options), work_(io_->get_executor()) {}
 
-NodeRuntime::~NodeRuntime() { Stop(); }
+NodeRuntime::~NodeRuntime() {
+  Stop();
+  (void)io_.release();  // on purpose: see io_
+}
 
 Status NodeRuntime::Start() {
   for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i) {
-    threads_.emplace_back([this] { io_.run(); });
+    threads_.emplace_back([this] { io_->run(); });
   }
   discovery::EtcdDiscoveryOptions etcd;
   etcd.client.endpoints = options_.cluster.etcd;
@@ -35,7 +41,7 @@ Status NodeRuntime::Start() {
     spdlog::error("event=lease_lost role={} node={} epoch={}", role_, node.node_id, node.epoch);
     RequestStop();
   };
-  auto d = discovery::EtcdDiscovery::Create(io_.get_executor(), etcd);
+  auto d = discovery::EtcdDiscovery::Create(io_->get_executor(), etcd);
   if (!d.ok()) return d.status();
   discovery_ = std::move(d).value();
   return Status::Ok();
@@ -85,7 +91,7 @@ Status NodeRuntime::ServeAdmin(connect::WsListener::ReadyCheck ready, const std:
     spdlog::info("event=admin_off role={} reason=\"admin_listen is empty\"", role_);
     return Status::Ok();
   }
-  admin_ = connect::WsListener::Admin(io_.get_executor(), options_, metrics_, std::move(ready));
+  admin_ = connect::WsListener::Admin(io_->get_executor(), options_, metrics_, std::move(ready));
   if (Status s = admin_->Listen(address); !s.ok()) {
     return Status(s.code(), "admin listener: " + s.message());
   }
@@ -112,7 +118,7 @@ void NodeRuntime::RequestStop() {
 }
 
 void NodeRuntime::WaitForSignal() {
-  asio::signal_set signals(io_, SIGTERM, SIGINT);
+  asio::signal_set signals(*io_, SIGTERM, SIGINT);
   signals.async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("event=shutdown signal={}", sig);
@@ -135,13 +141,21 @@ void NodeRuntime::Stop() {
   name_lease_.reset();
   discovery_.reset();
   work_.reset();
-  // Let what is queued run out; then stop whatever is left (timers of
-  // clients that keep reconnecting).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (!io_.stopped() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // The role drained its work before calling Stop(); run the handlers still
+  // queued (completions of that drain), then stop. Waiting for the
+  // io_context to run out would wait for ever: long-lived operations (Redis
+  // connections, discovery watches of clients that live until the role
+  // returns, recurring timers) keep it busy. A marker posted after the
+  // queued handlers runs once they have; a few rounds cover handlers that
+  // queue others.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  for (int round = 0; round < 4 && !io_->stopped(); ++round) {
+    auto ran = std::make_shared<std::promise<void>>();
+    std::future<void> done = ran->get_future();
+    asio::post(*io_, [ran] { ran->set_value(); });
+    if (done.wait_until(deadline) != std::future_status::ready) break;
   }
-  io_.stop();
+  io_->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   spdlog::info("event=stopped role={}", role_);

@@ -70,7 +70,7 @@ class NodeRuntime {
   // Lets queued handlers finish, then joins the threads.
   void Stop();
 
-  boost::asio::any_io_executor executor() { return io_.get_executor(); }
+  boost::asio::any_io_executor executor() { return io_->get_executor(); }
   Metrics& metrics() { return metrics_; }
   const Clock& clock() const { return clock_; }
   discovery::EtcdDiscovery& discovery() { return *discovery_; }
@@ -87,7 +87,10 @@ class NodeRuntime {
   Options& options_;
   SystemClock clock_;
   Metrics metrics_;
-  boost::asio::io_context io_;
+  // Never destroyed (released by the destructor): after Stop(), gRPC's own
+  // threads may still end streams that hold executors of it (etcd watches
+  // of objects the role destroys last); the process exits right after.
+  std::unique_ptr<boost::asio::io_context> io_ = std::make_unique<boost::asio::io_context>();
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
   std::unique_ptr<discovery::EtcdDiscovery> discovery_;

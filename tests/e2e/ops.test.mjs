@@ -1,13 +1,17 @@
 // Operations: health and readiness probes, Prometheus metrics on the admin
 // port only, the endpoints list, and graceful shutdown (SIGTERM: WebSockets
 // closed with 1001, nothing acked is lost, exit code 0).
+//
+// Against a cluster (PARLEY_CLUSTER=1) every Parley process has its own
+// /metrics, /healthz and /readyz: the tests read each, and add the samples
+// up as a Prometheus `sum` over instances would.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import {
-  startParley, api, newUser, openWs, wsSend, httpSend, WsClient, privateConv, fullHistory, withTimeout,
+  CLUSTER, startParley, api, newUser, openWs, wsSend, httpSend, WsClient, privateConv, fullHistory, withTimeout,
   DEFAULT_TIMEOUT_MS, sleep, eventually, TIMEOUT_SCALE,
 } from '../support/parley_server.mjs';
 
@@ -43,6 +47,19 @@ async function metrics(base) {
   return parseMetrics(await res.text());
 }
 
+// The server's metrics: one process's, or every cluster process's summed
+// sample by sample (counters and gauges add up across processes).
+async function serverMetrics(server) {
+  const urls = server.metricsUrls();
+  assert.ok(urls.length > 0, 'the server has an admin port');
+  const all = { values: new Map(), types: new Map() };
+  for (const one of await Promise.all(urls.map(metrics))) {
+    for (const [k, v] of one.values) all.values.set(k, (all.values.get(k) ?? 0) + v);
+    for (const [k, v] of one.types) all.types.set(k, v);
+  }
+  return all;
+}
+
 test('healthz and readyz answer 200', async (t) => {
   const server = await startParley();
   t.after(() => server.dispose());
@@ -55,39 +72,51 @@ test('healthz and readyz answer 200', async (t) => {
 test('the client port has no /metrics; the admin port has /metrics, /readyz and /healthz', async (t) => {
   const server = await startParley();
   t.after(() => server.dispose());
-  assert.match(server.adminUrl, /^http:\/\/127\.0\.0\.1:\d+$/, 'parley serve prints its admin address');
-  assert.notEqual(server.adminUrl, server.baseUrl);
+  if (!CLUSTER) {
+    assert.match(server.adminUrl, /^http:\/\/127\.0\.0\.1:\d+$/, 'parley serve prints its admin address');
+  }
+  const adminUrls = server.metricsUrls();
+  assert.equal(adminUrls.length, CLUSTER ? 8 : 1, 'every process has an admin port');
   const pub = await fetch(`${server.baseUrl}/metrics`);
   assert.equal(pub.status, 404);
   assert.doesNotMatch(await pub.text(), /parley_/);
-  await metrics(server.adminUrl);
-  for (const path of ['/healthz', '/readyz']) {
-    const res = await fetch(server.adminUrl + path);
-    assert.equal(res.status, 200, `admin ${path}: ${await res.text()}`);
+  for (const adminUrl of adminUrls) {
+    assert.notEqual(adminUrl, server.baseUrl);
+    await metrics(adminUrl);
+    for (const path of ['/healthz', '/readyz']) {
+      const res = await fetch(adminUrl + path);
+      assert.equal(res.status, 200, `admin ${adminUrl}${path}: ${await res.text()}`);
+    }
+    // The admin port is no client port.
+    assert.equal((await fetch(`${adminUrl}/api/v1/endpoints`)).status, 404, adminUrl);
   }
-  // The admin port is no client port.
-  assert.equal((await fetch(`${server.adminUrl}/api/v1/endpoints`)).status, 404);
 });
 
-test('admin_listen "" turns the admin port off; admin_token guards it', async (t) => {
+test('admin_listen "" turns the admin port off', {
+  skip: CLUSTER && 'the cluster launcher gives every process its own admin address',
+}, async (t) => {
   const off = await startParley({ config: { admin_listen: '' } });
   t.after(() => off.dispose());
   assert.equal(off.adminUrl, '');
   assert.match(off.stdout.text, /admin endpoints off/);
+});
 
+test('admin_token guards every admin port', async (t) => {
   const guarded = await startParley({ config: { admin_token: 'tok-3f9a' } });
   t.after(() => guarded.dispose());
-  const res = await fetch(`${guarded.adminUrl}/metrics`);
-  assert.equal(res.status, 401);
-  const ok = await fetch(`${guarded.adminUrl}/metrics`, { headers: { Authorization: 'Bearer tok-3f9a' } });
-  assert.equal(ok.status, 200);
+  for (const adminUrl of guarded.metricsUrls()) {
+    const res = await fetch(`${adminUrl}/metrics`);
+    assert.equal(res.status, 401, adminUrl);
+    const ok = await fetch(`${adminUrl}/metrics`, { headers: { Authorization: 'Bearer tok-3f9a' } });
+    assert.equal(ok.status, 200, adminUrl);
+  }
 });
 
 test('metrics are Prometheus text and count what happened', async (t) => {
   const server = await startParley();
   t.after(() => server.dispose());
   const base = server.baseUrl;
-  const before = await metrics(server.adminUrl);
+  const before = await serverMetrics(server);
   assert.equal(before.types.get('parley_messages_accepted_total'), 'counter');
   assert.equal(before.types.get('parley_ws_connections'), 'gauge');
   assert.equal(before.types.get('parley_send_latency_seconds'), 'histogram');
@@ -103,7 +132,7 @@ test('metrics are Prometheus text and count what happened', async (t) => {
   await httpSend(base, b.token, { to_user: a.user_id }, 'two');
   await wb.next({ type: 'msg', id: ack.id });
 
-  const now = await metrics(server.adminUrl);
+  const now = await serverMetrics(server);
   // The resend may or may not count as an acknowledged send; it is a duplicate.
   const accepted = now.values.get('parley_messages_accepted_total');
   assert.ok(accepted === 2 || accepted === 3, `accepted ${accepted}`);
@@ -117,16 +146,25 @@ test('metrics are Prometheus text and count what happened', async (t) => {
   await wb.close();
 });
 
-test('endpoints lists this node\'s WebSocket URL, and it works', async (t) => {
+test('endpoints lists the WebSocket URLs of the live connect nodes, and each works', async (t) => {
   const server = await startParley();
   t.after(() => server.dispose());
   const res = await api(server.baseUrl, 'GET', '/api/v1/endpoints');
   assert.equal(res.status, 200, res.text);
-  assert.deepEqual(res.json.websocket, [`ws://127.0.0.1:${server.port}/ws`]);
+  if (CLUSTER) {
+    // The live connect nodes' public URLs, each once: the launcher's connect
+    // nodes all advertise the api's /ws proxy on the public port.
+    const urls = res.json.websocket;
+    assert.deepEqual(urls, [`ws://127.0.0.1:${server.port}/ws`], res.text);
+  } else {
+    assert.deepEqual(res.json.websocket, [`ws://127.0.0.1:${server.port}/ws`]);
+  }
   const u = await newUser(server.baseUrl, 'ep');
-  const ws = await WsClient.connect(res.json.websocket[0], { token: u.token });
-  assert.equal((await ws.next({ type: 'hello' })).user_id, u.user_id);
-  await ws.close();
+  for (const url of res.json.websocket) {
+    const ws = await WsClient.connect(url, { token: u.token });
+    assert.equal((await ws.next({ type: 'hello' })).user_id, u.user_id);
+    await ws.close();
+  }
 });
 
 test('a plain GET /ws that is no upgrade is refused with the JSON error body', async (t) => {

@@ -234,6 +234,17 @@ class ParleyServer {
     return out.trim();
   }
 
+  // Every base URL that serves /metrics, /healthz and the detailed /readyz:
+  // the admin port of `parley serve` (none when it is off); in a cluster,
+  // every Parley process's (api and connect: their admin port; logic and
+  // task: their only listener), each scraped on its own as Prometheus would.
+  metricsUrls() {
+    if (!this.cluster) return this.adminUrl ? [this.adminUrl] : [];
+    return this.processes()
+      .filter((p) => ['api', 'logic', 'task', 'connect'].includes(p.role))
+      .map((p) => `http://${p.admin ?? p.listen}`);
+  }
+
   // The pids of the processes that hold client sockets: the server, or a
   // cluster's api and connect processes.
   socketPids() {
@@ -605,12 +616,20 @@ export async function createGroup(base, token, name, members = []) {
 }
 
 // Every message of a conversation through history paging (after_seq).
+// A page that is not readable yet (503 `unavailable`: a cluster's store still
+// catching up, e.g. after a restart) is asked again shortly, as the protocol
+// tells clients to, for up to DEFAULT_TIMEOUT_MS.
 export async function fullHistory(base, token, conv, pageSize = 200) {
   const all = [];
   let after = 0;
+  const deadline = Date.now() + DEFAULT_TIMEOUT_MS;
   for (;;) {
     const res = await api(base, 'GET',
       `/api/v1/conversations/${conv}/messages?after_seq=${after}&limit=${pageSize}`, undefined, token);
+    if (res.status === 503 && res.json?.error?.code === 'unavailable' && Date.now() < deadline) {
+      await sleep(100);
+      continue;
+    }
     assert.equal(res.status, 200, `history ${conv}: ${res.status} ${res.text}`);
     all.push(...res.json.messages);
     if (!res.json.has_more) return all;
