@@ -11,8 +11,13 @@ bool ConnectionRegistry::Add(uint64_t user_id, uint64_t conn_id, std::string ses
   std::lock_guard lock(mu_);
   std::vector<Entry>& entries = by_user_[user_id];
   if (per_user_max != 0 && entries.size() >= per_user_max) return false;
-  if (!session_key.empty()) by_key_[session_key].emplace_back(user_id, conn_id);
-  entries.push_back(Entry{conn_id, std::move(session_key), std::move(session), expires_at});
+  const std::string* key = nullptr;
+  if (!session_key.empty()) {
+    auto k = by_key_.try_emplace(std::move(session_key)).first;
+    k->second.emplace_back(user_id, conn_id);
+    key = &k->first;
+  }
+  entries.push_back(Entry{conn_id, key, std::move(session), expires_at});
   ++size_;
   return true;
 }
@@ -26,8 +31,8 @@ void ConnectionRegistry::Remove(uint64_t user_id, uint64_t conn_id) {
   auto e = std::find_if(entries.begin(), entries.end(),
                         [&](const Entry& x) { return x.conn_id == conn_id; });
   if (e == entries.end()) return;
-  if (!e->session_key.empty()) {
-    auto k = by_key_.find(e->session_key);
+  if (e->session_key != nullptr) {
+    auto k = by_key_.find(*e->session_key);
     if (k != by_key_.end()) {
       std::erase(k->second, std::make_pair(user_id, conn_id));
       if (k->second.empty()) by_key_.erase(k);
@@ -55,7 +60,9 @@ std::vector<std::shared_ptr<WsSession>> ConnectionRegistry::Matching(
     auto it = by_user_.find(user_id);
     if (it == by_user_.end()) return out;
     for (const Entry& e : it->second) {
-      if (session_key.empty() || e.session_key == session_key) out.push_back(e.session);
+      if (session_key.empty() || (e.session_key != nullptr && *e.session_key == session_key)) {
+        out.push_back(e.session);
+      }
     }
     return out;
   }

@@ -65,7 +65,11 @@ class ConnectionRegistry {
   mutable std::mutex mu_;
   struct Entry {
     uint64_t conn_id = 0;
-    std::string session_key;
+    // The key of its by_key_ node (nullptr: none), rather than a copy of its
+    // own: a session key is 64 characters, and every idle connection has an
+    // entry. Node keys of an unordered_map stay put on rehash; the node is
+    // erased only with the last entry that points to it.
+    const std::string* session_key = nullptr;
     std::shared_ptr<WsSession> session;
     int64_t expires_at = 0;
   };

@@ -83,9 +83,17 @@ TEST_F(RegistryTest, MatchingBySessionKey) {
   EXPECT_TRUE(registry_.Matching(0, "").empty());
   registry_.Remove(10, 1);
   EXPECT_EQ(Ptrs(registry_.Matching(0, "login-1")), Ptrs({a2}));
+  // The key outlives the session that brought it while another holds it.
+  EXPECT_EQ(Ptrs(registry_.Matching(10, "login-1")), Ptrs({a2}));
   registry_.Remove(10, 2);
   EXPECT_TRUE(registry_.Matching(0, "login-1").empty());
+  EXPECT_TRUE(registry_.Matching(10, "login-1").empty());
   EXPECT_EQ(Ptrs(registry_.All()), Ptrs({a3, b}));
+  // A key that comes back after its last session left is held anew.
+  auto a4 = NewSession(5);
+  registry_.Add(10, 5, "login-1", a4);
+  EXPECT_EQ(Ptrs(registry_.Matching(10, "login-1")), Ptrs({a4}));
+  EXPECT_EQ(Ptrs(registry_.Matching(0, "login-1")), Ptrs({a4}));
 }
 
 TEST_F(RegistryTest, ConcurrentEdits) {
