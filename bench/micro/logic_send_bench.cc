@@ -28,6 +28,7 @@
 #include "queue/sqlite/sqlite_message_log.h"
 #include "state/embedded/cached_group_directory.h"
 #include "state/embedded/cached_session_store.h"
+#include "state/embedded/embedded_auth_rate_limits.h"
 #include "state/embedded/embedded_idempotency_store.h"
 #include "state/embedded/memory_recent_window.h"
 #include "state/embedded/memory_sequence_allocator.h"
@@ -81,12 +82,13 @@ void BM_LogicSend1000(benchmark::State& state) {
                                                options.storage.group_cache_max_bytes);
     parley::state::MemoryRecentWindow recent(options.storage.recent_per_conv,
                                              options.storage.recent_convs_max);
+    parley::state::EmbeddedAuthRateLimits auth_limits(clock, options.rate);
     boost::asio::io_context io(1);
     auto work = boost::asio::make_work_guard(io);
     std::thread runner([&] { io.run(); });
     auto logic = parley::logic::Logic::Create(
         io.get_executor(), {options, clock, **store, **log, presence, nodes, metrics, seqs, sent,
-                            sessions, groups, recent});
+                            sessions, groups, recent, auth_limits});
     if (!logic.ok()) {
       state.SkipWithError(logic.status().message().c_str());
     } else {

@@ -21,6 +21,7 @@
 #include "queue/sqlite/sqlite_message_log.h"
 #include "state/embedded/cached_group_directory.h"
 #include "state/embedded/cached_session_store.h"
+#include "state/embedded/embedded_auth_rate_limits.h"
 #include "state/embedded/embedded_idempotency_store.h"
 #include "state/embedded/memory_recent_window.h"
 #include "state/embedded/memory_sequence_allocator.h"
@@ -64,6 +65,7 @@ struct EmbeddedServer::Parts {
   std::unique_ptr<state::CachedSessionStore> sessions;
   std::unique_ptr<state::CachedGroupDirectory> groups;
   std::unique_ptr<state::MemoryRecentWindow> recent;
+  std::unique_ptr<state::EmbeddedAuthRateLimits> auth_limits;
   std::unique_ptr<discovery::MemoryDiscovery> discovery;
   std::unique_ptr<discovery::Registration> registration;
   std::unique_ptr<connect::DirectConnectDirectory> directory;
@@ -146,13 +148,14 @@ Status EmbeddedServer::Start() {
                                                            st.group_cache_max_bytes);
   p.recent = std::make_unique<state::MemoryRecentWindow>(
       st.recent_per_conv, st.recent_convs_max, st.recent_conv_max_bytes, st.recent_max_bytes);
+  p.auth_limits = std::make_unique<state::EmbeddedAuthRateLimits>(clock_, options_.rate);
   spdlog::info("event=state_primed conversations={} idempotency_records={}", conversations,
                p.sent->size());
 
   p.directory = std::make_unique<connect::DirectConnectDirectory>(kNodeId);
   auto logic = logic::Logic::Create(
       io_.get_executor(), {options_, clock_, *p.store, *p.log, p.presence, *p.directory, metrics_,
-                           *p.seqs, *p.sent, *p.sessions, *p.groups, *p.recent});
+                           *p.seqs, *p.sent, *p.sessions, *p.groups, *p.recent, *p.auth_limits});
   if (!logic.ok()) return logic.status();
   p.logic = std::move(logic).value();
 

@@ -10,6 +10,7 @@
 #include "queue/redis/redis_message_log.h"
 #include "rpc/grpc_connect_directory.h"
 #include "rpc/logic_grpc_server.h"
+#include "state/redis/redis_auth_rate_limits.h"
 #include "state/redis/redis_group_directory.h"
 #include "state/redis/redis_idempotency_store.h"
 #include "state/redis/redis_recent_window.h"
@@ -54,12 +55,14 @@ int RunLogic(Options options) {
   state::RedisSessionStore sessions(*redis, **store, st);
   state::RedisGroupDirectory groups(*redis, **store, st);
   state::RedisRecentWindow recent(*redis, st);
+  // In Redis, so that every logic node draws from the same buckets.
+  state::RedisAuthRateLimits auth_limits(*redis, st, options.rate);
   auto connects = rpc::GrpcConnectDirectory::Create(rt.discovery(), {});
   if (!connects.ok()) return rt.StartFailed(connects.status());
 
   auto logic = logic::Logic::Create(
       rt.executor(), {options, rt.clock(), **store, **log, presence, **connects, rt.metrics(), seqs,
-                      sent, sessions, groups, recent});
+                      sent, sessions, groups, recent, auth_limits});
   if (!logic.ok()) return rt.StartFailed(logic.status());
 
   rpc::LogicGrpcServer server(**logic, rpc::GrpcServerOptions{});

@@ -14,6 +14,20 @@ constexpr size_t kTokenMax = 256;
 // A full hasher queue clears in about this long (a hash takes tens of ms).
 constexpr int64_t kHasherBusyRetryMs = 1000;
 
+// When the auth buckets cannot be consulted (Redis unreachable in a
+// cluster), an attempt is refused as by a busy service: 503 with this
+// Retry-After. Failing open would lift the guessing limits for as long as
+// the buckets are away (auth_rate_limits.h).
+constexpr int64_t kLimitsUnavailableRetryMs = 1000;
+
+template <typename R>
+R LimitsUnavailableReply(const Status& s, const std::string& request_id) {
+  spdlog::warn("event=auth_rate_limits_unavailable rid={} error={}", request_id, s.message());
+  R r = ErrorReply<R>(Status::Unavailable("temporarily unavailable; retry later"));
+  r.mutable_error()->set_retry_after_ms(kLimitsUnavailableRetryMs);
+  return r;
+}
+
 // A hasher failure as a reply: a full queue says when to retry.
 template <typename R>
 R HasherErrorReply(const Status& s) {
@@ -33,9 +47,6 @@ std::string Lower(std::string s) {
 Accounts::Accounts(const LogicDeps& deps, std::unique_ptr<PasswordHasher> hasher)
     : deps_(deps),
       hasher_(std::move(hasher)),
-      auth_limiter_(deps.clock, deps.options.rate.auth_per_sec, deps.options.rate.auth_burst),
-      login_failure_limiter_(deps.clock, deps.options.rate.login_failures_per_sec,
-                             deps.options.rate.login_failures_burst),
       lookup_limiter_(deps.clock, deps.options.rate.user_lookups_per_sec,
                       deps.options.rate.user_lookups_burst) {}
 
@@ -49,9 +60,11 @@ Task<rpc::RegisterReply> Accounts::Register(CallContext ctx, rpc::RegisterReques
   const Limits& limits = deps_.options.limits;
   if (Status s = ValidateUsername(req.username(), limits); !s.ok()) co_return ErrorReply<R>(s);
   if (Status s = ValidatePassword(req.password(), limits); !s.ok()) co_return ErrorReply<R>(s);
-  int64_t retry = 0;
-  if (!auth_limiter_.TryTake(NetworkOf(ctx), &retry)) {
-    co_return RateLimitedReply<R>("too many registrations; retry later", retry);
+  auto network = co_await Await<StatusOr<state::RateDecision>>(
+      [&](auto cb) { deps_.auth_limits.TakeNetwork(NetworkOf(ctx), cb); });
+  if (!network.ok()) co_return LimitsUnavailableReply<R>(network.status(), ctx.request_id);
+  if (!network->allowed) {
+    co_return RateLimitedReply<R>("too many registrations; retry later", network->retry_after_ms);
   }
   auto hash =
       co_await Await<StatusOr<std::string>>([&](auto cb) { hasher_->Hash(req.password(), cb); });
@@ -75,9 +88,11 @@ Task<rpc::RegisterReply> Accounts::Register(CallContext ctx, rpc::RegisterReques
 Task<rpc::LoginReply> Accounts::Login(CallContext ctx, rpc::LoginRequest req) {
   using R = rpc::LoginReply;
   const Limits& limits = deps_.options.limits;
-  int64_t retry = 0;
-  if (!auth_limiter_.TryTake(NetworkOf(ctx), &retry)) {
-    co_return RateLimitedReply<R>("too many login attempts; retry later", retry);
+  auto network = co_await Await<StatusOr<state::RateDecision>>(
+      [&](auto cb) { deps_.auth_limits.TakeNetwork(NetworkOf(ctx), cb); });
+  if (!network.ok()) co_return LimitsUnavailableReply<R>(network.status(), ctx.request_id);
+  if (!network->allowed) {
+    co_return RateLimitedReply<R>("too many login attempts; retry later", network->retry_after_ms);
   }
   // Malformed credentials cannot match; answer like a wrong password.
   bool plausible =
@@ -86,8 +101,14 @@ Task<rpc::LoginReply> Accounts::Login(CallContext ctx, rpc::LoginRequest req) {
   // guessing one user's password from many addresses is as slow as from one.
   // Unknown usernames are limited alike (no difference to tell them apart).
   const std::string account = plausible ? Lower(req.username()) : std::string();
-  if (plausible && !login_failure_limiter_.CanTake(account, &retry)) {
-    co_return RateLimitedReply<R>("too many failed logins for this account; retry later", retry);
+  if (plausible) {
+    auto failures = co_await Await<StatusOr<state::RateDecision>>(
+        [&](auto cb) { deps_.auth_limits.CheckLoginFailures(account, cb); });
+    if (!failures.ok()) co_return LimitsUnavailableReply<R>(failures.status(), ctx.request_id);
+    if (!failures->allowed) {
+      co_return RateLimitedReply<R>("too many failed logins for this account; retry later",
+                                    failures->retry_after_ms);
+    }
   }
   std::string hash;
   uint64_t user_id = 0;
@@ -106,7 +127,17 @@ Task<rpc::LoginReply> Accounts::Login(CallContext ctx, rpc::LoginRequest req) {
       co_await Await<StatusOr<bool>>([&](auto cb) { hasher_->Verify(req.password(), hash, cb); });
   if (!ok.ok()) co_return HasherErrorReply<R>(ok.status());
   if (!*ok || user_id == 0) {
-    if (plausible) login_failure_limiter_.TryTake(account, nullptr);
+    if (plausible) {
+      // Counted before the answer, so that the next guess sees it. A count
+      // that cannot be made is logged: this attempt failed anyway, and the
+      // next one's check fails closed while the buckets are away.
+      auto counted = co_await Await<StatusOr<state::RateDecision>>(
+          [&](auto cb) { deps_.auth_limits.TakeLoginFailure(account, cb); });
+      if (!counted.ok()) {
+        spdlog::warn("event=auth_rate_limits_unavailable rid={} error={}", ctx.request_id,
+                     counted.status().message());
+      }
+    }
     co_return ErrorReply<R>(Status::Unauthenticated("wrong username or password"));
   }
   std::string token = NewToken();

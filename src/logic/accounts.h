@@ -1,9 +1,11 @@
-// Accounts: registration, login, logout, and who a caller is. Owns the
-// per-network limit on registrations and logins, the per-account limit on
-// failed logins, the per-user limit on user lookups, and the set of user ids
-// known to exist (users are never deleted, so a positive answer never goes
-// stale; bounded by storage.known_users_cache_max, see KnownUsers).
-// Sessions themselves live in the SessionStore seam, shared by every node.
+// Accounts: registration, login, logout, and who a caller is. Enforces the
+// per-network limit on registrations and logins and the per-account limit on
+// failed logins, whose buckets live in the AuthRateLimits seam (shared by
+// every node, so they hold for the whole cluster); owns the per-user limit
+// on user lookups, and the set of user ids known to exist (users are never
+// deleted, so a positive answer never goes stale; bounded by
+// storage.known_users_cache_max, see KnownUsers). Sessions themselves live
+// in the SessionStore seam, shared by every node.
 //
 // Not thread-safe: runs on the Logic facade's strand. `deps` must outlive it.
 #pragma once
@@ -57,9 +59,7 @@ class Accounts {
 
   const LogicDeps& deps_;
   std::unique_ptr<PasswordHasher> hasher_;
-  KeyedRateLimiter<std::string> auth_limiter_;           // by client network
-  KeyedRateLimiter<std::string> login_failure_limiter_;  // by lower-case username
-  KeyedRateLimiter<uint64_t> lookup_limiter_;            // by caller
+  KeyedRateLimiter<uint64_t> lookup_limiter_;  // by caller
   KnownUsers known_users_{deps_.options.storage.known_users_cache_max};
 };
 

@@ -206,6 +206,102 @@ TEST(AccountsTest, FailedLoginsAreLimitedPerAccountAcrossAddresses) {
   EXPECT_EQ(login("alice", "password123").error().code(), rpc::OK);
 }
 
+// Issue 8 (cluster mode): the auth buckets live in the AuthRateLimits seam,
+// which every logic node shares, so a register and a login from one address
+// meet one bucket whichever nodes serve them, and so do the failed logins of
+// one account (in a cluster the seam is Redis).
+TEST(AccountsTest, LogicNodesShareTheAuthBuckets) {
+  Options o = testing::TestOptions();
+  o.rate.auth_burst = 3;
+  o.rate.auth_per_sec = 0.001;
+  o.rate.login_failures_burst = 2;
+  o.rate.login_failures_per_sec = 0.001;
+  LogicWorld w(o);
+  w.AddNode();
+  CallContext from_ip;
+  from_ip.client_ip = "192.0.2.7";
+  rpc::RegisterRequest reg;
+  reg.set_username("alice");
+  reg.set_password("password123");
+  auto login = [&](int node, const std::string& password, const CallContext& ctx) {
+    rpc::LoginRequest req;
+    req.set_username("alice");
+    req.set_password(password);
+    return Wait<rpc::LoginReply>([&](auto cb) { w.node(node).Login(ctx, req, cb); });
+  };
+  ASSERT_EQ(Wait<rpc::RegisterReply>([&](auto cb) { w.node(0).Register(from_ip, reg, cb); })
+                .error()
+                .code(),
+            rpc::OK);
+  EXPECT_EQ(login(1, "password123", from_ip).error().code(), rpc::OK);
+  EXPECT_EQ(login(0, "wrong-password", from_ip).error().code(), rpc::UNAUTHENTICATED);
+  auto limited = login(1, "password123", from_ip);
+  EXPECT_EQ(limited.error().code(), rpc::RATE_LIMITED);
+  EXPECT_GT(limited.error().retry_after_ms(), 0);
+
+  // Failed logins of one account, from other addresses, through both nodes:
+  // one wrong password above and one more fill the bucket of 2.
+  CallContext other;
+  other.client_ip = "198.51.100.9";
+  EXPECT_EQ(login(1, "wrong-again", other).error().code(), rpc::UNAUTHENTICATED);
+  other.client_ip = "198.51.100.10";
+  EXPECT_EQ(login(0, "password123", other).error().code(), rpc::RATE_LIMITED);
+}
+
+// AuthRateLimits that cannot answer, as a cluster's when Redis is away;
+// `fail_count_only`: only the count of a failure fails.
+class UnreachableAuthRateLimits final : public state::AuthRateLimits {
+ public:
+  explicit UnreachableAuthRateLimits(bool fail_count_only) : fail_count_only_(fail_count_only) {}
+  void TakeNetwork(std::string, Callback<StatusOr<state::RateDecision>> done) override {
+    done(Answer(false));
+  }
+  void CheckLoginFailures(std::string, Callback<StatusOr<state::RateDecision>> done) override {
+    done(Answer(false));
+  }
+  void TakeLoginFailure(std::string, Callback<StatusOr<state::RateDecision>> done) override {
+    done(Answer(true));
+  }
+
+ private:
+  StatusOr<state::RateDecision> Answer(bool count) const {
+    if (fail_count_only_ && !count) return state::RateDecision{};
+    return Status::Unavailable("redis: connection refused");
+  }
+  bool fail_count_only_;
+};
+
+// Issue 8: auth buckets that cannot be consulted fail closed: register and
+// login are 503 with a retry hint (and a generic message), nothing is
+// created; a failure that cannot be counted still answers as a failure.
+TEST(AccountsTest, AuthBucketsThatCannotBeConsultedRefuseTheAttempt) {
+  LogicWorld w;
+  w.Register("alice");
+  UnreachableAuthRateLimits away(/*fail_count_only=*/false);
+  w.AddNode(nullptr, &away);
+  rpc::RegisterRequest reg;
+  reg.set_username("bob");
+  reg.set_password("password123");
+  auto refused = Wait<rpc::RegisterReply>([&](auto cb) { w.node(1).Register({}, reg, cb); });
+  EXPECT_EQ(refused.error().code(), rpc::UNAVAILABLE);
+  EXPECT_EQ(refused.error().message(), "temporarily unavailable; retry later");
+  EXPECT_EQ(refused.error().retry_after_ms(), 1000);
+  rpc::LoginRequest login;
+  login.set_username("alice");
+  login.set_password("password123");
+  auto no_login = Wait<rpc::LoginReply>([&](auto cb) { w.node(1).Login({}, login, cb); });
+  EXPECT_EQ(no_login.error().code(), rpc::UNAVAILABLE);
+  EXPECT_EQ(no_login.error().retry_after_ms(), 1000);
+  EXPECT_TRUE(no_login.token().empty());
+  w.Register("bob");  // bob was not created by the refused attempt
+
+  UnreachableAuthRateLimits uncountable(/*fail_count_only=*/true);
+  w.AddNode(nullptr, &uncountable);
+  login.set_password("wrong-password");
+  EXPECT_EQ(Wait<rpc::LoginReply>([&](auto cb) { w.node(2).Login({}, login, cb); }).error().code(),
+            rpc::UNAUTHENTICATED);
+}
+
 // Issue 10, finding 7: argon2id runs on a bounded queue; when it is full,
 // register and login answer UNAVAILABLE with a retry hint (HTTP 503 +
 // Retry-After) at once instead of queueing without bound.

@@ -8,6 +8,7 @@
 #include "connect/connect_service.h"
 #include "presence/presence.h"
 #include "queue/message_log.h"
+#include "state/auth_rate_limits.h"
 #include "state/group_directory.h"
 #include "state/idempotency_store.h"
 #include "state/recent_window.h"
@@ -31,6 +32,9 @@ struct LogicDeps {
   state::SessionStore& sessions;
   state::GroupDirectory& groups;
   state::RecentWindow& recent;
+  // Register and login buckets (per client network, per account's failed
+  // logins).
+  state::AuthRateLimits& auth_limits;
 };
 
 }  // namespace parley::logic

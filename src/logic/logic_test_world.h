@@ -24,6 +24,7 @@
 #include "queue/testing/fault_injecting_message_log.h"
 #include "state/embedded/cached_group_directory.h"
 #include "state/embedded/cached_session_store.h"
+#include "state/embedded/embedded_auth_rate_limits.h"
 #include "state/embedded/embedded_idempotency_store.h"
 #include "state/embedded/memory_recent_window.h"
 #include "state/embedded/memory_sequence_allocator.h"
@@ -88,8 +89,9 @@ class LogicWorld {
     thread_.join();
   }
 
-  // Another logic facade over the same seams.
-  Logic& AddNode(Options* options = nullptr) {
+  // Another logic facade over the same seams (`auth_limits`: other auth
+  // buckets than the world's).
+  Logic& AddNode(Options* options = nullptr, state::AuthRateLimits* auth_limits = nullptr) {
     LogicDeps deps{options ? *options : options_,
                    clock_,
                    *store_,
@@ -101,7 +103,8 @@ class LogicWorld {
                    *sent_,
                    *sessions_,
                    *groups_,
-                   recent_};
+                   recent_,
+                   auth_limits ? *auth_limits : auth_limits_};
     nodes_.push_back(std::move(Logic::Create(io_.get_executor(), deps)).value());
     return *nodes_.back();
   }
@@ -215,6 +218,7 @@ class LogicWorld {
       std::make_shared<connect::testing::RecordingConnectNode>();
   connect::DirectConnectDirectory connects_{kNode};
   state::MemorySequenceAllocator seqs_;
+  state::EmbeddedAuthRateLimits auth_limits_{clock_, options_.rate};
   state::MemoryRecentWindow recent_{256, 10'000, options_.storage.recent_conv_max_bytes,
                                     options_.storage.recent_max_bytes};
   std::unique_ptr<state::EmbeddedIdempotencyStore> sent_;

@@ -288,12 +288,14 @@ struct Call : std::enable_shared_from_this<Call<Req, Reply>> {
 };
 
 // Which logic node a call prefers: the one that holds the caller's per-user
-// (or per-account, per-address) rate buckets and warm caches, so that those
-// limits hold across the cluster as on one node. A login's calls go by its
-// token: HTTP calls carry it, a socket's calls the route key connect made
-// of it; a login attempt by the account it tries, so that guessing one
-// account's password meets one bucket; a registration by the client's
-// address. 0: round-robin.
+// rate buckets (sends, reads, syncs, lookups, groups) and warm caches, so
+// that those limits hold across the cluster as on one node. A login's calls
+// go by its token: HTTP calls carry it, a socket's calls the route key
+// connect made of it. A login attempt goes by the account it tries and a
+// registration by the client's address only to keep caches warm: the auth
+// buckets (per network, per account's failed logins) live in Redis
+// (state::AuthRateLimits), so those limits hold whichever node a register
+// or login meets. 0: round-robin.
 template <typename Req>
 uint64_t AffinityOf(const logic::CallContext& ctx, const Req& req) {
   auto of = [](std::string_view key) { return key.empty() ? 0 : StableHash64(key); };

@@ -5,9 +5,11 @@
 
 #include "state/embedded/cached_group_directory.h"
 #include "state/embedded/cached_session_store.h"
+#include "state/embedded/embedded_auth_rate_limits.h"
 #include "state/embedded/embedded_idempotency_store.h"
 #include "state/embedded/memory_recent_window.h"
 #include "state/embedded/memory_sequence_allocator.h"
+#include "state/testing/auth_rate_limits_contract.h"
 #include "state/testing/group_directory_contract.h"
 #include "state/testing/idempotency_store_contract.h"
 #include "state/testing/recent_window_contract.h"
@@ -74,6 +76,12 @@ struct CachedGroupDirectoryFactory {
   CachedGroupDirectory groups{store.store(), 1000};
 };
 
+struct EmbeddedAuthRateLimitsFactory {
+  AuthRateLimits& Node(int) { return limits; }
+  SystemClock clock;
+  EmbeddedAuthRateLimits limits{clock, testing::AuthRateLimitsContractRates()};
+};
+
 // Beyond the contract: the group cache's byte bound holds whatever the
 // groups weigh, and a group is served the same whether it was cached or not.
 TEST(CachedGroupDirectoryTest, CachedGroupsStayWithinTheByteBound) {
@@ -108,6 +116,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Embedded, IdempotencyStoreContract, EmbeddedIdemp
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, RecentWindowContract, MemoryRecentWindowFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Cached, SessionStoreContract, CachedSessionStoreFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Cached, GroupDirectoryContract, CachedGroupDirectoryFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Embedded, AuthRateLimitsContract, EmbeddedAuthRateLimitsFactory);
 }  // namespace testing
 
 }  // namespace parley::state

@@ -1,12 +1,14 @@
 // The state seams' contract suites, run against the Redis implementations on
 // a real redis-server. The two "nodes" of a suite are two instances, each
 // with state of its own, as two logic processes would have.
+#include "state/redis/redis_auth_rate_limits.h"
 #include "state/redis/redis_group_directory.h"
 #include "state/redis/redis_idempotency_store.h"
 #include "state/redis/redis_recent_window.h"
 #include "state/redis/redis_sequence_allocator.h"
 #include "state/redis/redis_session_store.h"
 #include "state/redis/redis_test_env.h"
+#include "state/testing/auth_rate_limits_contract.h"
 #include "state/testing/group_directory_contract.h"
 #include "state/testing/idempotency_store_contract.h"
 #include "state/testing/recent_window_contract.h"
@@ -68,6 +70,13 @@ struct RedisGroupDirectoryFactory {
   RedisGroupDirectory b{env.NewClient(), env.store(), env.Options("n1")};
 };
 
+struct RedisAuthRateLimitsFactory {
+  AuthRateLimits& Node(int i) { return i == 0 ? a : b; }
+  RedisTestEnv env;
+  RedisAuthRateLimits a{env.NewClient(), env.Options("n0"), testing::AuthRateLimitsContractRates()};
+  RedisAuthRateLimits b{env.NewClient(), env.Options("n1"), testing::AuthRateLimitsContractRates()};
+};
+
 }  // namespace
 
 namespace testing {
@@ -76,6 +85,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Redis, IdempotencyStoreContract, RedisIdempotency
 INSTANTIATE_TYPED_TEST_SUITE_P(Redis, RecentWindowContract, RedisRecentWindowFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Redis, SessionStoreContract, RedisSessionStoreFactory);
 INSTANTIATE_TYPED_TEST_SUITE_P(Redis, GroupDirectoryContract, RedisGroupDirectoryFactory);
+INSTANTIATE_TYPED_TEST_SUITE_P(Redis, AuthRateLimitsContract, RedisAuthRateLimitsFactory);
 }  // namespace testing
 
 }  // namespace parley::state

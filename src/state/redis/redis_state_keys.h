@@ -57,6 +57,15 @@ class RedisStateKeys {
   std::string SessionTombstone(std::string_view token_hash) const {
     return prefix_ + ":{s:" + std::string(token_hash) + "}:revoked";
   }
+  // The auth rate-limit buckets (RedisAuthRateLimits): of a client network
+  // ("192.0.2.1/32", "2001:db8::/64") and of an account's failed logins (the
+  // lower-case username), each its own slot.
+  std::string AuthNetwork(std::string_view network) const {
+    return prefix_ + ":{an:" + std::string(network) + "}:authrate";
+  }
+  std::string LoginFailures(std::string_view account) const {
+    return prefix_ + ":{af:" + std::string(account) + "}:loginfail";
+  }
   std::string Group(uint64_t id) const { return prefix_ + ":{g" + std::to_string(id) + "}:group"; }
   std::string GroupVersion(uint64_t id) const {
     return prefix_ + ":{g" + std::to_string(id) + "}:version";
