@@ -205,6 +205,15 @@ Status EmbeddedServer::ServeAdmin() {
 
 int EmbeddedServer::Run() {
   Parts& p = *parts_;
+  // Before the "listening" line: a SIGTERM sent as soon as it is read must
+  // find the handler, not the default action.
+  std::promise<void> stop;
+  asio::signal_set signals(io_, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("event=shutdown signal={}", sig);
+    stop.set_value();
+  });
   p.http->Start();
   if (p.admin) {
     p.admin->Start();
@@ -218,13 +227,6 @@ int EmbeddedServer::Run() {
   std::printf("parley listening on %s\n", address_.c_str());
   std::fflush(stdout);
 
-  std::promise<void> stop;
-  asio::signal_set signals(io_, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("event=shutdown signal={}", sig);
-    stop.set_value();
-  });
   stop.get_future().wait();
   Shutdown();
   return 0;

@@ -31,6 +31,12 @@ NodeRuntime::~NodeRuntime() {
 }
 
 Status NodeRuntime::Start() {
+  signals_ = std::make_unique<asio::signal_set>(*io_, SIGTERM, SIGINT);
+  signals_->async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("event=shutdown signal={}", sig);
+    RequestStop();
+  });
   for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i) {
     threads_.emplace_back([this] { io_->run(); });
   }
@@ -118,15 +124,9 @@ void NodeRuntime::RequestStop() {
 }
 
 void NodeRuntime::WaitForSignal() {
-  asio::signal_set signals(*io_, SIGTERM, SIGINT);
-  signals.async_wait([this](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("event=shutdown signal={}", sig);
-    RequestStop();
-  });
   stop_.get_future().wait();
   boost::system::error_code ignored;
-  signals.cancel(ignored);
+  if (signals_) signals_->cancel(ignored);
 }
 
 void NodeRuntime::Withdraw() {

@@ -19,6 +19,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include "app/block.h"
 #include "common/callback.h"
@@ -98,6 +99,9 @@ class NodeRuntime {
   std::unique_ptr<discovery::Registration> snowflake_lease_;
   std::unique_ptr<discovery::EtcdRegistration> registration_;
   std::promise<void> stop_;
+  // Installed by Start(), long before the "listening" line that launchers
+  // answer with SIGTERM.
+  std::unique_ptr<boost::asio::signal_set> signals_;
   std::atomic<bool> stopping_{false};
   std::unique_ptr<connect::WsListener> admin_;
   std::string admin_address_;
