@@ -5,7 +5,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
@@ -35,14 +35,15 @@ std::string HostPortOf(const std::string& ws_url) {
 
 // One proxied WebSocket: the client's socket and the connect node's, and a
 // buffer for each direction. Owned by its own pending operations, which all
-// complete on the tunnel's strand: the two directions' loops and Close()
-// never touch the sockets at once.
+// complete on the tunnel's strand (the client socket's: HttpSession hands
+// over a socket bound to a strand of its own): the two directions' loops and
+// Close() never touch the sockets at once.
 class Tunnel : public std::enable_shared_from_this<Tunnel> {
  public:
   Tunnel(beast::tcp_stream client, http::request<http::string_body> request,
          beast::flat_buffer leftover, std::vector<std::string> targets,
          const WsProxy::Options& options, std::shared_ptr<ConnectionLimiter> limiter)
-      : strand_(asio::make_strand(client.get_executor())),
+      : strand_(client.get_executor()),
         limiter_(std::move(limiter)),
         client_(std::move(client)),
         upstream_(strand_),
@@ -51,7 +52,8 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
         targets_(std::move(targets)),
         options_(options),
         up_buf_(options.buffer_bytes),
-        down_buf_(options.buffer_bytes) {}
+        down_buf_(options.buffer_bytes),
+        stall_(strand_) {}
 
   void Start() {
     asio::dispatch(strand_, [self = shared_from_this()] { self->Begin(); });
@@ -139,28 +141,42 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
       if (ec) return self->Close();
       // A client that does not read (though it may send) is cut off after
       // write_stall_timeout_ms without progress, as a connect node would: the
-      // tunnel's buffers are bounded, but the kernel's are not small.
+      // tunnel's buffers are bounded, but the kernel's are not small. A timer
+      // of its own, not the stream's expiry: that would also arm the
+      // client's read whenever it is between two reads, and cut a healthy
+      // tunnel write_stall_timeout_ms later.
       const bool to_client = &to == &self->client_;
-      if (to_client && self->options_.write_stall_timeout_ms != 0) {
-        to.expires_after(std::chrono::milliseconds(self->options_.write_stall_timeout_ms));
-      }
+      if (to_client) self->ArmStallTimer();
       asio::async_write(to, asio::buffer(buf.data(), n),
                         [self, &from, &to, &buf, to_client](boost::system::error_code ec, size_t) {
-                          if (ec) {
-                            if (ec == beast::error::timeout) {
-                              spdlog::info("event=ws_proxy_slow_client stall_ms={}",
-                                           self->options_.write_stall_timeout_ms);
-                            }
-                            return self->Close();
-                          }
-                          if (to_client) to.expires_never();
+                          if (to_client) self->DisarmStallTimer();
+                          if (ec) return self->Close();
                           self->Copy(from, to, buf);
                         });
     });
   }
 
+  void ArmStallTimer() {
+    if (options_.write_stall_timeout_ms == 0) return;
+    const uint64_t armed = ++stall_generation_;
+    stall_.expires_after(std::chrono::milliseconds(options_.write_stall_timeout_ms));
+    stall_.async_wait([self = shared_from_this(), armed](boost::system::error_code ec) {
+      // A newer write re-armed it, or this write finished meanwhile.
+      if (ec || armed != self->stall_generation_) return;
+      spdlog::info("event=ws_proxy_slow_client stall_ms={}", self->options_.write_stall_timeout_ms);
+      self->Close();
+    });
+  }
+
+  void DisarmStallTimer() {
+    if (options_.write_stall_timeout_ms == 0) return;
+    ++stall_generation_;
+    stall_.cancel();
+  }
+
   void Close() {
     boost::system::error_code ignored;
+    stall_.cancel();
     client_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     client_.socket().close(ignored);
     upstream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -180,7 +196,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
         [self = shared_from_this(), res](boost::system::error_code, size_t) { self->Close(); });
   }
 
-  asio::strand<asio::any_io_executor> strand_;
+  asio::any_io_executor strand_;
   // Declared before the sockets: given back after they are closed.
   std::shared_ptr<ConnectionLimiter> limiter_;
   ConnectionLimiter::Lease lease_;
@@ -193,6 +209,10 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   size_t attempt_ = 0;
   std::vector<char> up_buf_;
   std::vector<char> down_buf_;
+  // Times the write in progress to the client; stall_generation_ tells a
+  // wait that outlived its write (cancelled too late) from the current one.
+  asio::steady_timer stall_;
+  uint64_t stall_generation_ = 0;
 };
 
 }  // namespace
