@@ -1,5 +1,7 @@
 #include "logic/accounts.h"
 
+#include <optional>
+
 #include <spdlog/spdlog.h>
 
 #include "common/client_address.h"
@@ -26,6 +28,20 @@ R LimitsUnavailableReply(const Status& s, const std::string& request_id) {
   R r = ErrorReply<R>(Status::Unavailable("temporarily unavailable; retry later"));
   r.mutable_error()->set_retry_after_ms(kLimitsUnavailableRetryMs);
   return r;
+}
+
+// Takes a token from the client network's auth bucket (shared by register
+// and login); the refusal to answer with when there is none, or the buckets
+// cannot be consulted.
+template <typename R>
+Task<std::optional<R>> RefusedByNetworkBucket(state::AuthRateLimits& limits,
+                                              std::string network_key, std::string request_id,
+                                              const char* too_many) {
+  auto network = co_await Await<StatusOr<state::RateDecision>>(
+      [&](auto cb) { limits.TakeNetwork(std::move(network_key), cb); });
+  if (!network.ok()) co_return LimitsUnavailableReply<R>(network.status(), request_id);
+  if (!network->allowed) co_return RateLimitedReply<R>(too_many, network->retry_after_ms);
+  co_return std::nullopt;
 }
 
 // A hasher failure as a reply: a full queue says when to retry.
@@ -60,11 +76,10 @@ Task<rpc::RegisterReply> Accounts::Register(CallContext ctx, rpc::RegisterReques
   const Limits& limits = deps_.options.limits;
   if (Status s = ValidateUsername(req.username(), limits); !s.ok()) co_return ErrorReply<R>(s);
   if (Status s = ValidatePassword(req.password(), limits); !s.ok()) co_return ErrorReply<R>(s);
-  auto network = co_await Await<StatusOr<state::RateDecision>>(
-      [&](auto cb) { deps_.auth_limits.TakeNetwork(NetworkOf(ctx), cb); });
-  if (!network.ok()) co_return LimitsUnavailableReply<R>(network.status(), ctx.request_id);
-  if (!network->allowed) {
-    co_return RateLimitedReply<R>("too many registrations; retry later", network->retry_after_ms);
+  if (auto refused =
+          co_await RefusedByNetworkBucket<R>(deps_.auth_limits, NetworkOf(ctx), ctx.request_id,
+                                             "too many registrations; retry later")) {
+    co_return std::move(*refused);
   }
   auto hash =
       co_await Await<StatusOr<std::string>>([&](auto cb) { hasher_->Hash(req.password(), cb); });
@@ -88,11 +103,10 @@ Task<rpc::RegisterReply> Accounts::Register(CallContext ctx, rpc::RegisterReques
 Task<rpc::LoginReply> Accounts::Login(CallContext ctx, rpc::LoginRequest req) {
   using R = rpc::LoginReply;
   const Limits& limits = deps_.options.limits;
-  auto network = co_await Await<StatusOr<state::RateDecision>>(
-      [&](auto cb) { deps_.auth_limits.TakeNetwork(NetworkOf(ctx), cb); });
-  if (!network.ok()) co_return LimitsUnavailableReply<R>(network.status(), ctx.request_id);
-  if (!network->allowed) {
-    co_return RateLimitedReply<R>("too many login attempts; retry later", network->retry_after_ms);
+  if (auto refused =
+          co_await RefusedByNetworkBucket<R>(deps_.auth_limits, NetworkOf(ctx), ctx.request_id,
+                                             "too many login attempts; retry later")) {
+    co_return std::move(*refused);
   }
   // Malformed credentials cannot match; answer like a wrong password.
   bool plausible =
