@@ -22,4 +22,11 @@ StatusOr<std::shared_ptr<redis::RedisClient>> OpenRedis(boost::asio::any_io_exec
   return client;
 }
 
+rpc::GrpcConnectDirectoryOptions ConnectDirectoryOptions(const ClusterOptions& cluster) {
+  rpc::GrpcConnectDirectoryOptions o;
+  o.client.push_request_max_bytes = cluster.push_request_max_bytes;
+  o.client.push_queue_max_bytes = cluster.push_queue_max_bytes;
+  return o;
+}
+
 }  // namespace parley::app

@@ -2,7 +2,8 @@
 // every role: MariaDB (the store) and Redis (log, presence, shared state).
 // Each function blocks the calling thread until the server answered once, so
 // a process with a wrong address fails at start with a clear error rather
-// than later.
+// than later. Also the options of the ConnectRPC clients (logic and task
+// both push to connect nodes).
 #pragma once
 
 #include <memory>
@@ -12,6 +13,7 @@
 #include "common/options.h"
 #include "common/status.h"
 #include "redis/redis_client.h"
+#include "rpc/grpc_connect_directory.h"
 #include "store/mariadb/mariadb_store.h"
 
 namespace parley::app {
@@ -20,5 +22,6 @@ StatusOr<std::unique_ptr<store::MariaDbStore>> OpenStore(const Options& options)
 // A client for ordinary commands (not for blocking reads).
 StatusOr<std::shared_ptr<redis::RedisClient>> OpenRedis(boost::asio::any_io_executor executor,
                                                         const Options& options);
+rpc::GrpcConnectDirectoryOptions ConnectDirectoryOptions(const ClusterOptions& cluster);
 
 }  // namespace parley::app

@@ -57,7 +57,8 @@ int RunLogic(Options options) {
   state::RedisRecentWindow recent(*redis, st);
   // In Redis, so that every logic node draws from the same buckets.
   state::RedisAuthRateLimits auth_limits(*redis, st, options.rate);
-  auto connects = rpc::GrpcConnectDirectory::Create(rt.discovery(), {});
+  auto connects =
+      rpc::GrpcConnectDirectory::Create(rt.discovery(), ConnectDirectoryOptions(options.cluster));
   if (!connects.ok()) return rt.StartFailed(connects.status());
 
   auto logic = logic::Logic::Create(

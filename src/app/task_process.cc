@@ -50,7 +50,8 @@ int RunTask(Options options) {
 
   // Connections of a connect node that left are dropped from presence.
   auto connects = rpc::GrpcConnectDirectory::Create(
-      rt.discovery(), {}, [&presence](const std::string& node, uint64_t epoch) {
+      rt.discovery(), ConnectDirectoryOptions(options.cluster),
+      [&presence](const std::string& node, uint64_t epoch) {
         presence.RemoveNode(node, epoch, [node, epoch](Status s) {
           if (!s.ok()) {
             spdlog::warn("event=presence_cleanup_failed node={} epoch={} error=\"{}\"", node, epoch,

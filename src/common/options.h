@@ -201,6 +201,11 @@ struct ClusterOptions {
   uint32_t ring_vnodes = 64;
   // MariaDB connections per process that uses the store.
   uint32_t mysql_pool = 4;
+  // ConnectRPC pushes to one connect node go one request at a time (so they
+  // keep their order); those made meanwhile are merged into requests of at
+  // most push_request_max_bytes, and at most push_queue_max_bytes wait.
+  uint32_t push_request_max_bytes = 1 << 20;
+  uint64_t push_queue_max_bytes = 64ULL << 20;
 };
 
 struct Options {

@@ -18,7 +18,8 @@ class ConnectService {
   virtual ~ConnectService() = default;
   // Queues each event on every live connection of its users on this node
   // (except the event's origin connection). A pushed message is serialized
-  // once per event and its bytes shared by every connection.
+  // once per event and its bytes shared by every connection. Pushes made by
+  // one caller are queued in the order it made them.
   virtual void Push(rpc::PushRequest req, Callback<rpc::PushReply> done) = 0;
   virtual void Kick(rpc::KickRequest req, Callback<rpc::KickReply> done) = 0;
 };

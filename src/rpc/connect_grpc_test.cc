@@ -73,6 +73,71 @@ TEST_F(ConnectGrpcTest, PushesHeldByTheNodeAreAnsweredWhenItAnswers) {
   EXPECT_TRUE(testing::WaitUntil([&] { return answered->load(); }));
 }
 
+PushRequest PushTo(uint64_t user) {
+  PushRequest req;
+  PushEvent* ev = req.add_events();
+  ev->add_user_ids(user);
+  ev->mutable_msg()->set_conv("p:1:" + std::to_string(user));
+  return req;
+}
+
+std::vector<uint64_t> UsersIn(const PushRequest& req) {
+  std::vector<uint64_t> users;
+  for (const PushEvent& ev : req.events()) users.push_back(ev.user_ids(0));
+  return users;
+}
+
+// Concurrent unary calls may be served in any order, so a later push could
+// overtake an earlier one of the same conversation: pushes to one node go
+// one request at a time, and those made meanwhile ride in the next request.
+TEST_F(ConnectGrpcTest, PushesReachTheNodeInOrderOneRequestAtATime) {
+  ConnectGrpcClientOptions o;
+  o.push_request_max_bytes = 2 * PushTo(2).ByteSizeLong();
+  ConnectGrpcClient client("c1", 5, Loopback(server_->port()), o);
+  node_.Hold();
+  std::atomic<int> answered = 0;
+  auto count = [&answered](PushReply) { ++answered; };
+  client.Push(PushTo(1), count);
+  ASSERT_TRUE(testing::WaitUntil([&] { return node_.push_count() == 1; }));
+  for (uint64_t user : {2, 3, 4}) client.Push(PushTo(user), count);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(node_.push_count(), 1u) << "nothing overtakes the push in flight";
+
+  node_.AnswerHeld();
+  ASSERT_TRUE(testing::WaitUntil([&] { return node_.push_count() == 2; }));
+  EXPECT_TRUE(testing::WaitUntil([&] { return answered == 1; }));
+  node_.AnswerHeld();
+  ASSERT_TRUE(testing::WaitUntil([&] { return node_.push_count() == 3; }));
+  node_.AnswerHeld();
+  EXPECT_TRUE(testing::WaitUntil([&] { return answered == 4; }));
+  auto pushes = node_.pushes();
+  EXPECT_EQ(UsersIn(pushes[0]), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(UsersIn(pushes[1]), (std::vector<uint64_t>{2, 3})) << "merged up to the byte bound";
+  EXPECT_EQ(UsersIn(pushes[2]), (std::vector<uint64_t>{4}));
+  EXPECT_EQ(client.failed_calls(), 0u);
+}
+
+TEST_F(ConnectGrpcTest, APushBeyondTheQueueBoundFailsAtOnceAndLaterOnesStillGo) {
+  ConnectGrpcClientOptions o;
+  o.push_queue_max_bytes = PushTo(2).ByteSizeLong();
+  ConnectGrpcClient client("c1", 5, Loopback(server_->port()), o);
+  node_.Hold();
+  client.Push(PushTo(1), [](PushReply) {});
+  ASSERT_TRUE(testing::WaitUntil([&] { return node_.push_count() == 1; }));
+  client.Push(PushTo(2), [](PushReply) {});
+  Wait<PushReply>([&](auto cb) { client.Push(PushTo(3), cb); });  // answered at once
+  EXPECT_EQ(client.failed_calls(), 1u);
+
+  node_.AnswerHeld();
+  ASSERT_TRUE(testing::WaitUntil([&] { return node_.push_count() == 2; }));
+  node_.AnswerHeld();
+  auto pushes = node_.pushes();
+  EXPECT_EQ(UsersIn(pushes[1]), (std::vector<uint64_t>{2}));
+  client.Push(PushTo(4), [](PushReply) {});
+  ASSERT_TRUE(testing::WaitUntil([&] { return node_.push_count() == 3; }));
+  node_.AnswerHeld();
+}
+
 TEST_F(ConnectGrpcTest, ACallToAStoppedNodeCompletesEmptyAndIsCounted) {
   server_->Shutdown();
   PushRequest req;

@@ -10,7 +10,8 @@ namespace parley::rpc {
 StatusOr<std::unique_ptr<GrpcConnectDirectory>> GrpcConnectDirectory::Create(
     discovery::Discovery& discovery, GrpcConnectDirectoryOptions options, DepartedFn on_departed) {
   if (Status s = Validate(options.client.channel); !s.ok()) return s;
-  if (options.role.empty() || options.client.timeout_ms == 0 || options.max_nodes == 0) {
+  if (options.role.empty() || options.client.timeout_ms == 0 || options.max_nodes == 0 ||
+      options.client.push_request_max_bytes == 0 || options.client.push_queue_max_bytes == 0) {
     return Status::InvalidArgument("connect directory: empty role or a zero limit");
   }
   std::unique_ptr<GrpcConnectDirectory> self(

@@ -8,7 +8,9 @@
 //  3. sends each (node, node epoch) holding any of them one Push with the
 //     batch's events for its users, in log order;
 //  4. acks the batch once every node answered.
-// Batches are handled one at a time, so pushes leave in log order.
+// Batches are handled one at a time, so pushes leave in log order (and a
+// ConnectService keeps the order of the pushes made to it: the gRPC client
+// has one request in flight per node).
 //
 // When something fails:
 // - A node epoch that is no longer in the directory (the node died, or came

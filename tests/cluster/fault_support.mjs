@@ -342,8 +342,10 @@ export class Workload {
 
   // Waits for full service after a fault at `t0`: every client connected, a
   // new message in every conversation acknowledged and seen by all of its
-  // participants. Prints and returns recovery_ms.
+  // participants. Prints and returns recovery_ms, and how much of it the
+  // fault itself took (e.g. the launcher restarting a server: fault_ms).
   async recovered(t0, what) {
+    console.log(`fault_ms=${Date.now() - t0} fault="${what}"`);
     const probes = this.convs.map((c, i) => ({ c, id: c.sender.send(c.to, `probe ${i}`, `P-${Date.now()}-${i}`) }));
     const deadline = Date.now() + RECOVERY_TIMEOUT_MS;
     for (;;) {

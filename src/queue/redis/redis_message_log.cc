@@ -174,8 +174,26 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
     spdlog::warn("event=log_read_failed group={} error=\"{}\"", group_, s.message());
     if (r.ok() && r->is_error() && r->str.starts_with("NOGROUP")) {
       for (auto& [p, cursor] : parts_) cursor = Cursor{};
+      // Offsets of the lost group's entries may come back on new entries.
+      std::lock_guard lock(log_->mu_);
+      log_->groups_.at(group_)->delivered.clear();
+    } else if (!r.ok()) {
+      ReadOwnPendingAgain();
     }
     Wait(kRetryDelay);
+  }
+
+  // The connection failed with a read or claim in flight. Redis may have
+  // recorded entries as ours (with AOF, durably) and lost the reply: without
+  // this they would wait redelivery_ms (30 s by default) to come back, which
+  // is what made a Redis restart look like a 30 s outage. The history read
+  // delivers our pending entries again, less those the handler still has.
+  void ReadOwnPendingAgain() {
+    for (auto& [p, cursor] : parts_) {
+      if (cursor.phase != Phase::kLive) continue;
+      cursor.phase = Phase::kHistory;
+      cursor.history_from = "0-0";
+    }
   }
 
   std::chrono::milliseconds UntilRedelivery() const {
@@ -268,7 +286,7 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
                            it->second.phase = Phase::kLive;
                          }
                        }
-                       self->Deliver(batches);
+                       self->Deliver(batches, /*skip_in_hand=*/true);
                        self->Next();
                      });
   }
@@ -309,7 +327,10 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
     client_->Pipeline(
         std::move(cmds), [self = shared_from_this(), parts](StatusOr<std::vector<Reply>> r) {
           if (self->stopped_) return;
-          if (!r.ok()) return self->Wait(kRetryDelay);
+          if (!r.ok()) {
+            self->ReadOwnPendingAgain();
+            return self->Wait(kRetryDelay);
+          }
           bool finished = true;
           std::vector<std::pair<uint32_t, Reply*>> batches;
           for (size_t i = 0; i < parts.size(); ++i) {
@@ -334,8 +355,9 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
   }
 
   // Hands `batches` (per partition, in stream order) to the handler, at most
-  // max_batch entries per call.
-  void Deliver(const std::vector<std::pair<uint32_t, Reply*>>& batches) {
+  // max_batch entries per call; with skip_in_hand, not those delivered and
+  // not acked yet (the handler has them: its ack is coming).
+  void Deliver(const std::vector<std::pair<uint32_t, Reply*>>& batches, bool skip_in_hand = false) {
     std::vector<LogEntry> entries;
     for (const auto& [p, list] : batches) {
       for (Reply& e : list->elements) {
@@ -355,12 +377,15 @@ class RedisMessageLog::Reader : public std::enable_shared_from_this<Reader> {
         entries.push_back(std::move(entry));
       }
     }
-    if (entries.empty()) return;
     {
       std::lock_guard lock(log_->mu_);
       auto& delivered = log_->groups_.at(group_)->delivered;
+      if (skip_in_hand) {
+        std::erase_if(entries, [&](const LogEntry& e) { return delivered.contains(e.offset); });
+      }
       for (const auto& e : entries) delivered.insert(e.offset);
     }
+    if (entries.empty()) return;
     for (size_t i = 0; i < entries.size() && !stopped_; i += max_batch_) {
       size_t end = std::min(entries.size(), i + max_batch_);
       std::vector<LogEntry> chunk(std::make_move_iterator(entries.begin() + i),

@@ -256,6 +256,36 @@ TEST_F(RedisMessageLogTest, AppendedEntriesSurviveARedisCrash) {
   EXPECT_EQ(std::vector<uint64_t>(ids.begin(), ids.begin() + 5), Ids(1, 5));
 }
 
+// What a Redis restart does to a blocked read: Redis has recorded the
+// entries as delivered to this consumer, and the reply is lost with the
+// connection. They come back at once, not after the redelivery timeout.
+TEST_F(RedisMessageLogTest, EntriesWhoseReadReplyWasLostComeBackAfterTheConnectionFails) {
+  auto o = Options();
+  o.redelivery_ms = 60'000;
+  o.unacked_max = 1;  // holds the reader off ">" while the test plays the lost reply
+  RedisMessageLog& log = Open(o);
+  const std::string key = redis::LogKey(P("p:1:2"));
+  LogCollector& c = Collect(log, "push", false);
+  log.Subscribe("push", 10, false, c.Handler());
+  ASSERT_OK(Append(log, LogMsgs(1, 1)));
+  auto first = c.WaitFor(1);
+
+  ASSERT_OK(Append(log, LogMsgs(2, 2)));
+  // Entries 2 and 3 become this consumer's pending entries; no reply reaches the log.
+  Reply stolen =
+      Run({"XREADGROUP", "GROUP", "push", o.consumer, "COUNT", "10", "STREAMS", key, ">"});
+  ASSERT_EQ(stolen.elements.size(), 1u);
+  ASSERT_EQ(stolen.elements[0].elements.at(1).elements.size(), 2u);
+
+  log.Ack("push", {first[0].offset});  // below unacked_max again: the reader blocks on ">"
+  ASSERT_TRUE(Eventually([&] {
+    return Run({"CLIENT", "LIST"}).str.find(" flags=b ") != std::string::npos;  // blocked
+  }));
+  Run({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  c.WaitFor(3);
+  EXPECT_EQ(c.MsgIds(), Ids(1, 3)) << "well before redelivery_ms";
+}
+
 TEST_F(RedisMessageLogTest, LagCountsOtherProcessesAppendsOnceRefreshed) {
   auto o = Options("node-a:1");
   o.lag_refresh_ms = 50;

@@ -102,7 +102,13 @@ struct RedisIdempotencyStore::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void OnAnswer(WaiterPtr w, StatusOr<redis::Reply> reply) {
-    if (!reply.ok()) return w->done(reply.status());
+    if (!reply.ok()) {
+      // The connection failed: Redis may have made the claim and lost only
+      // the reply. Nobody would release it, and every retry of the send
+      // would wait in line until it expired.
+      Unclaim(w->record, "P" + w->token, ClaimExpiry(), kUnclaimBackoffMin, nullptr);
+      return w->done(reply.status());
+    }
     if (Status s = ErrorOf(*reply); !s.ok()) return w->done(s);
     const auto& e = reply->elements;
     if (reply->type != redis::Reply::Type::kArray || e.empty()) {
@@ -112,8 +118,7 @@ struct RedisIdempotencyStore::Impl : std::enable_shared_from_this<Impl> {
       {
         std::lock_guard lock(mu);
         if (owned.size() >= kSweepAt) Sweep();
-        owned[w->record] = {w->token,
-                            Clock::now() + std::chrono::milliseconds(options.claim_ttl_ms)};
+        owned[w->record] = {w->token, ClaimExpiry()};
       }
       return w->done(state::Claim{true, {}});
     }
@@ -134,6 +139,35 @@ struct RedisIdempotencyStore::Impl : std::enable_shared_from_this<Impl> {
     timer->async_wait(
         [self = shared_from_this(), w, timer](const boost::system::error_code&) { self->Ask(w); });
   }
+
+  Clock::time_point ClaimExpiry() const {
+    return Clock::now() + std::chrono::milliseconds(options.claim_ttl_ms);
+  }
+
+  // Deletes our pending claim (`value`) of `record`; `done` (may be empty)
+  // gets the first attempt's result. Attempts that fail with the connection
+  // (Redis restarting) are repeated with backoff until the claim would have
+  // expired by itself: a claim left behind holds every retry of its send in
+  // line for claim_ttl_ms, which made a Redis restart a 30 s outage of sends.
+  void Unclaim(std::string record, std::string value, Clock::time_point expires,
+               uint32_t backoff_ms, Callback<Status> done) {
+    client->Eval(release_script, {record}, {value},
+                 [self = shared_from_this(), record, value, expires, backoff_ms,
+                  done = std::move(done)](StatusOr<redis::Reply> r) {
+                   if (done) done(r.ok() ? ErrorOf(*r) : r.status());
+                   auto wait = std::chrono::milliseconds(backoff_ms);
+                   if (r.ok() || Clock::now() + wait >= expires) return;
+                   auto timer = std::make_shared<boost::asio::steady_timer>(self->ex, wait);
+                   timer->async_wait([self, timer, record, value, expires,
+                                      next = std::min(backoff_ms * 2, kUnclaimBackoffMax)](
+                                         const boost::system::error_code&) {
+                     self->Unclaim(record, value, expires, next, nullptr);
+                   });
+                 });
+  }
+
+  static constexpr uint32_t kUnclaimBackoffMin = 50;
+  static constexpr uint32_t kUnclaimBackoffMax = 1000;
 
   // Forgets owned claims past their TTL (an owner that never completed nor
   // released). With mu held.
@@ -204,14 +238,18 @@ void RedisIdempotencyStore::Complete(std::vector<std::pair<SendKey, rpc::SendRep
 }
 
 void RedisIdempotencyStore::Release(std::vector<SendKey> keys, Callback<Status> done) {
-  std::vector<std::pair<std::string, std::string>> ours;  // record, pending value
+  struct Ours {
+    std::string record, value;  // value: our pending claim
+    Clock::time_point expires;
+  };
+  std::vector<Ours> ours;
   {
     std::lock_guard lock(impl_->mu);
     for (const SendKey& key : keys) {
       std::string record = impl_->keys.Sent(key.conv, key.from, key.client_id);
       auto it = impl_->owned.find(record);
       if (it == impl_->owned.end()) continue;  // not ours: nothing to release
-      ours.emplace_back(std::move(record), "P" + it->second.token);
+      ours.push_back({std::move(record), "P" + it->second.token, it->second.expires});
       impl_->owned.erase(it);
     }
   }
@@ -225,7 +263,8 @@ void RedisIdempotencyStore::Release(std::vector<SendKey> keys, Callback<Status> 
         done(Status::Ok());
       });
   for (size_t i = 0; i < ours.size(); ++i) {
-    impl_->client->Eval(impl_->release_script, {ours[i].first}, {ours[i].second}, gather->Slot(i));
+    impl_->Unclaim(std::move(ours[i].record), std::move(ours[i].value), ours[i].expires,
+                   Impl::kUnclaimBackoffMin, gather->Slot(i));
   }
 }
 

@@ -15,7 +15,11 @@
 // whichever node made them. A waiter that stops asking (its process died)
 // loses its place after claim_waiter_stale_ms; an owner that dies frees the
 // key after claim_ttl_ms. Release deletes the record only while it is still
-// our pending claim: an acked record is never removed.
+// our pending claim: an acked record is never removed. A release that fails
+// with the connection, and the release of a claim whose reply was lost with
+// it (Redis may have made the claim), are retried until Redis answers or the
+// claim would have expired anyway, so that the retries of a send do not
+// wait claim_ttl_ms behind a claim nobody holds after Redis restarts.
 //
 // Thread-safe. Callbacks run on the Redis client's strand or a timer of `ex`,
 // never under a lock. The object may be destroyed while calls are in flight

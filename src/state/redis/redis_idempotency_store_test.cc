@@ -1,7 +1,7 @@
 // What RedisIdempotencyStore adds to the seam's contract: the records are
 // shared by processes through Redis, under the sender's hash tag (a client id
 // is unique per sender whatever the recipient); an acked record is never released; a dead owner's
-// claim frees after the claim TTL.
+// claim frees after the claim TTL; a live owner's release outlasts a lost connection.
 #include "state/redis/redis_idempotency_store.h"
 
 #include <chrono>
@@ -86,6 +86,25 @@ TEST_F(RedisIdempotencyStoreTest, AClaimHeldByADeadOwnerFreesAfterTheClaimTtl) {
   EXPECT_FALSE(claim->answered());
   ASSERT_TRUE(claim->WaitAnswered());
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(350));
+  ASSERT_OK(claim->value().status());
+  EXPECT_TRUE(claim->value()->owned);
+}
+
+// As when Redis restarts: a claim left behind would hold every retry of the
+// send in line for the claim TTL.
+TEST_F(RedisIdempotencyStoreTest, AReleaseThatFailsWithTheConnectionIsRetriedUntilRedisAnswers) {
+  RedisStateOptions o = RedisTestEnv::Options();
+  o.claim_ttl_ms = 60'000;
+  auto owner = Node("owner", o);
+  ASSERT_TRUE(ClaimOf(*owner, key_)->owned);
+  env_.Run({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  Status first = Wait<Status>([&](auto cb) { owner->Release({key_}, cb); });
+  EXPECT_EQ(first.code(), Code::kUnavailable) << "the connection was gone";
+
+  auto other = Node("other", o);
+  auto claim = std::make_shared<Later<StatusOr<Claim>>>();
+  other->Claim(key_, 0, claim->callback());
+  ASSERT_TRUE(claim->WaitAnswered()) << "long before the claim's 60 s TTL";
   ASSERT_OK(claim->value().status());
   EXPECT_TRUE(claim->value()->owned);
 }

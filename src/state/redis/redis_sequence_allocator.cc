@@ -216,7 +216,11 @@ struct RedisSequenceAllocator::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void OnLeaseReply(RequestPtr r, StatusOr<redis::Reply> reply) {
-    if (!reply.ok()) return Fail(std::move(r), reply.status());
+    if (!reply.ok()) {
+      // Lost with the connection: the script may have taken this group too.
+      FreeGroup(*r, r->taken);
+      return Fail(std::move(r), reply.status());
+    }
     if (Status s = ErrorOf(*reply); !s.ok()) return Fail(std::move(r), s);
     const auto& e = reply->elements;
     if (reply->type != redis::Reply::Type::kArray || e.empty()) {
@@ -302,19 +306,53 @@ struct RedisSequenceAllocator::Impl : std::enable_shared_from_this<Impl> {
     r->done(std::move(status));
   }
 
-  // Frees the leases of the groups taken so far (best effort: they expire).
+  // Frees the leases of the groups taken so far.
   void FreeTaken(const Request& r) {
-    for (size_t gi = 0; gi < r.taken; ++gi) {
-      const Group& g = r.groups[gi];
-      std::vector<std::string> args = {r.lease_id, std::to_string(options.lease_ttl_ms), "0"};
-      for (size_t j = 0; j < g.claims.size(); ++j) {
-        args.emplace_back();
-        args.emplace_back();
-      }
-      client->Eval(finish_script, GroupKeys(r.claims, g.claims), std::move(args),
-                   [](StatusOr<redis::Reply>) {});
-    }
+    for (size_t gi = 0; gi < r.taken; ++gi) FreeGroup(r, gi);
   }
+
+  void FreeGroup(const Request& r, size_t gi) {
+    const Group& g = r.groups[gi];
+    std::vector<std::string> args = {r.lease_id, std::to_string(options.lease_ttl_ms), "0"};
+    for (size_t j = 0; j < g.claims.size(); ++j) {
+      args.emplace_back();
+      args.emplace_back();
+    }
+    FinishUntilAnswered(GroupKeys(r.claims, g.claims), std::move(args), LeaseExpiry(),
+                        kFinishBackoffMin, nullptr);
+  }
+
+  Clock::time_point LeaseExpiry() const {
+    return Clock::now() + std::chrono::milliseconds(options.lease_ttl_ms);
+  }
+
+  // Runs the finish script (which touches only leases still ours, and only
+  // raises counters); `done` (may be empty) gets the first attempt's reply.
+  // Attempts that fail with the connection (Redis restarting) are repeated
+  // with backoff until the leases would have expired by themselves: a lease
+  // left behind holds its conversations' sends for lease_ttl_ms, which made
+  // a Redis restart a 10 s outage for them.
+  void FinishUntilAnswered(std::vector<std::string> script_keys, std::vector<std::string> args,
+                           Clock::time_point expires, uint32_t backoff_ms,
+                           Callback<StatusOr<redis::Reply>> done) {
+    client->Eval(finish_script, script_keys, args,
+                 [self = shared_from_this(), script_keys, args, expires, backoff_ms,
+                  done = std::move(done)](StatusOr<redis::Reply> reply) {
+                   const bool lost = !reply.ok();
+                   if (done) done(std::move(reply));
+                   auto wait = std::chrono::milliseconds(backoff_ms);
+                   if (!lost || Clock::now() + wait >= expires) return;
+                   auto timer = std::make_shared<boost::asio::steady_timer>(self->ex, wait);
+                   timer->async_wait([self, timer, script_keys, args, expires,
+                                      next = std::min(backoff_ms * 2, kFinishBackoffMax)](
+                                         const boost::system::error_code&) {
+                     self->FinishUntilAnswered(script_keys, args, expires, next, nullptr);
+                   });
+                 });
+  }
+
+  static constexpr uint32_t kFinishBackoffMin = 50;
+  static constexpr uint32_t kFinishBackoffMax = 1000;
 
   // --- seeding ---
 
@@ -415,7 +453,8 @@ struct RedisSequenceAllocator::Impl : std::enable_shared_from_this<Impl> {
         auto nh = next_holder.find(o.claims[i].conv);
         args.push_back(nh == next_holder.end() ? "" : nh->second);
       }
-      client->Eval(finish_script, GroupKeys(o.claims, idx), std::move(args), gather->Slot(slot++));
+      FinishUntilAnswered(GroupKeys(o.claims, idx), std::move(args), LeaseExpiry(),
+                          kFinishBackoffMin, gather->Slot(slot++));
     }
   }
 

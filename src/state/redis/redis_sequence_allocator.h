@@ -16,7 +16,10 @@
 // is handed to a local waiter at most lease_handovers_while_wanted times,
 // then goes to the reserving process, so a busy process cannot starve
 // another. A holder that dies frees its
-// conversations after lease_ttl_ms.
+// conversations after lease_ttl_ms. A commit, abort or free that fails with
+// the connection (and the free of a lease whose reply was lost with it) is
+// retried until Redis answers or the lease would have expired anyway, so a
+// Redis restart does not hold conversations for lease_ttl_ms.
 //
 // A lease that expires while its holder is still appending does not by
 // itself prevent a second holder from reading the same counter: the message

@@ -1,5 +1,6 @@
 // What RedisSequenceAllocator adds to the seam's contract: several processes
-// share one Redis, a dead holder's lease expires, and counters missing from
+// share one Redis, a dead holder's lease expires (a live holder's abort
+// outlasts a lost connection), and counters missing from
 // Redis are seeded from the Store (with a gap when Redis lost its data).
 #include "state/redis/redis_sequence_allocator.h"
 
@@ -110,6 +111,26 @@ TEST_F(RedisSequenceAllocatorTest, TheLeaseOfADeadHolderExpiresAfterTheLeaseTtl)
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(350));
   ASSERT_OK(lease->value().status());
   EXPECT_EQ(lease->value()->first[0], 1u);  // the dead holder's seqs were never used
+}
+
+// As when Redis restarts: a lease left behind would hold the conversation's
+// sends on every node for the lease TTL.
+TEST_F(RedisSequenceAllocatorTest, AnAbortThatFailsWithTheConnectionIsRetriedUntilRedisAnswers) {
+  RedisStateOptions o = RedisTestEnv::Options();
+  o.lease_ttl_ms = 60'000;
+  auto holder = Node("holder", o);
+  auto lease = Acquire(*holder, {{"g:9", 3}});
+  ASSERT_OK(lease.status());
+  env_.Run({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
+  Status first = Wait<Status>([&](auto cb) { holder->Abort(lease->id, cb); });
+  EXPECT_EQ(first.code(), Code::kUnavailable) << "the connection was gone";
+
+  auto other = Node("other", o);
+  auto next = std::make_shared<Later<StatusOr<SeqLease>>>();
+  other->Acquire({{"g:9", 1}}, next->callback());
+  ASSERT_TRUE(next->WaitAnswered()) << "long before the lease's 60 s TTL";
+  ASSERT_OK(next->value().status());
+  EXPECT_EQ(next->value()->first[0], 1u) << "the aborted seqs are used";
 }
 
 TEST_F(RedisSequenceAllocatorTest, ACounterMissingFromRedisIsSeededFromTheStore) {
