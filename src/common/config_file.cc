@@ -117,6 +117,7 @@ std::map<std::string, Setter> Bindings(Options* o) {
   StorageOptions& s = o->storage;
   add("storage.data_dir", &s.data_dir);
   add("storage.commit_batch_max", &s.commit_batch_max);
+  add("storage.store_commit_linger_ms", &s.store_commit_linger_ms);
   add("storage.idempotency_ttl_ms", &s.idempotency_ttl_ms);
   add("storage.idempotency_cache_max", &s.idempotency_cache_max);
   add("storage.log_redelivery_ms", &s.log_redelivery_ms);

@@ -150,6 +150,10 @@ struct StorageOptions {
   // Group commit: a batch is committed when it reaches this many entries or
   // when the writer finds nothing more queued, whichever is first.
   uint32_t commit_batch_max = 2048;
+  // The store's writes that no client waits on (the persist consumer's
+  // batches: the log already holds those messages durably) wait up to this
+  // long to be committed together; 0 commits them as soon as the writer is free.
+  uint32_t store_commit_linger_ms = 50;
   // Idempotency keys are remembered at least this long.
   int64_t idempotency_ttl_ms = 24LL * 3600 * 1000;
   // Keys kept in memory; beyond it misses are checked against the store.

@@ -7,11 +7,13 @@
 namespace parley::sqlite {
 
 SqliteWriter::SqliteWriter(std::unique_ptr<SqliteDb> db, uint32_t batch_max,
-                           Maintenance maintenance, uint32_t maintenance_interval_ms)
+                           Maintenance maintenance, uint32_t maintenance_interval_ms,
+                           std::chrono::milliseconds linger)
     : db_(std::move(db)),
       batch_max_(batch_max == 0 ? 1 : batch_max),
       maintenance_(std::move(maintenance)),
       maintenance_interval_ms_(maintenance_interval_ms == 0 ? 1 : maintenance_interval_ms),
+      linger_(linger),
       thread_([this] { Run(); }) {}
 
 SqliteWriter::~SqliteWriter() { Close(); }
@@ -20,9 +22,14 @@ void SqliteWriter::Submit(std::unique_ptr<Op> op) {
   {
     std::lock_guard lock(mu_);
     if (!closing_) {
+      const bool urgent = op->Urgent();
+      if (queue_.empty()) first_queued_at_ = std::chrono::steady_clock::now();
+      queued_weight_ += op->Weight();
+      queued_urgent_ += urgent ? 1 : 0;
       queue_.push_back(std::move(op));
-      // Only an idle writer waits; a busy one drains the queue before waiting.
-      if (queue_.size() == 1) cv_.notify_one();
+      // An idle writer waits for the first op; a lingering one for an urgent
+      // op or a full batch. A busy one drains the queue before waiting.
+      if (queue_.size() == 1 || urgent || queued_weight_ >= batch_max_) cv_.notify_one();
       return;
     }
   }
@@ -53,12 +60,25 @@ void SqliteWriter::Run() {
       } else {
         cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
       }
+      if (linger_.count() > 0 && !queue_.empty()) {
+        auto commit_by = first_queued_at_ + linger_;
+        if (maintenance_) commit_by = std::min(commit_by, next_maintenance);
+        cv_.wait_until(lock, commit_by, [&] {
+          return closing_ || queued_urgent_ > 0 || queued_weight_ >= batch_max_;
+        });
+      }
       size_t weight = 0;
       while (!queue_.empty() && (ops.empty() || weight < batch_max_)) {
-        weight += queue_.front()->Weight();
+        Op& op = *queue_.front();
+        weight += op.Weight();
+        queued_weight_ -= op.Weight();
+        queued_urgent_ -= op.Urgent() ? 1 : 0;
         ops.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      // What is left was queued while the batch lingered: it commits next,
+      // without lingering again.
+      if (!queue_.empty()) first_queued_at_ = std::chrono::steady_clock::time_point::min();
       closing = closing_ && queue_.empty();
     }
     if (!ops.empty()) {

@@ -5,10 +5,17 @@
 // runs inside its own savepoint, so a failed op rolls back alone and does not
 // poison the others of its batch.
 //
+// Linger: ops that no caller is waiting on (Op::Urgent() false, such as the
+// persist consumer's batches) may wait up to `linger` for company before
+// their commit, so that one commit, one fsync and one rewrite of each B-tree
+// page touched serve many of them. An urgent op, a queue of batch_max
+// weight, or Close ends the wait at once.
+//
 // Thread-safe: Submit() and Close() may be called from any thread except the
 // writer's own (an op's Finish must not call Close).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,6 +40,8 @@ class SqliteWriter {
     virtual ~Op() = default;
     // How much of the batch this op takes (e.g. rows); at least 1.
     virtual size_t Weight() const { return 1; }
+    // Whether a caller is waiting on this op; those that are not may linger.
+    virtual bool Urgent() const { return true; }
     // Runs on the writer thread inside the batch's transaction. A non-OK
     // result rolls back this op's changes only.
     virtual Status Apply(SqliteDb& db) = 0;
@@ -49,7 +58,8 @@ class SqliteWriter {
 
   // Starts the thread. `db` must be a kWriter connection.
   SqliteWriter(std::unique_ptr<SqliteDb> db, uint32_t batch_max, Maintenance maintenance = nullptr,
-               uint32_t maintenance_interval_ms = 200);
+               uint32_t maintenance_interval_ms = 200,
+               std::chrono::milliseconds linger = std::chrono::milliseconds(0));
   ~SqliteWriter();  // Close()
   SqliteWriter(const SqliteWriter&) = delete;
   SqliteWriter& operator=(const SqliteWriter&) = delete;
@@ -67,11 +77,15 @@ class SqliteWriter {
   const uint32_t batch_max_;
   const Maintenance maintenance_;
   const uint32_t maintenance_interval_ms_;
+  const std::chrono::milliseconds linger_;
 
   std::mutex mu_;
   std::condition_variable cv_;
   // State below is protected by mu_.
   std::deque<std::unique_ptr<Op>> queue_;
+  size_t queued_weight_ = 0;
+  size_t queued_urgent_ = 0;
+  std::chrono::steady_clock::time_point first_queued_at_;  // of queue_.front()
   bool closing_ = false;
 
   std::mutex close_mu_;  // serializes Close() callers

@@ -36,8 +36,9 @@ class Recorder {
 class InsertOp final : public SqliteWriter::Op {
  public:
   InsertOp(int id, bool fail, Recorder* rec, std::promise<Status>* done,
-           std::shared_future<void> gate = {})
-      : id_(id), fail_(fail), rec_(rec), done_(done), gate_(std::move(gate)) {}
+           std::shared_future<void> gate = {}, bool urgent = true)
+      : id_(id), fail_(fail), rec_(rec), done_(done), gate_(std::move(gate)), urgent_(urgent) {}
+  bool Urgent() const override { return urgent_; }
   Status Apply(SqliteDb& db) override {
     rec_->Add("A" + std::to_string(id_));
     auto st = db.Prepare("INSERT INTO t(id) VALUES(?1)");
@@ -59,6 +60,7 @@ class InsertOp final : public SqliteWriter::Op {
   Recorder* rec_;
   std::promise<Status>* done_;
   std::shared_future<void> gate_;
+  bool urgent_;
 };
 
 std::unique_ptr<SqliteDb> OpenWithTable(const std::string& path) {
@@ -162,6 +164,57 @@ TEST(SqliteWriterTest, CloseFinishesQueuedOpsAndRejectsLaterOnes) {
   writer->Submit(std::make_unique<InsertOp>(999, false, &rec, &late));
   EXPECT_EQ(late.get_future().get().code(), Code::kUnavailable);
   EXPECT_EQ(Ids(path).size(), 50u);
+}
+
+// Ops nobody waits on (the persist consumer's batches) wait for company, so
+// that one commit serves many; whoever needs the writer ends the wait.
+TEST(SqliteWriterTest, OpsNobodyWaitsOnLingerUntilAnUrgentOpOrAFullBatch) {
+  TempDir dir;
+  const std::string path = dir.path() + "/w.db";
+  Recorder rec;
+  SqliteWriter writer(OpenWithTable(path), /*batch_max=*/3, nullptr, 200,
+                      /*linger=*/std::chrono::seconds(60));
+  auto lingering = [&](int id, std::promise<Status>* done) {
+    writer.Submit(std::make_unique<InsertOp>(id, false, &rec, done, std::shared_future<void>{},
+                                             /*urgent=*/false));
+  };
+  std::promise<Status> done[7];
+  lingering(1, &done[1]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  lingering(2, &done[2]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(rec.events().empty()) << "still lingering";
+
+  writer.Submit(std::make_unique<InsertOp>(3, false, &rec, &done[3]));  // urgent
+  for (int i : {1, 2, 3}) EXPECT_TRUE(done[i].get_future().get().ok());
+  EXPECT_EQ(rec.events(), (std::vector<std::string>{"A1", "A2", "A3", "F1", "F2", "F3"}))
+      << "one transaction";
+
+  for (int i : {4, 5, 6}) lingering(i, &done[i]);  // a full batch: no wait
+  for (int i : {4, 5, 6}) EXPECT_TRUE(done[i].get_future().get().ok());
+  EXPECT_EQ(rec.events().size(), 12u);
+}
+
+TEST(SqliteWriterTest, ALingeringOpIsCommittedWithinTheLingerOrAtClose) {
+  TempDir dir;
+  const std::string path = dir.path() + "/w.db";
+  Recorder rec;
+  {
+    SqliteWriter writer(OpenWithTable(path), 100, nullptr, 200, std::chrono::milliseconds(30));
+    std::promise<Status> done;
+    writer.Submit(
+        std::make_unique<InsertOp>(1, false, &rec, &done, std::shared_future<void>{}, false));
+    auto f = done.get_future();
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_TRUE(f.get().ok());
+  }
+  SqliteWriter writer(OpenWithTable(path), 100, nullptr, 200, std::chrono::seconds(60));
+  std::promise<Status> done;
+  writer.Submit(
+      std::make_unique<InsertOp>(2, false, &rec, &done, std::shared_future<void>{}, false));
+  writer.Close();
+  EXPECT_TRUE(done.get_future().get().ok());
+  EXPECT_EQ(Ids(path), (std::vector<int64_t>{1, 2}));
 }
 
 }  // namespace

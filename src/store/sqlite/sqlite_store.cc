@@ -243,8 +243,9 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   if (!s.ok()) return s;
   auto readers = sqlite::SqliteReaderPool::Open(path, kReaderThreads);
   if (!readers.ok()) return readers.status();
-  auto writer =
-      std::make_unique<sqlite::SqliteWriter>(std::move(db).value(), options.commit_batch_max);
+  auto writer = std::make_unique<sqlite::SqliteWriter>(
+      std::move(db).value(), options.commit_batch_max, nullptr, /*maintenance_interval_ms=*/200,
+      std::chrono::milliseconds(options.store_commit_linger_ms));
   return std::unique_ptr<SqliteStore>(
       new SqliteStore(std::move(writer), std::move(readers).value()));
 }
@@ -605,6 +606,8 @@ void SqliteStore::AppendMessages(std::vector<rpc::ChatMessage> batch, Callback<S
     AppendOp(std::vector<rpc::ChatMessage> b, Callback<Status> d)
         : batch_(std::move(b)), done_(std::move(d)) {}
     size_t Weight() const override { return std::max<size_t>(batch_.size(), 1); }
+    // The persist consumer's: the log holds these durably, nobody waits.
+    bool Urgent() const override { return false; }
     Status Apply(SqliteDb& db) override { return AppendBatch(db, batch_); }
     void Finish(Status status) override { done_(std::move(status)); }
 
