@@ -93,10 +93,14 @@ Task<StatusOr<std::vector<rpc::ConvState>>> History::Conversations(uint64_t user
   int64_t now = deps_.clock.NowMs();
   for (size_t i = 0; i < convs->size(); ++i) {
     rpc::ConvState& c = (*convs)[i];
-    if ((*last)[i] > c.last_seq()) {
-      c.set_last_seq((*last)[i]);
-      c.set_last_ts(std::max(c.last_ts(), now));
-    }
+    if ((*last)[i] <= c.last_seq()) continue;
+    c.set_last_seq((*last)[i]);
+    // Its newest message is in the recent window: its own time keeps the
+    // order among several conversations the store has not caught up with.
+    auto newest = co_await Await<StatusOr<std::vector<rpc::ChatMessage>>>(
+        [&](auto cb) { deps_.recent.Range(c.conv(), c.last_seq(), c.last_seq(), cb); });
+    const bool held = newest.ok() && !newest->empty();
+    c.set_last_ts(std::max(c.last_ts(), held ? newest->back().ts() : now));
   }
   std::stable_sort(convs->begin(), convs->end(),
                    [](const auto& a, const auto& b) { return a.last_ts() > b.last_ts(); });
