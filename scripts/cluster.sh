@@ -566,6 +566,7 @@ write_cluster_json() {
 SHUTTING_DOWN=0
 READY=0
 SLEEPER=''
+STOP_SIGNAL='' # set by the signal traps of the main loop
 
 # Stops everything that runs, in order, and exits: with CODE (default 0),
 # or 1 if a parley process had to be killed or exited non-zero after SIGTERM
@@ -726,9 +727,19 @@ cmd_run() {
     echo "cluster listening on 127.0.0.1:$PORT"
   fi
 
+  # From here on a signal only records itself, and the loop stops the
+  # cluster. A trap that ran shutdown itself could land while bash parses
+  # one of the loop's $(...) substitutions (reap, cluster.json), and bash 5.2
+  # then fails with "unexpected EOF while looking for matching `)'", leaving
+  # the processes behind.
+  trap 'STOP_SIGNAL=SIGTERM' TERM
+  trap 'STOP_SIGNAL=SIGINT' INT
+  trap 'STOP_SIGNAL=SIGHUP' HUP
   while :; do
+    [[ -n $STOP_SIGNAL ]] && shutdown "$STOP_SIGNAL"
     reap
     serve_requests
+    [[ -n $STOP_SIGNAL ]] && continue
     # A trapped signal interrupts `wait` at once; sleep in a child for that.
     sleep 0.2 &
     SLEEPER=$!
