@@ -254,10 +254,9 @@ void RedisIdempotencyStore::Release(std::vector<SendKey> keys, Callback<Status> 
     }
   }
   if (ours.empty()) return done(Status::Ok());
-  auto gather = redis_internal::Gather<StatusOr<redis::Reply>>::Create(
-      ours.size(), [done = std::move(done)](std::vector<StatusOr<redis::Reply>> replies) {
-        for (const auto& r : replies) {
-          Status s = r.ok() ? ErrorOf(*r) : r.status();
+  auto gather = redis_internal::Gather<Status>::Create(
+      ours.size(), [done = std::move(done)](std::vector<Status> statuses) {
+        for (const Status& s : statuses) {
           if (!s.ok()) return done(s);
         }
         done(Status::Ok());
