@@ -106,7 +106,7 @@ struct RedisIdempotencyStore::Impl : std::enable_shared_from_this<Impl> {
       // The connection failed: Redis may have made the claim and lost only
       // the reply. Nobody would release it, and every retry of the send
       // would wait in line until it expired.
-      Unclaim(w->record, "P" + w->token, ClaimExpiry(), kUnclaimBackoffMin, nullptr);
+      Unclaim(w->record, "P" + w->token, ClaimExpiry(), nullptr);
       return w->done(reply.status());
     }
     if (Status s = ErrorOf(*reply); !s.ok()) return w->done(s);
@@ -144,30 +144,20 @@ struct RedisIdempotencyStore::Impl : std::enable_shared_from_this<Impl> {
     return Clock::now() + std::chrono::milliseconds(options.claim_ttl_ms);
   }
 
-  // Deletes our pending claim (`value`) of `record`; `done` (may be empty)
-  // gets the first attempt's result. Attempts that fail with the connection
-  // (Redis restarting) are repeated with backoff until the claim would have
-  // expired by itself: a claim left behind holds every retry of its send in
-  // line for claim_ttl_ms, which made a Redis restart a 30 s outage of sends.
+  // Deletes our pending claim (`value`) of `record`, retried through a
+  // restart of Redis (EvalUntilAnswered): a claim left behind holds every
+  // retry of its send in line for claim_ttl_ms.
   void Unclaim(std::string record, std::string value, Clock::time_point expires,
-               uint32_t backoff_ms, Callback<Status> done) {
-    client->Eval(release_script, {record}, {value},
-                 [self = shared_from_this(), record, value, expires, backoff_ms,
-                  done = std::move(done)](StatusOr<redis::Reply> r) {
-                   if (done) done(r.ok() ? ErrorOf(*r) : r.status());
-                   auto wait = std::chrono::milliseconds(backoff_ms);
-                   if (r.ok() || Clock::now() + wait >= expires) return;
-                   auto timer = std::make_shared<boost::asio::steady_timer>(self->ex, wait);
-                   timer->async_wait([self, timer, record, value, expires,
-                                      next = std::min(backoff_ms * 2, kUnclaimBackoffMax)](
-                                         const boost::system::error_code&) {
-                     self->Unclaim(record, value, expires, next, nullptr);
-                   });
-                 });
+               Callback<Status> done) {
+    Callback<StatusOr<redis::Reply>> answered;
+    if (done) {
+      answered = [done = std::move(done)](StatusOr<redis::Reply> r) {
+        done(r.ok() ? ErrorOf(*r) : r.status());
+      };
+    }
+    redis_internal::EvalUntilAnswered(client, ex, release_script, {std::move(record)},
+                                      {std::move(value)}, expires, std::move(answered));
   }
-
-  static constexpr uint32_t kUnclaimBackoffMin = 50;
-  static constexpr uint32_t kUnclaimBackoffMax = 1000;
 
   // Forgets owned claims past their TTL (an owner that never completed nor
   // released). With mu held.
@@ -263,7 +253,7 @@ void RedisIdempotencyStore::Release(std::vector<SendKey> keys, Callback<Status> 
       });
   for (size_t i = 0; i < ours.size(); ++i) {
     impl_->Unclaim(std::move(ours[i].record), std::move(ours[i].value), ours[i].expires,
-                   Impl::kUnclaimBackoffMin, gather->Slot(i));
+                   gather->Slot(i));
   }
 }
 

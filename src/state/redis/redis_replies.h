@@ -1,8 +1,11 @@
-// Small helpers shared by the Redis-backed state seams: reading replies, and
-// joining several concurrent calls into one answer. Internal to this folder.
+// Small helpers shared by the Redis-backed state seams: reading replies,
+// joining several concurrent calls into one answer, and repeating a script
+// that must reach Redis. Internal to this folder.
 #pragma once
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -10,6 +13,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "common/callback.h"
 #include "common/status.h"
@@ -77,5 +83,32 @@ class Gather : public std::enable_shared_from_this<Gather<T>> {
   size_t remaining_;                      // guarded by mu_
   Callback<std::vector<T>> done_;
 };
+
+// Runs `script`, which must be safe to run twice (it frees or raises only
+// what is still ours); `done` (may be empty) gets the first attempt's reply.
+// Attempts that fail with the connection (Redis restarting) are repeated on
+// `ex` with backoff, 50 ms doubling to 1 s, until `expires`: for releases of
+// claims and leases, which would otherwise hold other sends until their TTL.
+inline void EvalUntilAnswered(std::shared_ptr<redis::RedisClient> client,
+                              boost::asio::any_io_executor ex, redis::Script script,
+                              std::vector<std::string> keys, std::vector<std::string> args,
+                              std::chrono::steady_clock::time_point expires,
+                              Callback<StatusOr<redis::Reply>> done, uint32_t backoff_ms = 50) {
+  redis::RedisClient& c = *client;
+  c.Eval(script, keys, args,
+         [client = std::move(client), ex, script, keys, args, expires, backoff_ms,
+          done = std::move(done)](StatusOr<redis::Reply> reply) mutable {
+           const bool lost = !reply.ok();
+           if (done) done(std::move(reply));
+           const auto wait = std::chrono::milliseconds(backoff_ms);
+           if (!lost || std::chrono::steady_clock::now() + wait >= expires) return;
+           auto timer = std::make_shared<boost::asio::steady_timer>(ex, wait);
+           timer->async_wait([=](const boost::system::error_code&) mutable {
+             (void)timer;  // kept alive until it fires
+             EvalUntilAnswered(std::move(client), ex, std::move(script), std::move(keys),
+                               std::move(args), expires, nullptr, std::min(backoff_ms * 2, 1000u));
+           });
+         });
+}
 
 }  // namespace parley::state::redis_internal

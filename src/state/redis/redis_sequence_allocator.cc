@@ -318,41 +318,22 @@ struct RedisSequenceAllocator::Impl : std::enable_shared_from_this<Impl> {
       args.emplace_back();
       args.emplace_back();
     }
-    FinishUntilAnswered(GroupKeys(r.claims, g.claims), std::move(args), LeaseExpiry(),
-                        kFinishBackoffMin, nullptr);
+    FinishUntilAnswered(GroupKeys(r.claims, g.claims), std::move(args), nullptr);
   }
 
   Clock::time_point LeaseExpiry() const {
     return Clock::now() + std::chrono::milliseconds(options.lease_ttl_ms);
   }
 
-  // Runs the finish script (which touches only leases still ours, and only
-  // raises counters); `done` (may be empty) gets the first attempt's reply.
-  // Attempts that fail with the connection (Redis restarting) are repeated
-  // with backoff until the leases would have expired by themselves: a lease
-  // left behind holds its conversations' sends for lease_ttl_ms, which made
-  // a Redis restart a 10 s outage for them.
+  // The finish script touches only leases still ours and only raises
+  // counters, so it is retried through a restart of Redis
+  // (EvalUntilAnswered): a lease left behind holds its conversations' sends
+  // for lease_ttl_ms.
   void FinishUntilAnswered(std::vector<std::string> script_keys, std::vector<std::string> args,
-                           Clock::time_point expires, uint32_t backoff_ms,
                            Callback<StatusOr<redis::Reply>> done) {
-    client->Eval(finish_script, script_keys, args,
-                 [self = shared_from_this(), script_keys, args, expires, backoff_ms,
-                  done = std::move(done)](StatusOr<redis::Reply> reply) {
-                   const bool lost = !reply.ok();
-                   if (done) done(std::move(reply));
-                   auto wait = std::chrono::milliseconds(backoff_ms);
-                   if (!lost || Clock::now() + wait >= expires) return;
-                   auto timer = std::make_shared<boost::asio::steady_timer>(self->ex, wait);
-                   timer->async_wait([self, timer, script_keys, args, expires,
-                                      next = std::min(backoff_ms * 2, kFinishBackoffMax)](
-                                         const boost::system::error_code&) {
-                     self->FinishUntilAnswered(script_keys, args, expires, next, nullptr);
-                   });
-                 });
+    redis_internal::EvalUntilAnswered(client, ex, finish_script, std::move(script_keys),
+                                      std::move(args), LeaseExpiry(), std::move(done));
   }
-
-  static constexpr uint32_t kFinishBackoffMin = 50;
-  static constexpr uint32_t kFinishBackoffMax = 1000;
 
   // --- seeding ---
 
@@ -453,8 +434,7 @@ struct RedisSequenceAllocator::Impl : std::enable_shared_from_this<Impl> {
         auto nh = next_holder.find(o.claims[i].conv);
         args.push_back(nh == next_holder.end() ? "" : nh->second);
       }
-      FinishUntilAnswered(GroupKeys(o.claims, idx), std::move(args), LeaseExpiry(),
-                          kFinishBackoffMin, gather->Slot(slot++));
+      FinishUntilAnswered(GroupKeys(o.claims, idx), std::move(args), gather->Slot(slot++));
     }
   }
 
