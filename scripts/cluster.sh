@@ -290,14 +290,31 @@ is_ready() {
   esac
 }
 
+# Sets STATUS[NAME] to the exit status of its process, which has exited.
+# When a trapped signal lands just after one `wait` returned and before the
+# shell runs another builtin, bash 5.2 keeps a stale "interrupted" mark, and
+# the next `wait` returns 128+signal at once without reaping anything. Bash
+# keeps a reaped child's status, so asking again gives the real one (the
+# same 128+signal again if the process did die of that signal).
+record_exit() {
+  local n=$1 status again
+  wait "${PID[$n]}" 2>/dev/null
+  status=$?
+  if ((status > 128)); then
+    wait "${PID[$n]}" 2>/dev/null
+    again=$?
+    ((again == 127)) || status=$again
+  fi
+  STATUS[$n]=$status
+  ALIVE[$n]=0
+}
+
 # Waits until NAME is ready; fails if it exits or the start timeout passes.
 wait_ready() {
   local n=$1 deadline=$((SECONDS + START_TIMEOUT))
   while ! is_ready "$n"; do
     if ! pid_alive "${PID[$n]}"; then
-      wait "${PID[$n]}" 2>/dev/null
-      STATUS[$n]=$?
-      ALIVE[$n]=0
+      record_exit "$n"
       log "$n exited while starting (status ${STATUS[$n]}); its log ends with:"
       log_since_start "$n" | tail -n 25 >&2
       return 1
@@ -339,9 +356,7 @@ wait_stopped() {
     fi
     sleep 0.05
   done
-  wait "$pid" 2>/dev/null
-  STATUS[$n]=$?
-  ALIVE[$n]=0
+  record_exit "$n"
   ((!killed))
 }
 
@@ -606,9 +621,7 @@ reap() {
   for n in "${NAMES[@]}"; do
     ((ALIVE[$n])) || continue
     pid_alive "${PID[$n]}" && continue
-    wait "${PID[$n]}" 2>/dev/null
-    STATUS[$n]=$?
-    ALIVE[$n]=0
+    record_exit "$n"
     changed=1
     log "$n (pid ${PID[$n]}) exited with status ${STATUS[$n]}"
   done
