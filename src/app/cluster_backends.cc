@@ -8,6 +8,7 @@ StatusOr<std::unique_ptr<store::MariaDbStore>> OpenStore(const Options& options)
   if (options.cluster.mysql.empty()) return Status::InvalidArgument("--mysql is required");
   store::MariaDbStoreOptions o;
   o.pool_size = options.cluster.mysql_pool;
+  o.append_pool_size = options.cluster.mysql_append_pool;
   return store::MariaDbStore::Open(options.cluster.mysql, o);
 }
 

@@ -140,6 +140,7 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("cluster.lease_ttl_ms", &k.lease_ttl_ms);
   add("cluster.ring_vnodes", &k.ring_vnodes);
   add("cluster.mysql_pool", &k.mysql_pool);
+  add("cluster.mysql_append_pool", &k.mysql_append_pool);
   add("cluster.push_request_max_bytes", &k.push_request_max_bytes);
   add("cluster.push_queue_max_bytes", &k.push_queue_max_bytes);
   return b;

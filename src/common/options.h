@@ -203,8 +203,10 @@ struct ClusterOptions {
   int64_t lease_ttl_ms = 3'000;
   // Virtual nodes per task node on the partition hash ring.
   uint32_t ring_vnodes = 64;
-  // MariaDB connections per process that uses the store.
+  // MariaDB connections per process that uses the store, and those of
+  // message appends (the persist group's) alone besides.
   uint32_t mysql_pool = 4;
+  uint32_t mysql_append_pool = 1;
   // ConnectRPC pushes to one connect node go one request at a time (so they
   // keep their order); those made meanwhile are merged into requests of at
   // most push_request_max_bytes, and at most push_queue_max_bytes wait.

@@ -40,6 +40,7 @@ Status CheckRange(const char* field, uint64_t v, uint64_t lo, uint64_t hi) {
 Status ValidateOptions(const MariaDbStoreOptions& o) {
   for (Status s : {
            CheckRange("pool_size", o.pool_size, 1, 256),
+           CheckRange("append_pool_size", o.append_pool_size, 1, 256),
            CheckRange("queue_max", o.queue_max, 1, 100'000'000),
            CheckRange("connect_timeout_s", o.connect_timeout_s, 1, 3600),
            CheckRange("read_timeout_s", o.read_timeout_s, 1, 3600),
@@ -395,7 +396,10 @@ StatusOr<std::unique_ptr<MariaDbStore>> MariaDbStore::Open(const std::string& ds
   auto parsed = MariaDbDsn::Parse(dsn);  // valid: ConnectOnce parsed it
   auto pool = std::make_unique<MariaDbWorkerPool>(SettingsFor(*parsed, options, false),
                                                   options.pool_size, options.queue_max);
-  return std::unique_ptr<MariaDbStore>(new MariaDbStore(options, std::move(pool)));
+  auto append_pool = std::make_unique<MariaDbWorkerPool>(
+      SettingsFor(*parsed, options, false), options.append_pool_size, options.queue_max);
+  return std::unique_ptr<MariaDbStore>(
+      new MariaDbStore(options, std::move(pool), std::move(append_pool)));
 }
 
 StatusOr<int> MariaDbStore::Migrate(const std::string& dsn, const MariaDbStoreOptions& options) {
@@ -414,16 +418,20 @@ StatusOr<int> MariaDbStore::SchemaVersion(const std::string& dsn,
 int MariaDbStore::LatestSchemaVersion() { return LatestMariaDbSchemaVersion(); }
 
 MariaDbStore::MariaDbStore(const MariaDbStoreOptions& options,
-                           std::unique_ptr<MariaDbWorkerPool> pool)
-    : options_(options), pool_(std::move(pool)) {}
+                           std::unique_ptr<MariaDbWorkerPool> pool,
+                           std::unique_ptr<MariaDbWorkerPool> append_pool)
+    : options_(options), pool_(std::move(pool)), append_pool_(std::move(append_pool)) {}
 
 MariaDbStore::~MariaDbStore() { Close(); }
 
-void MariaDbStore::Close() { pool_->Close(); }
+void MariaDbStore::Close() {
+  append_pool_->Close();
+  pool_->Close();
+}
 
 template <typename R, typename Fn>
-void MariaDbStore::Run(Retry retry, Fn fn, Callback<R> done) {
-  pool_->Submit([retry, fn = std::move(fn), done = std::move(done)](MariaDbConnection* conn) {
+void MariaDbStore::RunOn(MariaDbWorkerPool& pool, Retry retry, Fn fn, Callback<R> done) {
+  pool.Submit([retry, fn = std::move(fn), done = std::move(done)](MariaDbConnection* conn) {
     if (conn == nullptr) {
       done(R(Status::Unavailable("MariaDB store is closed or its queue is full")));
       return;
@@ -862,8 +870,8 @@ void MariaDbStore::AppendMessages(std::vector<rpc::ChatMessage> batch, Callback<
         std::move(done));
   }
   // Idempotent: a batch cut short by a lost connection is simply written again.
-  Run<Status>(
-      Retry::kOnceOnLostConnection,
+  RunOn<Status>(
+      *append_pool_, Retry::kOnceOnLostConnection,
       [this, batch = std::move(batch)](MariaDbConnection& conn) {
         return conn.InTransaction(options_.deadlock_retries,
                                   [&] { return AppendBatch(conn, batch, options_); });

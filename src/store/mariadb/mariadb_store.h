@@ -108,17 +108,24 @@ class MariaDbStore final : public Store {
  private:
   enum class Retry { kNo, kOnceOnLostConnection };
 
-  MariaDbStore(const MariaDbStoreOptions& options, std::unique_ptr<MariaDbWorkerPool> pool);
+  MariaDbStore(const MariaDbStoreOptions& options, std::unique_ptr<MariaDbWorkerPool> pool,
+               std::unique_ptr<MariaDbWorkerPool> append_pool);
 
-  // Queues fn(MariaDbConnection&) -> R on a worker; `done` gets its result.
+  // Queues fn(MariaDbConnection&) -> R on a worker of `pool`; `done` gets
+  // its result.
   template <typename R, typename Fn>
-  void Run(Retry retry, Fn fn, Callback<R> done);
+  static void RunOn(MariaDbWorkerPool& pool, Retry retry, Fn fn, Callback<R> done);
+  template <typename R, typename Fn>
+  void Run(Retry retry, Fn fn, Callback<R> done) {
+    RunOn(*pool_, retry, std::move(fn), std::move(done));
+  }
   // Answers `status` (an invalid input) from a worker, as every call does.
   template <typename R>
   void Reject(Status status, Callback<R> done);
 
   const MariaDbStoreOptions options_;
   std::unique_ptr<MariaDbWorkerPool> pool_;
+  std::unique_ptr<MariaDbWorkerPool> append_pool_;  // AppendMessages only
 };
 
 }  // namespace parley::store

@@ -10,6 +10,12 @@ struct MariaDbStoreOptions {
   // Worker threads, each owning one connection: at most this many statements
   // run at once. 1 to 256.
   uint32_t pool_size = 4;
+  // Worker threads (and connections) of AppendMessages alone, besides
+  // pool_size: the persist group's batches never hold up the reads and
+  // account writes behind them, as a backlog of them would after the server
+  // was away (the push consumer's group lookups, clients' history pages).
+  // 1 to 256.
+  uint32_t append_pool_size = 1;
   // Calls queued for a worker; beyond it a call fails at once with
   // UNAVAILABLE. At least 1.
   uint32_t queue_max = 10'000;

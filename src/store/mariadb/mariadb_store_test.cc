@@ -287,6 +287,11 @@ TEST(MariaDbStoreOpenTest, BadDsnsAndOptionsAreInvalidAndAnUnreachableServerUnav
   auto s = MariaDbStore::Open(server.Dsn(), o);
   EXPECT_EQ(s.status().code(), Code::kInvalidArgument);
   EXPECT_NE(s.status().message().find("pool_size"), std::string::npos);
+  o.pool_size = 4;
+  o.append_pool_size = 0;
+  s = MariaDbStore::Open(server.Dsn(), o);
+  EXPECT_EQ(s.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("append_pool_size"), std::string::npos);
 
   const uint16_t closed_port = parley::testing::FreeLoopbackPort();
   s = MariaDbStore::Open(fmt::format("mysql://parley:x@127.0.0.1:{}/parley", closed_port));
@@ -331,6 +336,34 @@ TEST_F(MariaDbStoreTest, AFullQueueOrAClosedStoreAnswersUnavailable) {
   store_->Close();
   EXPECT_EQ(Ping().code(), Code::kUnavailable);
   EXPECT_EQ(CreateUser("ann").status().code(), Code::kUnavailable);
+}
+
+// Message batches have workers of their own: however many wait (as after the
+// server was away and the persist group catches up), reads and account
+// writes go past them.
+TEST_F(MariaDbStoreTest, BatchesWaitingForTheirWorkerDoNotHoldUpOtherCalls) {
+  MariaDbStoreOptions one_each = Migrating();
+  one_each.pool_size = 1;
+  one_each.append_pool_size = 1;
+  ASSERT_NO_FATAL_FAILURE(Reopen(one_each));
+  // The append worker blocks in a batch's callback; more batches queue.
+  std::promise<void> release;
+  std::promise<void> blocked;
+  store_->AppendMessages({PrivateMsg(1, 1, 2, 1, 1)}, [&](Status) {
+    blocked.set_value();
+    release.get_future().wait();
+  });
+  blocked.get_future().wait();
+  std::promise<Status> queued;
+  store_->AppendMessages({PrivateMsg(2, 1, 2, 2, 2)}, [&](Status s) { queued.set_value(s); });
+
+  EXPECT_OK(StatusOf(CreateUser("ann")));
+  EXPECT_OK(Ping());
+  EXPECT_EQ(Seqs("p:1:2"), (std::vector<uint64_t>{1}));
+
+  release.set_value();
+  EXPECT_OK(queued.get_future().get());
+  EXPECT_EQ(Seqs("p:1:2"), (std::vector<uint64_t>{1, 2}));
 }
 
 // --- outages ---
