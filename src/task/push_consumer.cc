@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
@@ -146,6 +147,17 @@ void PushConsumer::StartNext() {
     }
     batch = std::move(queue_.front());
     queue_.pop_front();
+    // Batches that queued up behind a slow one (a store or Redis that was
+    // away) go on together: one round of group lookups and one Lookup for
+    // all of them, not one each, so a backlog drains in a few round trips.
+    // Entries stay in log order, and max_batch still bounds the Lookup.
+    while (!queue_.empty() &&
+           batch->entries.size() + queue_.front()->entries.size() <= options_.max_batch) {
+      std::vector<queue::LogEntry>& next = queue_.front()->entries;
+      batch->entries.insert(batch->entries.end(), std::make_move_iterator(next.begin()),
+                            std::make_move_iterator(next.end()));
+      queue_.pop_front();
+    }
   }
   FetchGroups(std::move(batch));
 }

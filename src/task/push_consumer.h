@@ -8,7 +8,8 @@
 //  3. sends each (node, node epoch) holding any of them one Push with the
 //     batch's events for its users, in log order;
 //  4. acks the batch once every node answered.
-// Batches are handled one at a time, so pushes leave in log order (and a
+// Batches are handled one at a time (those that queued up meanwhile merged,
+// up to Options::max_batch entries), so pushes leave in log order (and a
 // ConnectService keeps the order of the pushes made to it: the gRPC client
 // has one request in flight per node).
 //

@@ -193,6 +193,26 @@ TEST_F(PushConsumerTest, BatchesArePushedOneAtATimeInLogOrder) {
   EXPECT_EQ(presence_.lookups(), n1->push_count()) << "one Lookup per batch";
 }
 
+TEST_F(PushConsumerTest, BatchesThatQueuedBehindAStuckOneGoOnTogether) {
+  auto n1 = directory_.AddNode("n1", 1);
+  Online(1, "n1", 1, 10);
+  presence_.FailLookups(1'000'000);  // Redis away: the first batch is stuck
+  Start({.max_batch = 8});
+  for (uint64_t seq = 1; seq <= 12; ++seq) ASSERT_OK(Append({PrivateMsg(2, 1, seq)}));
+  ASSERT_TRUE(WaitUntil([&] { return consumer_log_->handled() == 12; }));
+  EXPECT_EQ(n1->push_count(), 0u);
+
+  presence_.FailLookups(0);
+  ASSERT_TRUE(WaitUntil([&] { return Lag() == 0; }));
+  EXPECT_EQ(Seqs(*n1), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  // The stuck batch, then the eleven behind it in two (max_batch 8), not
+  // eleven pushes.
+  ASSERT_EQ(n1->push_count(), 3u);
+  EXPECT_EQ(n1->pushes()[0].events_size(), 1);
+  EXPECT_EQ(n1->pushes()[1].events_size(), 8);
+  EXPECT_EQ(n1->pushes()[2].events_size(), 3);
+}
+
 TEST_F(PushConsumerTest, OfflineRecipientsCostNoPush) {
   auto n1 = directory_.AddNode("n1", 1);
   uint64_t g = CreateGroup({1, 2, 3});

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -41,7 +43,8 @@ Status ValidateEtcdPartitionOwnerOptions(const EtcdPartitionOwnerOptions& o) {
 struct EtcdPartitionOwner::State : std::enable_shared_from_this<State> {
   State(std::shared_ptr<EtcdClient> client_in, asio::any_io_executor executor,
         EtcdPartitionOwnerOptions options_in, const EtcdRegistration& self, Handler handler_in)
-      : client(std::move(client_in)),
+      : work(asio::prefer(executor, asio::execution::outstanding_work.tracked)),
+        client(std::move(client_in)),
         strand(asio::make_strand(executor)),
         timer(strand),
         options(std::move(options_in)),
@@ -238,6 +241,12 @@ struct EtcdPartitionOwner::State : std::enable_shared_from_this<State> {
     });
   }
 
+  // Counts as work of the executor's io_context while the state lives: the
+  // etcd calls' callbacks run on gRPC threads and may drop the last
+  // reference after the owner is gone, destroying the timers (this one, the
+  // keys watcher's) that belong to that context; so the context must not
+  // finish (and be destroyed) before. Declared first: released last.
+  const asio::any_io_executor work;
   const std::shared_ptr<EtcdClient> client;
   asio::strand<asio::any_io_executor> strand;
   asio::steady_timer timer;  // used on strand only
