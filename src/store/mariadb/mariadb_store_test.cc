@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -37,6 +38,20 @@ MariaDbStoreOptions Migrating() {
 
 // The database name at the end of a DSN.
 std::string DatabaseOf(const std::string& dsn) { return dsn.substr(dsn.rfind('/') + 1); }
+
+// Makes `call(cb)`, which calls the store with `cb`, and returns once the
+// worker that answers it is held inside `cb`, where it stays until `release`.
+template <typename CallWith>
+void HoldWorker(CallWith call, std::shared_future<void> release) {
+  // Shared: the worker may still be inside set_value when this returns.
+  auto held = std::make_shared<std::promise<void>>();
+  std::future<void> ready = held->get_future();
+  call([held, release](Status) {
+    held->set_value();
+    release.wait();
+  });
+  ready.wait();
+}
 
 // A migrated store on a new database of the shared server.
 class MariaDbStoreTest : public ::testing::Test, protected BlockingStore {
@@ -320,12 +335,7 @@ TEST_F(MariaDbStoreTest, AFullQueueOrAClosedStoreAnswersUnavailable) {
   // The only worker blocks in a callback; one call waits in the queue; the
   // next finds it full.
   std::promise<void> release;
-  std::promise<void> blocked;
-  store_->Ping([&](Status) {
-    blocked.set_value();
-    release.get_future().wait();
-  });
-  blocked.get_future().wait();
+  HoldWorker([&](Callback<Status> cb) { store_->Ping(cb); }, release.get_future().share());
   std::promise<Status> queued;
   store_->Ping([&](Status s) { queued.set_value(s); });
   auto full = Ping();
@@ -348,12 +358,8 @@ TEST_F(MariaDbStoreTest, BatchesWaitingForTheirWorkerDoNotHoldUpOtherCalls) {
   ASSERT_NO_FATAL_FAILURE(Reopen(one_each));
   // The append worker blocks in a batch's callback; more batches queue.
   std::promise<void> release;
-  std::promise<void> blocked;
-  store_->AppendMessages({PrivateMsg(1, 1, 2, 1, 1)}, [&](Status) {
-    blocked.set_value();
-    release.get_future().wait();
-  });
-  blocked.get_future().wait();
+  HoldWorker([&](Callback<Status> cb) { store_->AppendMessages({PrivateMsg(1, 1, 2, 1, 1)}, cb); },
+             release.get_future().share());
   std::promise<Status> queued;
   store_->AppendMessages({PrivateMsg(2, 1, 2, 2, 2)}, [&](Status s) { queued.set_value(s); });
 
