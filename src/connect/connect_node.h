@@ -14,8 +14,9 @@
 // io_context behind `executor` may be run by several threads; each session
 // runs on a strand of its own. Lifetime: held by shared_ptr (Create), so that
 // a ConnectDirectory can hand it out; `options`, `logic`, `metrics` and
-// `clock` outlive it; its last owner lets go only once its io_context no
-// longer runs (after Drain's `done`), as sessions refer to it.
+// `clock` outlive it; its last owner lets go only once its io_context holds
+// no handler any more (after Drain's `done`, the io_context ran out of work),
+// as sessions refer to it and a queued handler keeps its session alive.
 #pragma once
 
 #include <atomic>

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -197,11 +198,23 @@ class ConnectNodeTest : public ::testing::Test {
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
   }
 
+  // Shuts down as the processes do: a session that a queued handler still
+  // holds refers to the node, so the node is drained and what is left in the
+  // io_context runs before the node goes.
   void TearDown() override {
     if (listener_) listener_->StopAccepting();
+    if (node_ && !threads_.empty()) {
+      auto drained = std::make_shared<std::promise<void>>();
+      node_->Drain([drained] { drained->set_value(); });
+      drained->get_future().wait_for(std::chrono::seconds(5));
+    }
     work_.reset();
     io_.stop();
     for (auto& t : threads_) t.join();
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    io_.restart();
+    io_.run_for(std::chrono::seconds(3));
     node_.reset();
   }
 
