@@ -45,6 +45,8 @@ int RunLogic(Options options) {
   state::RedisStateOptions st;
   st.partitions = options.cluster.partitions;
   st.node_id = rt.name();
+  st.claim_ttl_ms = options.cluster.send_claim_ttl_ms;
+  st.lease_ttl_ms = options.cluster.seq_lease_ttl_ms;
   st.idempotency_ttl_ms = options.storage.idempotency_ttl_ms;
   st.recent_per_conv = options.storage.recent_per_conv;
   st.recent_conv_max_bytes = options.storage.recent_conv_max_bytes;

@@ -138,6 +138,8 @@ std::map<std::string, Setter> Bindings(Options* o) {
   add("cluster.node_name", &k.node_name);
   add("cluster.partitions", &k.partitions);
   add("cluster.lease_ttl_ms", &k.lease_ttl_ms);
+  add("cluster.send_claim_ttl_ms", &k.send_claim_ttl_ms);
+  add("cluster.seq_lease_ttl_ms", &k.seq_lease_ttl_ms);
   add("cluster.ring_vnodes", &k.ring_vnodes);
   add("cluster.mysql_pool", &k.mysql_pool);
   add("cluster.mysql_append_pool", &k.mysql_append_pool);

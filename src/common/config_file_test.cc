@@ -64,5 +64,16 @@ TEST(ConfigFile, TrustedProxiesAreAListOfStrings) {
   EXPECT_FALSE(LoadConfigFile(Write(dir, R"({"http": {"trusted_proxies": [8]}})"), &o).ok());
 }
 
+TEST(ConfigFile, ClusterTimingsOfADeadLogicNodesLeftovers) {
+  testing::TempDir dir;
+  Options o;
+  EXPECT_EQ(o.cluster.send_claim_ttl_ms, 2000u);
+  EXPECT_EQ(o.cluster.seq_lease_ttl_ms, 2000u);
+  ASSERT_OK(LoadConfigFile(
+      Write(dir, R"({"cluster": {"send_claim_ttl_ms": 5000, "seq_lease_ttl_ms": 700}})"), &o));
+  EXPECT_EQ(o.cluster.send_claim_ttl_ms, 5000u);
+  EXPECT_EQ(o.cluster.seq_lease_ttl_ms, 700u);
+}
+
 }  // namespace
 }  // namespace parley

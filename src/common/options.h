@@ -201,6 +201,14 @@ struct ClusterOptions {
   // Discovery lease: a process that stops renewing it is gone from every
   // watcher after at most this long.
   int64_t lease_ttl_ms = 3'000;
+  // A logic process that dies in the middle of a send leaves that send's
+  // idempotency claim and the seq lease of its conversations in Redis; they
+  // lapse after these. A resend with the same id, and the conversation's
+  // next sends, wait that long. A live process slower than these is fenced
+  // off by the append (its send fails and is resent; nothing is stored
+  // twice), so they only need to exceed a send's usual time in logic.
+  uint32_t send_claim_ttl_ms = 2'000;
+  uint32_t seq_lease_ttl_ms = 2'000;
   // Virtual nodes per task node on the partition hash ring.
   uint32_t ring_vnodes = 64;
   // MariaDB connections per process that uses the store, and those of

@@ -7,7 +7,7 @@ const redis::Script& Append() {
 local n = (#KEYS - 1) / 2
 local fence = ARGV[1] == '1'
 if fence then
-  local last = {}
+  local last, sent = {}, {}
   for i = 1, n do
     local seq = tonumber(ARGV[3 * i])
     if seq > 0 then
@@ -18,6 +18,14 @@ if fence then
         return redis.error_reply('SEQFENCE ' .. key .. ' is at ' .. cur .. ', got seq ' .. ARGV[3 * i])
       end
       last[key] = seq
+    end
+    local record = KEYS[2 * i + 1]
+    if record ~= '' then
+      local v = redis.call('GET', record)
+      if sent[record] or (v and string.sub(v, 1, 1) == 'A') then
+        return redis.error_reply('ACCEPTED ' .. record .. ' was accepted before')
+      end
+      sent[record] = true
     end
   end
 end

@@ -6,17 +6,21 @@
 
 namespace parley::queue::log_scripts {
 
-// The prefix of the error reply of a rejected seq fence.
+// The prefixes of the error replies of a rejected fence: a seq out of turn,
+// or a send whose record says it was accepted before.
 inline constexpr std::string_view kSeqFenceError = "SEQFENCE";
+inline constexpr std::string_view kAcceptedFenceError = "ACCEPTED";
 
 // Append. KEYS: log, then per message its seq key and its sent key ("" for
 // none). ARGV: fence ("1"/"0"), idempotency TTL ms, then per message: seq,
 // payload, sent record value. With the fence on, every message with seq > 0
 // must have seq == (its counter, or the previous message of its conversation
 // in this batch) + 1, else nothing is written and the reply is an error
-// "SEQFENCE ...". Then per message: XADD log 0-* m payload, SET the seq
-// counter (fence on, seq > 0), SET the sent record PX ttl (when given).
-// Returns the number of entries added.
+// "SEQFENCE ..."; and a message whose sent record already holds an ack ("A"),
+// or appears twice in the batch, writes nothing either: "ACCEPTED ...". Then
+// per message: XADD log 0-* m payload, SET the seq counter (fence on,
+// seq > 0), SET the sent record PX ttl (when given). Returns the number of
+// entries added.
 const redis::Script& Append();
 
 // Group creation. KEYS: log. ARGV: group, "1" to start at the tail. Creates

@@ -538,10 +538,13 @@ void RedisMessageLog::IssueAppend(std::shared_ptr<std::vector<rpc::ChatMessage>>
                     if (!r.ok()) {
                       o.status = r.status();
                     } else if (r->is_error()) {
-                      o.status =
-                          r->str.starts_with(log_scripts::kSeqFenceError)
-                              ? Status::Unavailable(fmt::format("{}: {}", kSeqFenceMessage, r->str))
-                              : Status::Unavailable("redis: " + r->str);
+                      std::string_view what = "redis";
+                      if (r->str.starts_with(log_scripts::kSeqFenceError)) {
+                        what = kSeqFenceMessage;
+                      } else if (r->str.starts_with(log_scripts::kAcceptedFenceError)) {
+                        what = kAcceptedFenceMessage;
+                      }
+                      o.status = Status::Unavailable(fmt::format("{}: {}", what, r->str));
                     }
                     join->Done(i, std::move(o));
                   });

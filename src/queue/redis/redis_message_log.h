@@ -9,8 +9,12 @@
 // client_id are set) are written in one atomic step. A batch whose partitions
 // partly fail fails as a whole, but what the other partitions wrote stays
 // (durable and consistent: each partition is all or nothing). A rejected
-// fence fails with UNAVAILABLE and a message starting with kSeqFenceMessage.
-// Messages with seq 0 are never fenced and move no counter. With the fence
+// seq fence fails with UNAVAILABLE and a message starting with
+// kSeqFenceMessage. The fence also refuses a send whose idempotency record
+// already holds an ack (UNAVAILABLE, kAcceptedFenceMessage): its claim
+// lapsed under a slow owner and another node appended it, so it must not be
+// stored twice; a resend gets the first ack. Messages with seq 0 are never
+// fenced and move no counter. With the fence
 // off (options.seq_fence) no counter is read or written: the MessageLog
 // contract alone, for callers that assign no seqs (the contract suite
 // appends arbitrary seqs from several threads).
@@ -70,6 +74,7 @@
 namespace parley::queue {
 
 inline constexpr std::string_view kSeqFenceMessage = "seq fence";
+inline constexpr std::string_view kAcceptedFenceMessage = "accepted before";
 
 struct RedisMessageLogOptions {
   redis::ClientOptions redis;  // where Redis is; connections made: 1 + one per Subscribe

@@ -164,6 +164,48 @@ TEST_F(RedisMessageLogTest, TheIdempotencyRecordIsWrittenWithTheEntry) {
   EXPECT_EQ(Run({"KEYS", "*:sent:*"}).elements.size(), 1u);
 }
 
+// A send whose claim lapsed under a slow owner may be appended by the node
+// that claimed it next; when the slow owner's append comes after, it must
+// not store the send a second time under another seq.
+TEST_F(RedisMessageLogTest, ASendAcceptedBeforeIsRefusedAndWritesNothing) {
+  RedisMessageLog& log = Open(Options());
+  const std::string conv = "p:1:2";
+  rpc::ChatMessage first = Msg(conv, 1, 10);
+  ASSERT_OK(Append(log, {first}));
+  const Reply record = Run({"GET", redis::SentKey(first.from(), first.client_id())});
+
+  // The same send (sender and client id) under a later seq and msg id.
+  auto resend = [&](uint64_t seq) {
+    rpc::ChatMessage m = Msg(conv, seq, 10 + seq);
+    m.set_client_id(first.client_id());
+    return m;
+  };
+  auto twin = [&](uint64_t seq) {
+    rpc::ChatMessage m = Msg(conv, seq, 20 + seq);
+    m.set_client_id("twin");
+    return m;
+  };
+  for (auto batch : std::vector<std::vector<rpc::ChatMessage>>{
+           {resend(2)},                    // accepted before
+           {Msg(conv, 2, 12), resend(3)},  // the same, behind a new send
+           {twin(2), twin(3)},             // twice in one batch
+       }) {
+    Status s = Append(log, batch);
+    EXPECT_EQ(s.code(), Code::kUnavailable);
+    EXPECT_TRUE(s.message().starts_with(kAcceptedFenceMessage)) << s.message();
+  }
+
+  EXPECT_EQ(Run({"XLEN", redis::LogKey(P(conv))}).integer, 1);
+  EXPECT_EQ(Run({"GET", redis::SeqKey(P(conv), conv)}).str, "1");
+  EXPECT_EQ(Run({"GET", redis::SentKey(first.from(), first.client_id())}).str, record.str);
+  const std::string twin_record = redis::SentKey(first.from(), "twin");
+  EXPECT_TRUE(Run({"GET", twin_record}).is_nil());
+  // A pending claim ("P...") is no acceptance: the send goes in.
+  ASSERT_EQ(Run({"SET", twin_record, "Pnode-b:1:1"}).str, "OK");
+  ASSERT_OK(Append(log, {twin(2)}));
+  EXPECT_TRUE(Run({"GET", twin_record}).str.starts_with("A"));
+}
+
 TEST_F(RedisMessageLogTest, OffsetsNameTheEntrysPartitionAndStreamId) {
   RedisMessageLog& log = Open(Options());
   ASSERT_OK(Append(log, {Msg("p:1:2", 1, 1), Msg("p:1:2", 2, 2), Msg("g:7", 1, 3)}));

@@ -21,8 +21,10 @@ struct RedisStateOptions {
 
   // --- sequence allocator ---
   // An open seq lease expires this long after it was taken: a holder that
-  // died frees its conversations after at most this.
-  uint32_t lease_ttl_ms = 10'000;
+  // died frees its conversations after at most this
+  // (cluster.seq_lease_ttl_ms). A holder still appending after it is stopped
+  // by the log's seq fence.
+  uint32_t lease_ttl_ms = 2'000;
   // A lease held by another process is asked for again after a backoff that
   // doubles from min to max (with jitter).
   uint32_t lease_retry_min_ms = 1;
@@ -42,8 +44,11 @@ struct RedisStateOptions {
   uint32_t max_claims = 4096;
 
   // --- idempotency records ---
-  // A claim whose owner neither completes nor releases it frees after this.
-  uint32_t claim_ttl_ms = 30'000;
+  // A claim whose owner neither completes nor releases it frees after this
+  // (cluster.send_claim_ttl_ms). An owner still appending after it is
+  // stopped by the log's fence on accepted sends, so a send is never stored
+  // twice.
+  uint32_t claim_ttl_ms = 2'000;
   // A claim waiting for another owner re-checks after a backoff doubling
   // from min to max; a waiter silent for claim_waiter_stale_ms loses its
   // place in line (it died). Must exceed claim_poll_max_ms comfortably.
