@@ -199,8 +199,10 @@ struct ClusterOptions {
   // ownership). Fixed for the life of a cluster's data.
   uint32_t partitions = 16;
   // Discovery lease: a process that stops renewing it is gone from every
-  // watcher after at most this long.
-  int64_t lease_ttl_ms = 3'000;
+  // watcher after at most this long (whole seconds in etcd). It bounds how
+  // long a dead task node's partitions wait for another; a process whose
+  // renewals go unanswered for about two thirds of it stops itself.
+  int64_t lease_ttl_ms = 2'000;
   // A logic process that dies in the middle of a send leaves that send's
   // idempotency claim and the seq lease of its conversations in Redis; they
   // lapse after these. A resend with the same id, and the conversation's
