@@ -134,11 +134,16 @@ free_port() {
   die "no free loopback port in $first-$last"
 }
 
-# HTTP GET over bash's /dev/tcp; prints the body; succeeds on status 200.
-http_get() {
-  local host=$1 port=$2 path=$3 fd status line body=''
+# HTTP over bash's /dev/tcp: METHOD HOST PORT PATH [JSON BODY]; prints the
+# response body; succeeds on status 200.
+http_request() {
+  local method=$1 host=$2 port=$3 path=$4 payload=${5-} fd status line body=''
   { exec {fd}<>"/dev/tcp/$host/$port"; } 2>/dev/null || return 1
-  printf 'GET %s HTTP/1.0\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$path" "$host" "$port" >&"$fd"
+  printf '%s %s HTTP/1.0\r\nHost: %s:%s\r\nConnection: close\r\n' "$method" "$path" "$host" "$port" >&"$fd"
+  if [[ -n $payload ]]; then
+    printf 'Content-Type: application/json\r\nContent-Length: %s\r\n' "${#payload}" >&"$fd"
+  fi
+  printf '\r\n%s' "$payload" >&"$fd"
   IFS= read -r -t 2 status <&"$fd" || {
     exec {fd}>&-
     return 1
@@ -150,6 +155,8 @@ http_get() {
   printf '%s' "$body"
   [[ $status == HTTP/1.[01]\ 200* ]]
 }
+
+http_get() { http_request GET "$@"; }
 
 redis_ping() {
   local port=$1 fd reply
@@ -430,6 +437,24 @@ install_mariadb() {
     die "mariadb-install-db failed (log: $DATA_DIR/logs/mariadb-install.log)"
   fi
   mv "$tmp" "$DATA_DIR/mariadb"
+}
+
+# After a cluster on this directory was killed, its processes' etcd leases
+# outlive them: etcd restores them when it starts, with their TTL afresh, and
+# the node ids and task partitions held under them stay taken until they
+# lapse. This etcd serves this directory's cluster only, and the directory's
+# lock says none of its processes lives: every lease in it is a dead
+# process's, so revoke them all rather than wait.
+revoke_dead_leases() {
+  local port=${LISTEN[etcd]##*:} reply id n=0
+  reply=$(http_request POST 127.0.0.1 "$port" /v3/lease/leases '{}') || return 0
+  while [[ $reply =~ \"ID\":\"([0-9]+)\" ]]; do
+    id=${BASH_REMATCH[1]}
+    reply=${reply#*"${BASH_REMATCH[0]}"}
+    http_request POST 127.0.0.1 "$port" /v3/lease/revoke "{\"ID\":\"$id\"}" >/dev/null && ((++n))
+  done
+  ((n)) && log "revoked $n etcd leases left by the processes of the previous run"
+  return 0
 }
 
 # The database and the account Parley uses; idempotent, run on every start.
@@ -741,6 +766,7 @@ cmd_run() {
   build_mariadb
   spawn mariadb
   await_group redis etcd mariadb || shutdown "a server did not start" 1
+  revoke_dead_leases
   setup_database || shutdown "cannot create the parley database and user" 1
 
   if ((!SERVERS_ONLY)); then
