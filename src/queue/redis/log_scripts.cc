@@ -21,8 +21,7 @@ if fence then
     end
     local record = KEYS[2 * i + 1]
     if record ~= '' then
-      local v = redis.call('GET', record)
-      if sent[record] or (v and string.sub(v, 1, 1) == 'A') then
+      if sent[record] or string.sub(redis.call('GET', record) or '', 1, 1) == 'A' then
         return redis.error_reply('ACCEPTED ' .. record .. ' was accepted before')
       end
       sent[record] = true

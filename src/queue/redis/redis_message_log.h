@@ -14,10 +14,10 @@
 // already holds an ack (UNAVAILABLE, kAcceptedFenceMessage): its claim
 // lapsed under a slow owner and another node appended it, so it must not be
 // stored twice; a resend gets the first ack. Messages with seq 0 are never
-// fenced and move no counter. With the fence
-// off (options.seq_fence) no counter is read or written: the MessageLog
-// contract alone, for callers that assign no seqs (the contract suite
-// appends arbitrary seqs from several threads).
+// fenced and move no counter. With the fence off (options.seq_fence) no
+// counter is read or written and no record is read: the MessageLog contract
+// alone, for callers that assign no seqs (the contract suite appends
+// arbitrary seqs from several threads).
 //
 // Consumption: each Subscribe gets its own blocking connection and reads
 // with XREADGROUP (consumer options.consumer) the partitions this process
