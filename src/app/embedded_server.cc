@@ -12,6 +12,7 @@
 
 #include "api/http_server.h"
 #include "app/block.h"
+#include "common/thread_name.h"
 #include "connect/connect_node.h"
 #include "connect/direct_connect_directory.h"
 #include "connect/ws_listener.h"
@@ -114,7 +115,10 @@ Status EmbeddedServer::Start() {
   p.log = std::move(log).value();
 
   for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i) {
-    threads_.emplace_back([this] { io_.run(); });
+    threads_.emplace_back([this, i] {
+      NameThisThread("net " + std::to_string(i));
+      io_.run();
+    });
   }
 
   // Messages acknowledged before a crash may still be only in the log:

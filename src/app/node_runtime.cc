@@ -8,6 +8,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "common/thread_name.h"
+
 namespace parley::app {
 
 namespace asio = boost::asio;
@@ -38,7 +40,10 @@ Status NodeRuntime::Start() {
     RequestStop();
   });
   for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i) {
-    threads_.emplace_back([this] { io_->run(); });
+    threads_.emplace_back([this, i] {
+      NameThisThread("net " + std::to_string(i));
+      io_->run();
+    });
   }
   discovery::EtcdDiscoveryOptions etcd;
   etcd.client.endpoints = options_.cluster.etcd;

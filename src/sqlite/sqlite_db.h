@@ -103,6 +103,11 @@ class SqliteDb {
     return rc == SQLITE_DONE ? Status::Ok() : Error(rc, context);
   }
 
+  // The database file's name without its directory ("parley.db").
+  std::string_view FileName() const {
+    std::string_view path = sqlite3_db_filename(db_, "main");
+    return path.substr(path.find_last_of('/') + 1);
+  }
   int64_t Changes() const { return sqlite3_changes64(db_); }
   int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
   // True when no transaction is open (e.g. after SQLite rolled one back).

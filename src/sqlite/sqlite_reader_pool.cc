@@ -1,5 +1,7 @@
 #include "sqlite/sqlite_reader_pool.h"
 
+#include "common/thread_name.h"
+
 namespace parley::sqlite {
 
 StatusOr<std::unique_ptr<SqliteReaderPool>> SqliteReaderPool::Open(const std::string& path,
@@ -11,7 +13,10 @@ StatusOr<std::unique_ptr<SqliteReaderPool>> SqliteReaderPool::Open(const std::st
     pool->dbs_.push_back(std::move(db).value());
   }
   for (auto& db : pool->dbs_) {
-    pool->threads_.emplace_back([p = pool.get(), d = db.get()] { p->Run(d); });
+    pool->threads_.emplace_back([p = pool.get(), d = db.get()] {
+      NameThisThread("read " + std::string(d->FileName()));
+      p->Run(d);
+    });
   }
   return pool;
 }

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/thread_name.h"
+
 namespace parley::sqlite {
 
 SqliteWriter::SqliteWriter(std::unique_ptr<SqliteDb> db, uint32_t batch_max,
@@ -47,6 +49,7 @@ void SqliteWriter::Close() {
 }
 
 void SqliteWriter::Run() {
+  NameThisThread("write " + std::string(db_->FileName()));
   using Clock = std::chrono::steady_clock;
   const auto interval = std::chrono::milliseconds(maintenance_interval_ms_);
   auto next_maintenance = Clock::now() + interval;

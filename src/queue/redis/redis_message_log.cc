@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include "common/thread_name.h"
 #include "parley/logic.pb.h"
 #include "queue/redis/log_scripts.h"
 #include "queue/redis/stream_offset.h"
@@ -437,7 +438,10 @@ RedisMessageLog::RedisMessageLog(RedisMessageLogOptions options)
       trim_timer_(io_),
       owned_(options_.partitions, true),
       snapshot_(options_.partitions) {
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("redis log");
+    io_.run();
+  });
   boost::asio::post(io_, [this] {
     RefreshLag(nullptr);
     ScheduleLagRefresh();

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/thread_name.h"
+
 namespace parley::queue {
 
 using sqlite::SqliteDb;
@@ -167,7 +169,10 @@ StatusOr<std::unique_ptr<SqliteMessageLog>> SqliteMessageLog::Open(const std::st
   log->writer_ = std::make_unique<sqlite::SqliteWriter>(
       std::move(db).value(), options.commit_batch_max,
       [p](SqliteDb& d, bool closing) { p->Maintain(d, closing); }, kMaintenanceMs);
-  log->delivery_ = std::thread([p] { p->DeliveryLoop(); });
+  log->delivery_ = std::thread([p] {
+    NameThisThread("deliver log.db");
+    p->DeliveryLoop();
+  });
   return log;
 }
 

@@ -1,5 +1,7 @@
 #include "store/mariadb/mariadb_worker_pool.h"
 
+#include "common/thread_name.h"
+
 namespace parley::store {
 
 MariaDbWorkerPool::MariaDbWorkerPool(const MariaDbConnectionSettings& settings, uint32_t threads,
@@ -11,7 +13,10 @@ MariaDbWorkerPool::MariaDbWorkerPool(const MariaDbConnectionSettings& settings, 
     connections_.push_back(std::make_unique<MariaDbConnection>(shared));
   }
   for (auto& conn : connections_) {
-    workers_.emplace_back([this, c = conn.get()] { Work(*c); });
+    workers_.emplace_back([this, c = conn.get()] {
+      NameThisThread("mariadb");
+      Work(*c);
+    });
   }
 }
 
