@@ -6,12 +6,8 @@ EmbeddedIdempotencyStore::EmbeddedIdempotencyStore(store::Store& store, int64_t 
                                                    size_t max_entries)
     : store_(store), ttl_ms_(ttl_ms), max_entries_(max_entries) {}
 
-std::string EmbeddedIdempotencyStore::MapKey(const SendKey& key) {
-  return std::to_string(key.from) + ':' + key.client_id;
-}
-
 namespace {
-rpc::SendReply AckOf(const store::SentKey& sent) {
+rpc::SendReply AckOfSent(const store::SentKey& sent) {
   rpc::SendReply ack;
   ack.set_client_id(sent.client_id);
   ack.set_msg_id(sent.msg_id);
@@ -21,6 +17,16 @@ rpc::SendReply AckOf(const store::SentKey& sent) {
   return ack;
 }
 }  // namespace
+
+rpc::SendReply EmbeddedIdempotencyStore::AckOf(const Key& key, const Record& r) {
+  rpc::SendReply ack;
+  ack.set_client_id(key.client_id);
+  ack.set_msg_id(r.msg_id);
+  ack.set_conv(r.conv);
+  ack.set_seq(r.seq);
+  ack.set_ts(r.ts);
+  return ack;
+}
 
 void EmbeddedIdempotencyStore::Prime(int64_t now_ms, Callback<Status> done) {
   store_.LoadRecentSent(
@@ -32,7 +38,8 @@ void EmbeddedIdempotencyStore::Prime(int64_t now_ms, Callback<Status> done) {
           now_ms_ = std::max(now_ms_, now_ms);
           // Newest first from the store; insert oldest first so expiry order holds.
           for (auto it = keys->rbegin(); it != keys->rend(); ++it) {
-            InsertDone(MapKey({it->from, it->client_id}), AckOf(*it), it->ts);
+            auto [rec, fresh] = records_.try_emplace(Key{it->from, it->client_id});
+            if (fresh) MarkDone(rec, AckOfSent(*it));
           }
           lossy_ = keys->size() >= max_entries_;
         }
@@ -45,23 +52,26 @@ size_t EmbeddedIdempotencyStore::size() const {
   return records_.size();
 }
 
-void EmbeddedIdempotencyStore::InsertDone(const std::string& key, rpc::SendReply ack,
-                                          int64_t ts_ms) {
-  Record& r = records_[key];
+void EmbeddedIdempotencyStore::MarkDone(Records::iterator it, const rpc::SendReply& ack) {
+  Record& r = it->second;
+  r.msg_id = ack.msg_id();
+  r.seq = ack.seq();
+  r.ts = ack.ts();
+  r.conv = ack.conv();
+  if (r.done) return;  // already queued for expiry
   r.done = true;
-  r.ack = std::move(ack);
-  done_order_.emplace_back(ts_ms, key);
+  done_order_.emplace_back(r.ts, &it->first);
 }
 
-bool EmbeddedIdempotencyStore::AnswerFromMemory(std::unique_lock<std::mutex>& lock,
-                                                const std::string& key, Waiter& done) {
+bool EmbeddedIdempotencyStore::AnswerFromMemory(std::unique_lock<std::mutex>& lock, KeyView key,
+                                                Waiter& done) {
   auto it = records_.find(key);
   if (it == records_.end()) return false;
   if (!it->second.done) {
     it->second.waiters.push_back(std::move(done));
     return true;
   }
-  rpc::SendReply ack = it->second.ack;
+  rpc::SendReply ack = AckOf(it->first, it->second);
   lock.unlock();
   done(state::Claim{false, std::move(ack)});
   return true;
@@ -69,34 +79,35 @@ bool EmbeddedIdempotencyStore::AnswerFromMemory(std::unique_lock<std::mutex>& lo
 
 void EmbeddedIdempotencyStore::Claim(SendKey key, int64_t now_ms,
                                      Callback<StatusOr<state::Claim>> done) {
-  std::string k = MapKey(key);
   std::unique_lock lock(mu_);
   now_ms_ = std::max(now_ms_, now_ms);
-  if (AnswerFromMemory(lock, k, done)) return;
+  if (AnswerFromMemory(lock, KeyView{key.from, key.client_id}, done)) return;
   if (!lossy_) {
-    records_[k];  // pending, owned by the caller
+    records_.try_emplace(Key{key.from, std::move(key.client_id)});  // pending, owned by the caller
     lock.unlock();
     return done(state::Claim{true, {}});
   }
   lock.unlock();
   // Memory may have forgotten this key: the store knows every accepted send.
-  store_.FindSent(
-      key.from, key.client_id,
-      [this, k = std::move(k), done = std::move(done)](StatusOr<store::SentKey> found) mutable {
-        if (!found.ok() && !found.status().IsNotFound()) return done(found.status());
-        std::unique_lock lock(mu_);
-        // Another claim of the key may have landed meanwhile.
-        if (AnswerFromMemory(lock, k, done)) return;
-        if (found.ok()) {
-          rpc::SendReply ack = AckOf(*found);
-          InsertDone(k, ack, found->ts);
-          lock.unlock();
-          return done(state::Claim{false, std::move(ack)});
-        }
-        records_[k];  // pending, owned by the caller
-        lock.unlock();
-        done(state::Claim{true, {}});
-      });
+  uint64_t from = key.from;
+  std::string client_id = key.client_id;
+  store_.FindSent(from, std::move(client_id),
+                  [this, key = Key{from, std::move(key.client_id)},
+                   done = std::move(done)](StatusOr<store::SentKey> found) mutable {
+                    if (!found.ok() && !found.status().IsNotFound()) return done(found.status());
+                    std::unique_lock lock(mu_);
+                    // Another claim of the key may have landed meanwhile.
+                    if (AnswerFromMemory(lock, KeyView{key.from, key.client_id}, done)) return;
+                    if (found.ok()) {
+                      rpc::SendReply ack = AckOfSent(*found);
+                      MarkDone(records_.try_emplace(std::move(key)).first, ack);
+                      lock.unlock();
+                      return done(state::Claim{false, std::move(ack)});
+                    }
+                    records_.try_emplace(std::move(key));  // pending, owned by the caller
+                    lock.unlock();
+                    done(state::Claim{true, {}});
+                  });
 }
 
 void EmbeddedIdempotencyStore::Complete(std::vector<std::pair<SendKey, rpc::SendReply>> acks,
@@ -105,13 +116,11 @@ void EmbeddedIdempotencyStore::Complete(std::vector<std::pair<SendKey, rpc::Send
   {
     std::lock_guard lock(mu_);
     for (auto& [key, ack] : acks) {
-      std::string k = MapKey(key);
-      Record& r = records_[k];
-      for (Waiter& w : r.waiters) answers.emplace_back(std::move(w), ack);
-      r.waiters.clear();
-      r.done = true;
-      r.ack = std::move(ack);
-      done_order_.emplace_back(r.ack.ts(), std::move(k));
+      auto it = records_.find(KeyView{key.from, key.client_id});
+      if (it == records_.end()) it = records_.try_emplace(Key{key.from, key.client_id}).first;
+      for (Waiter& w : it->second.waiters) answers.emplace_back(std::move(w), ack);
+      it->second.waiters = {};  // frees what a crowd of waiters grew
+      MarkDone(it, ack);
     }
     Expire(now_ms_);
   }
@@ -124,15 +133,17 @@ void EmbeddedIdempotencyStore::Release(std::vector<SendKey> keys, Callback<Statu
   {
     std::lock_guard lock(mu_);
     for (const SendKey& key : keys) {
-      auto it = records_.find(MapKey(key));
+      auto it = records_.find(KeyView{key.from, key.client_id});
       if (it == records_.end() || it->second.done) continue;
-      if (it->second.waiters.empty()) {
+      auto& waiters = it->second.waiters;
+      if (waiters.empty()) {
         records_.erase(it);
         continue;
       }
-      // The next claim in line owns the key now.
-      new_owners.push_back(std::move(it->second.waiters.front()));
-      it->second.waiters.pop_front();
+      // The next claim in line owns the key now (waiters are few: a vector's
+      // front erase is cheaper than a deque's allocation per record).
+      new_owners.push_back(std::move(waiters.front()));
+      waiters.erase(waiters.begin());
     }
   }
   done(Status::Ok());
@@ -143,8 +154,9 @@ void EmbeddedIdempotencyStore::Expire(int64_t now_ms) {
   while (!done_order_.empty() &&
          (done_order_.front().first < now_ms - ttl_ms_ || done_order_.size() > max_entries_)) {
     bool by_size = done_order_.front().first >= now_ms - ttl_ms_;
-    auto it = records_.find(done_order_.front().second);
-    if (it != records_.end() && it->second.done) records_.erase(it);
+    // Each done record has exactly one entry here and nothing else erases a
+    // done record, so the key pointer is still its node's.
+    records_.erase(records_.find(*done_order_.front().second));
     done_order_.pop_front();
     // A record within the TTL dropped for size: the store must be asked from now on.
     if (by_size) lossy_ = true;
