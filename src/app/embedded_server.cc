@@ -116,7 +116,7 @@ Status EmbeddedServer::Start() {
 
   for (uint32_t i = 0; i < std::max(1u, options_.threads); ++i) {
     threads_.emplace_back([this, i] {
-      NameThisThread("net " + std::to_string(i));
+      NameThisThread("net-" + std::to_string(i));
       io_.run();
     });
   }

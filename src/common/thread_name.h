@@ -7,8 +7,9 @@
 
 namespace parley {
 
-// Names the calling thread. Linux keeps the first 15 bytes. Best effort: a
-// name is a diagnostic, so a failure is ignored.
+// Names the calling thread. Linux keeps the first 15 bytes. Use no spaces:
+// tools that split /proc/PID/task/TID/stat on whitespace miscount its fields
+// after one. Best effort: a name is a diagnostic, so a failure is ignored.
 void NameThisThread(std::string_view name);
 
 }  // namespace parley

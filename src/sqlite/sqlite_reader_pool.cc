@@ -14,7 +14,7 @@ StatusOr<std::unique_ptr<SqliteReaderPool>> SqliteReaderPool::Open(const std::st
   }
   for (auto& db : pool->dbs_) {
     pool->threads_.emplace_back([p = pool.get(), d = db.get()] {
-      NameThisThread("read " + std::string(d->FileName()));
+      NameThisThread("read-" + std::string(d->FileName()));
       p->Run(d);
     });
   }

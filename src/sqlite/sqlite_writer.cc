@@ -49,7 +49,7 @@ void SqliteWriter::Close() {
 }
 
 void SqliteWriter::Run() {
-  NameThisThread("write " + std::string(db_->FileName()));
+  NameThisThread("write-" + std::string(db_->FileName()));
   using Clock = std::chrono::steady_clock;
   const auto interval = std::chrono::milliseconds(maintenance_interval_ms_);
   auto next_maintenance = Clock::now() + interval;

@@ -439,7 +439,7 @@ RedisMessageLog::RedisMessageLog(RedisMessageLogOptions options)
       owned_(options_.partitions, true),
       snapshot_(options_.partitions) {
   thread_ = std::thread([this] {
-    NameThisThread("redis log");
+    NameThisThread("redis-log");
     io_.run();
   });
   boost::asio::post(io_, [this] {

@@ -170,7 +170,7 @@ StatusOr<std::unique_ptr<SqliteMessageLog>> SqliteMessageLog::Open(const std::st
       std::move(db).value(), options.commit_batch_max,
       [p](SqliteDb& d, bool closing) { p->Maintain(d, closing); }, kMaintenanceMs);
   log->delivery_ = std::thread([p] {
-    NameThisThread("deliver log.db");
+    NameThisThread("deliver-log.db");
     p->DeliveryLoop();
   });
   return log;
