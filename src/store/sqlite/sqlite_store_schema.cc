@@ -1,5 +1,6 @@
 #include "store/sqlite/sqlite_store_schema.h"
 
+#include <iterator>
 #include <string>
 
 namespace parley::store {
@@ -79,9 +80,38 @@ CREATE INDEX group_members_by_user ON group_members(user_id);
 PRAGMA user_version = 2;
 )sql";
 
+// Version 3: messages are kept in msg_id order. A msg_id is a snowflake,
+// which grows with time, so the rows of a batch of new messages fill the
+// table's last pages together; clustered on (conv, seq), as before, each
+// message rewrote a random page of the largest table (about a fifth of the
+// store's page writes per message). (conv, seq) is now a unique index, whose
+// entries are a fraction of a row. A file of version 2 is copied over in
+// the migration's transaction.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE messages_v3(
+  msg_id    INTEGER PRIMARY KEY,
+  conv      TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  from_user INTEGER NOT NULL,
+  to_user   INTEGER NOT NULL,
+  to_group  INTEGER NOT NULL,
+  body      TEXT NOT NULL,
+  ts        INTEGER NOT NULL,
+  client_id TEXT,
+  UNIQUE(conv, seq),
+  UNIQUE(from_user, client_id));
+INSERT INTO messages_v3(msg_id, conv, seq, from_user, to_user, to_group, body, ts, client_id)
+  SELECT msg_id, conv, seq, from_user, to_user, to_group, body, ts, client_id
+  FROM messages ORDER BY msg_id;
+DROP TABLE messages;
+ALTER TABLE messages_v3 RENAME TO messages;
+CREATE INDEX messages_by_ts ON messages(ts);
+PRAGMA user_version = 3;
+)sql";
+
 }  // namespace
 
-Status MigrateStoreSchema(sqlite::SqliteDb& db) {
+Status MigrateStoreSchema(sqlite::SqliteDb& db, int to_version) {
   Status s = db.Exec("BEGIN IMMEDIATE");
   if (!s.ok()) return s;
   int version = -1;
@@ -98,8 +128,9 @@ Status MigrateStoreSchema(sqlite::SqliteDb& db) {
     return Status::Internal("store schema version " + std::to_string(version) +
                             " is not supported by this build");
   }
-  if (version < 1) s = db.Exec(kSchemaV1);
-  if (s.ok() && version < 2) s = db.Exec(kSchemaV2);
+  const char* const steps[] = {kSchemaV1, kSchemaV2, kSchemaV3};
+  static_assert(std::size(steps) == kStoreSchemaVersion);
+  for (int v = version + 1; s.ok() && v <= to_version; ++v) s = db.Exec(steps[v - 1]);
   if (s.ok()) s = db.Exec("COMMIT");
   if (!s.ok()) db.Exec("ROLLBACK");
   return s;

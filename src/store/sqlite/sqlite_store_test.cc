@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store_schema.h"
 #include "store/testing/blocking_store.h"
 #include "store/testing/chat_messages.h"
 #include "support/test_util.h"
@@ -20,9 +22,9 @@ class SqliteStoreTest : public ::testing::Test, protected BlockingStore {
  protected:
   void SetUp() override { Reopen(); }
 
-  void Reopen() {
+  void Reopen(const std::string& file = "store.db") {
     store_.reset();
-    auto s = SqliteStore::Open(dir_.path() + "/store.db", options_);
+    auto s = SqliteStore::Open(dir_.path() + "/" + file, options_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     store_ = std::move(s).value();
     Bind(store_.get());
@@ -122,6 +124,31 @@ TEST_F(SqliteStoreTest, EverythingSurvivesReopen) {
   EXPECT_EQ(Seqs("g:1"), (std::vector<uint64_t>{1}));
   // Ids continue after the existing ones.
   EXPECT_EQ(CreateUser("Frank")->user_id, 2u);
+}
+
+TEST_F(SqliteStoreTest, AFileOfSchemaVersion2KeepsItsMessagesWhenUpgraded) {
+  {
+    auto db = sqlite::SqliteDb::Open(dir_.path() + "/v2.db", sqlite::SqliteDb::Mode::kWriter);
+    ASSERT_OK(db.status());
+    ASSERT_OK(MigrateStoreSchema(**db, /*to_version=*/2));
+    ASSERT_OK((*db)->Exec(
+        "INSERT INTO messages(conv, seq, msg_id, from_user, to_user, to_group, body, ts, "
+        "client_id) VALUES('p:1:2', 2, 502, 2, 1, 0, 'b', 11, NULL), "
+        "('p:1:2', 1, 501, 1, 2, 0, 'a', 10, 'c501')"));
+  }
+  Reopen("v2.db");
+  auto old = Messages("p:1:2");
+  ASSERT_EQ(old.size(), 2u);
+  EXPECT_EQ(old[0].body(), "a");
+  EXPECT_EQ(old[1].msg_id(), 502u);
+  EXPECT_EQ(old[1].client_id(), "");
+  EXPECT_EQ(FindSent(1, "c501")->seq, 1u);
+  // Its constraints came along: a (conv, seq) already taken is skipped.
+  ASSERT_OK(Append({PrivateMsg(503, 1, 2, 2, 12), PrivateMsg(504, 1, 2, 3, 13)}));
+  auto now = Messages("p:1:2");
+  ASSERT_EQ(now.size(), 3u);
+  EXPECT_EQ(now[1].msg_id(), 502u);
+  EXPECT_EQ(now[2].msg_id(), 504u);
 }
 
 TEST_F(SqliteStoreTest, CallsAfterCloseAreUnavailable) {
