@@ -7,25 +7,24 @@ EmbeddedIdempotencyStore::EmbeddedIdempotencyStore(store::Store& store, int64_t 
     : store_(store), ttl_ms_(ttl_ms), max_entries_(max_entries) {}
 
 namespace {
-rpc::SendReply AckOfSent(const store::SentKey& sent) {
+rpc::SendReply MakeAck(const std::string& client_id, uint64_t msg_id, const std::string& conv,
+                       uint64_t seq, int64_t ts) {
   rpc::SendReply ack;
-  ack.set_client_id(sent.client_id);
-  ack.set_msg_id(sent.msg_id);
-  ack.set_conv(sent.conv);
-  ack.set_seq(sent.seq);
-  ack.set_ts(sent.ts);
+  ack.set_client_id(client_id);
+  ack.set_msg_id(msg_id);
+  ack.set_conv(conv);
+  ack.set_seq(seq);
+  ack.set_ts(ts);
   return ack;
+}
+
+rpc::SendReply AckOfSent(const store::SentKey& sent) {
+  return MakeAck(sent.client_id, sent.msg_id, sent.conv, sent.seq, sent.ts);
 }
 }  // namespace
 
 rpc::SendReply EmbeddedIdempotencyStore::AckOf(const Key& key, const Record& r) {
-  rpc::SendReply ack;
-  ack.set_client_id(key.client_id);
-  ack.set_msg_id(r.msg_id);
-  ack.set_conv(r.conv);
-  ack.set_seq(r.seq);
-  ack.set_ts(r.ts);
-  return ack;
+  return MakeAck(key.client_id, r.msg_id, r.conv, r.seq, r.ts);
 }
 
 void EmbeddedIdempotencyStore::Prime(int64_t now_ms, Callback<Status> done) {
