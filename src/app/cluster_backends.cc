@@ -30,4 +30,17 @@ rpc::GrpcConnectDirectoryOptions ConnectDirectoryOptions(const ClusterOptions& c
   return o;
 }
 
+StatusOr<state::RedisStateOptions> StateOptions(const Options& options, std::string node_id) {
+  state::RedisStateOptions st;
+  st.partitions = options.cluster.partitions;
+  st.node_id = std::move(node_id);
+  st.claim_ttl_ms = options.cluster.send_claim_ttl_ms;
+  st.lease_ttl_ms = options.cluster.seq_lease_ttl_ms;
+  st.idempotency_ttl_ms = options.storage.idempotency_ttl_ms;
+  st.recent_per_conv = options.storage.recent_per_conv;
+  st.recent_conv_max_bytes = options.storage.recent_conv_max_bytes;
+  if (Status s = state::Validate(st); !s.ok()) return s;
+  return st;
+}
+
 }  // namespace parley::app

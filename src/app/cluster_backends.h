@@ -3,7 +3,8 @@
 // Each function blocks the calling thread until the server answered once, so
 // a process with a wrong address fails at start with a clear error rather
 // than later. Also the options of the ConnectRPC clients (logic and task
-// both push to connect nodes).
+// both push to connect nodes) and of the shared state in Redis (logic uses
+// all of it; task reads groups through the same directory).
 #pragma once
 
 #include <memory>
@@ -14,6 +15,7 @@
 #include "common/status.h"
 #include "redis/redis_client.h"
 #include "rpc/grpc_connect_directory.h"
+#include "state/redis/redis_state_options.h"
 #include "store/mariadb/mariadb_store.h"
 
 namespace parley::app {
@@ -23,5 +25,7 @@ StatusOr<std::unique_ptr<store::MariaDbStore>> OpenStore(const Options& options)
 StatusOr<std::shared_ptr<redis::RedisClient>> OpenRedis(boost::asio::any_io_executor executor,
                                                         const Options& options);
 rpc::GrpcConnectDirectoryOptions ConnectDirectoryOptions(const ClusterOptions& cluster);
+// The shared state's options for the process named `node_id`; validated.
+StatusOr<state::RedisStateOptions> StateOptions(const Options& options, std::string node_id);
 
 }  // namespace parley::app

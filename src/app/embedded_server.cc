@@ -184,7 +184,7 @@ Status EmbeddedServer::Start() {
   if (Status s = ServeAdmin(); !s.ok()) return s;
   p.directory->Attach(p.connect, epoch);
   p.push =
-      std::make_unique<task::PushConsumer>(*p.log, *p.store, p.presence, *p.directory, metrics_,
+      std::make_unique<task::PushConsumer>(*p.log, *p.groups, p.presence, *p.directory, metrics_,
                                            io_.get_executor(), task::PushConsumer::Options{});
   p.push->Start();
   return Status::Ok();

@@ -42,15 +42,9 @@ int RunLogic(Options options) {
   auto log = queue::RedisMessageLog::Open(log_options);
   if (!log.ok()) return rt.StartFailed(log.status());
 
-  state::RedisStateOptions st;
-  st.partitions = options.cluster.partitions;
-  st.node_id = rt.name();
-  st.claim_ttl_ms = options.cluster.send_claim_ttl_ms;
-  st.lease_ttl_ms = options.cluster.seq_lease_ttl_ms;
-  st.idempotency_ttl_ms = options.storage.idempotency_ttl_ms;
-  st.recent_per_conv = options.storage.recent_per_conv;
-  st.recent_conv_max_bytes = options.storage.recent_conv_max_bytes;
-  if (Status s = state::Validate(st); !s.ok()) return rt.StartFailed(s);
+  auto state_options = StateOptions(options, rt.name());
+  if (!state_options.ok()) return rt.StartFailed(state_options.status());
+  const state::RedisStateOptions& st = *state_options;
   presence::RedisPresence presence(*redis, presence::RedisPresenceOptions{});
   state::RedisSequenceAllocator seqs(*redis, rt.executor(), **store, st);
   state::RedisIdempotencyStore sent(*redis, rt.executor(), st);

@@ -10,6 +10,7 @@
 #include "presence/redis/redis_presence.h"
 #include "queue/redis/redis_message_log.h"
 #include "rpc/grpc_connect_directory.h"
+#include "state/redis/redis_group_directory.h"
 #include "task/persist_consumer.h"
 #include "task/push_consumer.h"
 
@@ -25,6 +26,11 @@ int RunTask(Options options) {
   auto redis = OpenRedis(rt.executor(), options);
   if (!redis.ok()) return rt.StartFailed(redis.status());
   presence::RedisPresence presence(*redis, presence::RedisPresenceOptions{});
+  // Pushes read a group's members as logic does: from Redis, in front of
+  // MariaDB, coherent with every membership change.
+  auto state_options = StateOptions(options, rt.name());
+  if (!state_options.ok()) return rt.StartFailed(state_options.status());
+  state::RedisGroupDirectory groups(*redis, **store, *state_options);
 
   // The admin port first: its address is what the registration advertises.
   if (Status s =
@@ -65,7 +71,7 @@ int RunTask(Options options) {
   // registering; twice that covers a slow watch.
   task::PushConsumer::Options push_options;
   push_options.unknown_node_grace = std::chrono::milliseconds(2 * options.cluster.lease_ttl_ms);
-  task::PushConsumer push(**log, **store, presence, **connects, rt.metrics(), rt.executor(),
+  task::PushConsumer push(**log, groups, presence, **connects, rt.metrics(), rt.executor(),
                           push_options);
   persist.Start();
   push.Start();

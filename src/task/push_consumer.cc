@@ -101,11 +101,11 @@ struct PendingAck {
 
 }  // namespace
 
-PushConsumer::PushConsumer(queue::MessageLog& log, store::Store& store,
+PushConsumer::PushConsumer(queue::MessageLog& log, state::GroupDirectory& groups,
                            presence::Presence& presence, connect::ConnectDirectory& connects,
                            Metrics& metrics, boost::asio::any_io_executor executor, Options options)
     : log_(log),
-      store_(store),
+      groups_(groups),
       presence_(presence),
       connects_(connects),
       metrics_(metrics),
@@ -178,7 +178,7 @@ void PushConsumer::FetchGroups(std::shared_ptr<Batch> batch) {
   }
   if (groups.empty()) return LookUp(std::move(batch));
   for (uint64_t gid : groups) {
-    store_.GetGroup(gid, [this, batch, gid](StatusOr<rpc::Group> g) {
+    groups_.Get(gid, [this, batch, gid](StatusOr<state::GroupPtr> g) {
       if (!g.ok() && !g.status().IsNotFound()) {
         spdlog::warn("event=push_group_failed group={} error=\"{}\"", gid, g.status().message());
       }
@@ -186,7 +186,7 @@ void PushConsumer::FetchGroups(std::shared_ptr<Batch> batch) {
       {
         std::lock_guard lock(batch->mu);
         if (g.ok()) {
-          batch->members[gid].assign(g->members().begin(), g->members().end());
+          batch->members[gid].assign((*g)->members().begin(), (*g)->members().end());
         } else if (g.status().IsNotFound()) {
           batch->members[gid];  // no such group: no recipients
         } else {

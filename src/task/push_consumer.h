@@ -1,8 +1,10 @@
 // PushConsumer: the task tier's "push" consumer group. Reads accepted
 // messages from the log in batches and, for each batch:
 //  1. resolves every message's recipients: both parties of a private
-//     message, every member of a group (Store::GetGroup, one call per group
-//     in the batch); the sender is one of them, for its other connections;
+//     message, every member of a group (GroupDirectory::Get, one call per
+//     group in the batch: the logic tier's directory, whose cache answers
+//     without a database read); the sender is one of them, for its other
+//     connections;
 //  2. finds all of the batch's recipients' live connections with one
 //     Presence::Lookup;
 //  3. sends each (node, node epoch) holding any of them one Push with the
@@ -24,7 +26,7 @@
 //   heard of it) is not gone: the batch waits for it, retried like a failed
 //   Lookup, for at most Options::unknown_node_grace; only then is it treated
 //   as gone (it registered and died unseen).
-// - A failed Lookup, or a GetGroup failing otherwise than NOT_FOUND, pushes
+// - A failed Lookup, or a group's Get failing otherwise than NOT_FOUND, pushes
 //   and acks nothing: that step is retried on `executor` after a backoff
 //   (Options), for as long as it fails, and later batches wait behind it.
 //   The log meanwhile redelivers the unacked entries; entries this consumer
@@ -33,7 +35,7 @@
 // A Push reaches connections best effort; clients fill gaps with sync.
 //
 // Thread-safety: call Start once; then the consumer runs on the threads of
-// the log, store, presence, connect nodes and `executor`, with its shared
+// the log, group directory, presence, connect nodes and `executor`, with its shared
 // state guarded by its own mutex. Lifetime: every reference given to the
 // constructor outlives it; destroy it only after the log is closed,
 // `executor` no longer runs, and every Push it made has answered.
@@ -54,7 +56,7 @@
 #include "connect/connect_service.h"
 #include "presence/presence.h"
 #include "queue/message_log.h"
-#include "store/store.h"
+#include "state/group_directory.h"
 
 namespace parley::task {
 
@@ -66,7 +68,7 @@ class PushConsumer {
     // Entries per batch, so also users per Lookup (at most 2 per private
     // message, plus each group's members once).
     uint32_t max_batch = 1024;
-    // First wait before retrying a failed Lookup or GetGroup; doubles on each
+    // First wait before retrying a failed Lookup or group Get; doubles on each
     // further failure of the same batch, up to retry_max.
     std::chrono::milliseconds retry_initial{10};
     std::chrono::milliseconds retry_max{1000};
@@ -75,7 +77,7 @@ class PushConsumer {
     std::chrono::milliseconds unknown_node_grace{5000};
   };
 
-  PushConsumer(queue::MessageLog& log, store::Store& store, presence::Presence& presence,
+  PushConsumer(queue::MessageLog& log, state::GroupDirectory& groups, presence::Presence& presence,
                connect::ConnectDirectory& connects, Metrics& metrics,
                boost::asio::any_io_executor executor, Options options);
 
@@ -101,7 +103,7 @@ class PushConsumer {
   void Ack(const std::vector<uint64_t>& offsets);
 
   queue::MessageLog& log_;
-  store::Store& store_;
+  state::GroupDirectory& groups_;
   presence::Presence& presence_;
   connect::ConnectDirectory& connects_;
   Metrics& metrics_;

@@ -16,6 +16,7 @@
 #include "connect/testing/recording_connect_node.h"
 #include "presence/memory/memory_presence.h"
 #include "presence/testing/fault_injecting_presence.h"
+#include "state/embedded/cached_group_directory.h"
 #include "task/task_test_fixture.h"
 
 namespace parley::task {
@@ -90,13 +91,17 @@ class PushConsumerTest : public TaskTest {
     retries_.join();
     CloseLogAndStore();
     consumer_.reset();
+    groups_.reset();
   }
 
   void Start(PushConsumer::Options options = {}) {
     options.retry_initial = std::chrono::milliseconds(1);
     options.retry_max = std::chrono::milliseconds(4);
-    consumer_ = std::make_unique<PushConsumer>(*consumer_log_, *consumer_store_, presence_,
-                                               directory_, metrics_, io_.get_executor(), options);
+    // Groups reach the consumer as they reach logic: through the directory,
+    // over the store (whose GetGroup the tests fail at will).
+    groups_ = std::make_unique<state::CachedGroupDirectory>(*consumer_store_, 1000);
+    consumer_ = std::make_unique<PushConsumer>(*consumer_log_, *groups_, presence_, directory_,
+                                               metrics_, io_.get_executor(), options);
     consumer_->Start();
   }
 
@@ -127,6 +132,7 @@ class PushConsumerTest : public TaskTest {
   presence::MemoryPresence memory_;
   presence::FaultInjectingPresence presence_{memory_};
   Directory directory_;
+  std::unique_ptr<state::CachedGroupDirectory> groups_;
   std::unique_ptr<PushConsumer> consumer_;
 };
 
