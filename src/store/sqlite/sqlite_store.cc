@@ -207,27 +207,34 @@ Status AppendBatch(SqliteDb& db, const std::vector<rpc::ChatMessage>& batch) {
       if (!s.ok()) return s;
     }
     auto id = model::ConvId::Parse(conv);
-    if (id->is_group()) continue;
+    if (id->is_group()) {
+      PARLEY_PREPARE(st, db,
+                     "UPDATE user_convs SET read_seq = max(read_seq, ?3) "
+                     "WHERE user_id = ?1 AND conv = ?2");
+      for (const auto& [user, seq] : agg.senders) {
+        st->BindU(1, user).BindText(2, conv).BindU(3, seq);
+        Status s = db.Done(st->Step(), "user_convs");
+        st->Reset();
+        if (!s.ok()) return s;
+      }
+      continue;
+    }
+    // Both participants' entries, created with the conversation; a sender's
+    // read cursor moves to its latest message, in the same statement.
     PARLEY_PREPARE(st, db,
                    "INSERT INTO user_convs(user_id, conv, read_seq, peer, group_id) "
-                   "VALUES(?1, ?2, 0, ?3, 0) ON CONFLICT DO NOTHING");
+                   "VALUES(?1, ?2, ?4, ?3, 0) ON CONFLICT(user_id, conv) DO UPDATE "
+                   "SET read_seq = excluded.read_seq WHERE excluded.read_seq > read_seq");
     for (uint64_t user : {id->a, id->b}) {
-      st->BindU(1, user).BindText(2, conv).BindU(3, id->PeerOf(user));
+      uint64_t read_seq = 0;
+      for (const auto& [sender, seq] : agg.senders) {
+        if (sender == user) read_seq = seq;
+      }
+      st->BindU(1, user).BindText(2, conv).BindU(3, id->PeerOf(user)).BindU(4, read_seq);
       Status s = db.Done(st->Step(), "user_convs");
       st->Reset();
       if (!s.ok()) return s;
       if (id->a == id->b) break;
-    }
-  }
-  for (const auto& [conv, agg] : convs) {
-    PARLEY_PREPARE(st, db,
-                   "UPDATE user_convs SET read_seq = max(read_seq, ?3) "
-                   "WHERE user_id = ?1 AND conv = ?2");
-    for (const auto& [user, seq] : agg.senders) {
-      st->BindU(1, user).BindText(2, conv).BindU(3, seq);
-      Status s = db.Done(st->Step(), "user_convs");
-      st->Reset();
-      if (!s.ok()) return s;
     }
   }
   return Status::Ok();

@@ -285,6 +285,32 @@ TYPED_TEST_P(StoreContractTest, ReadCursorMovesUpOnly) {
   EXPECT_EQ(this->Convs(3)[0].read_seq(), 0u);
 }
 
+TYPED_TEST_P(StoreContractTest, ASendersReadCursorMovesToItsOwnLatestMessage) {
+  // One batch: 1 sends seq 1 and 3, 2 sends seq 2.
+  ASSERT_OK(this->Append(
+      {PrivateMsg(1, 1, 2, 1, 10), PrivateMsg(2, 2, 1, 2, 11), PrivateMsg(3, 1, 2, 3, 12)}));
+  EXPECT_EQ(this->Convs(1)[0].read_seq(), 3u);
+  EXPECT_EQ(this->Convs(2)[0].read_seq(), 2u);
+  // A later batch moves only its senders' cursors, and never down.
+  ASSERT_OK(this->Append({PrivateMsg(4, 2, 1, 4, 13)}));
+  EXPECT_EQ(this->Convs(1)[0].read_seq(), 3u);
+  EXPECT_EQ(this->Convs(2)[0].read_seq(), 4u);
+  ASSERT_OK(this->Append({PrivateMsg(1, 1, 2, 1, 10)}));  // a replay of seq 1
+  EXPECT_EQ(this->Convs(1)[0].read_seq(), 3u);
+
+  auto g = this->CreateGroup("g", 1, {2, 3}, 5);
+  ASSERT_OK(g.status());
+  ASSERT_OK(this->Append({GroupMsg(5, g->group_id(), 1, 3, 20, "g1")}));
+  const std::string gconv = model::ConvId::Group(g->group_id()).ToString();
+  for (uint64_t user : {1, 2, 3}) {
+    auto convs = this->Convs(user);
+    auto it =
+        std::find_if(convs.begin(), convs.end(), [&](const auto& c) { return c.conv() == gconv; });
+    ASSERT_NE(it, convs.end()) << "user " << user;
+    EXPECT_EQ(it->read_seq(), user == 3 ? 1u : 0u) << "user " << user;
+  }
+}
+
 TYPED_TEST_P(StoreContractTest, LoadLastSeqsGivesTheHighestPersistedSeqOfEachConversation) {
   auto empty = this->LoadLastSeqs();
   ASSERT_OK(empty.status());
@@ -551,7 +577,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     ConcurrentRegistrationsOfOneNameLetExactlyOneWin, SessionsAreFoundUntilDeleted,
     PurgeDeletesExpiredSessionsInCappedBatches, GroupMembersAreInJoinOrderWithoutDuplicates,
     OwnershipPassesToTheLongestStandingMember, ConversationsAreListedMostRecentActivityFirst,
-    ReadCursorMovesUpOnly, LoadLastSeqsGivesTheHighestPersistedSeqOfEachConversation,
+    ReadCursorMovesUpOnly, ASendersReadCursorMovesToItsOwnLatestMessage,
+    LoadLastSeqsGivesTheHighestPersistedSeqOfEachConversation,
     AppendIsIdempotentOnMsgIdAndOnSenderAndClientId, PagesAreNewestAfterOrBeforeAndAscending,
     SentKeysAreFoundBySenderAndClientId, ConcurrentAppendsAreAllPersisted,
     PingIsOkWhileTheStoreAnswers, ConcurrentAddsNeverPassTheGroupSizeBound,
