@@ -2,6 +2,9 @@
 #include "redis/redis_client.h"
 
 #include <chrono>
+#include <future>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -118,18 +121,25 @@ TEST_F(RedisClientTest, PipelineReturnsOneReplyPerCommandInOrder) {
 TEST_F(RedisClientTest, CommandsFromOneThreadKeepTheirOrder) {
   auto c = NewClient();
   constexpr int kN = 2000;
-  std::vector<int64_t> got;
-  std::mutex mu;
-  std::promise<void> all;
+  // Shared with the callbacks: the last one may still be unlocking `mu`
+  // when the test body, woken by `all`, returns.
+  struct Replies {
+    std::mutex mu;
+    std::vector<int64_t> got;
+    std::promise<void> all;
+  };
+  auto replies = std::make_shared<Replies>();
   for (int i = 0; i < kN; ++i) {
-    c->Command({"INCR", "counter"}, [&](StatusOr<Reply> r) {
-      std::lock_guard lock(mu);
-      got.push_back(r.ok() ? r->integer : -1);
-      if (got.size() == kN) all.set_value();
+    c->Command({"INCR", "counter"}, [replies](StatusOr<Reply> r) {
+      std::lock_guard lock(replies->mu);
+      replies->got.push_back(r.ok() ? r->integer : -1);
+      if (replies->got.size() == kN) replies->all.set_value();
     });
   }
-  ASSERT_EQ(all.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
-  for (int i = 0; i < kN; ++i) ASSERT_EQ(got[i], i + 1);
+  ASSERT_EQ(replies->all.get_future().wait_for(std::chrono::seconds(10)),
+            std::future_status::ready);
+  std::lock_guard lock(replies->mu);
+  for (int i = 0; i < kN; ++i) ASSERT_EQ(replies->got[i], i + 1);
 }
 
 TEST_F(RedisClientTest, EvalFallsBackToEvalAfterTheScriptCacheIsFlushed) {
