@@ -153,7 +153,7 @@ struct StorageOptions {
   // The store's writes that no client waits on (the persist consumer's
   // batches: the log already holds those messages durably) wait up to this
   // long to be committed together; 0 commits them as soon as the writer is free.
-  uint32_t store_commit_linger_ms = 50;
+  uint32_t store_commit_linger_ms = 250;
   // Idempotency keys are remembered at least this long.
   int64_t idempotency_ttl_ms = 24LL * 3600 * 1000;
   // Keys kept in memory; beyond it misses are checked against the store.
