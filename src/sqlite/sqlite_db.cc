@@ -21,8 +21,8 @@ StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Mode
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (mode == Mode::kWriter) flags |= SQLITE_OPEN_CREATE;
   sqlite3* raw = nullptr;
-  // A writer's commits go to the WAL in one write each (see the VFS); the
-  // VFS relies on the synchronous=FULL set below.
+  // A writer's WAL frames go to the file in few large writes (see the VFS),
+  // which relies on the synchronous=FULL set below.
   const char* vfs = mode == Mode::kWriter ? WalWriteCoalescingVfs() : nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, vfs);
   if (rc != SQLITE_OK) {

@@ -175,7 +175,7 @@ int CurrentTimeInt64(sqlite3_vfs* v, sqlite3_int64* out) {
   return Base(v)->xCurrentTimeInt64(Base(v), out);
 }
 
-sqlite3_vfs* Register() {
+void Register() {
   sqlite3_vfs* base = sqlite3_vfs_find(nullptr);
   // Never freed: SQLite keeps a pointer to it for the life of the process.
   static sqlite3_vfs vfs = {};
@@ -198,14 +198,13 @@ sqlite3_vfs* Register() {
   vfs.xGetLastError = GetLastError;
   vfs.xCurrentTimeInt64 = CurrentTimeInt64;
   sqlite3_vfs_register(&vfs, /*makeDflt=*/0);
-  return &vfs;
 }
 
 }  // namespace
 
 const char* WalWriteCoalescingVfs() {
   static std::once_flag once;
-  std::call_once(once, [] { Register(); });
+  std::call_once(once, Register);
   return kName;
 }
 

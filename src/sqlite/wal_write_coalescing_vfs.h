@@ -7,9 +7,9 @@
 // were a third of the store writer's CPU (docs/benchmarks.md, "WAL writes").
 // This VFS sits over the default one: writes to a WAL file that continue
 // the previous one are gathered in a buffer (124 KiB), which goes to the
-// file in one write before anything that needs it there (a sync, a read, a size query,
-// a truncate, a file control, a write elsewhere in the file, the close) or
-// when it is full. Every other file, and every other operation, is the
+// file in one write before anything that needs it there (a sync, a read, a
+// size query, a truncate, a file control, a write elsewhere in the file,
+// the close) or when it is full. Every other file, and every other operation, is the
 // default VFS's own. No packaged library does this, and SQLite has no
 // setting for it.
 //
